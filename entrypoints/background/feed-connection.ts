@@ -1,0 +1,98 @@
+/**
+ * Ties the feed client to the settings and the state keeper: (re)connects
+ * when the settings change, turns each event into a state change, and keeps
+ * the diagnostics the options page shows.
+ */
+import { browser } from 'wxt/browser';
+import { FeedClient, type FeedCommand } from '../../utils/feed-client';
+import { applyEvent, resetForFreshSession } from '../../utils/feed-state';
+import { checkFeedUrl } from '../../utils/feed-url';
+import type { ServerEvent } from '../../utils/protocol/feed';
+import { agentPresence, type Diagnostics, diagnostics, feedCursor, feedSettings } from '../../utils/storage-items';
+import type { StateKeeper } from './state-keeper';
+
+const JOURNAL_SIZE = 500;
+
+function eventKey(event: ServerEvent): string {
+  switch (event.type) {
+    case 'offer':
+    case 'offer-withdrawn':
+    case 'accepted':
+      return event.offerId;
+    case 'message':
+      return event.message.id;
+    case 'conversation-ended':
+      return event.conversationId;
+  }
+}
+
+export class FeedConnection {
+  #client: FeedClient | undefined;
+  #diag: Promise<Diagnostics>;
+  #restarting: Promise<void> = Promise.resolve();
+
+  constructor(private readonly keeper: StateKeeper) {
+    this.#diag = diagnostics.getValue();
+  }
+
+  /** Reads the settings and connects; stops a previous client first. Calls run one after another. */
+  restart(): Promise<void> {
+    this.#restarting = this.#restarting.then(() => this.#restart());
+    return this.#restarting;
+  }
+
+  async #restart(): Promise<void> {
+    this.#client?.stop();
+    this.#client = undefined;
+    const [settings, presence] = await Promise.all([feedSettings.getValue(), agentPresence.getValue()]);
+    const check = checkFeedUrl(settings.url);
+    if (!check.ok || !settings.token) {
+      await this.#note({
+        connection: { status: 'idle', attempt: 0, since: Date.now(), lastError: check.ok ? 'No agent token is set.' : check.error },
+      });
+      return;
+    }
+    const client = new FeedClient({
+      url: check.url,
+      token: settings.token,
+      presence,
+      client: { name: 'deskbell-extension', version: browser.runtime.getManifest().version },
+      cursor: { load: () => feedCursor.getValue(), save: (seq) => feedCursor.setValue(seq) },
+      onWelcome: async (welcome, skew) => {
+        await this.keeper.update((s) => (welcome.resumed ? { ...s, skewMs: skew } : resetForFreshSession(s, skew)));
+      },
+      onEvent: async (event) => {
+        await this.keeper.update((s, now) => applyEvent(s, event, now));
+        await this.#note((d) => ({
+          journal: [...d.journal, { seq: event.seq, type: event.type, id: eventKey(event) }].slice(-JOURNAL_SIZE),
+        }));
+      },
+      onState: (connection) => void this.#note({ connection, duplicates: client.stats.duplicates }),
+      onInvalidFrame: (reason) => void this.#note((d) => ({ invalidFrames: d.invalidFrames + 1, lastInvalidFrame: reason })),
+      onError: (frame) => void this.#note({ lastFeedError: `${frame.code}: ${frame.message}` }),
+    });
+    this.#client = client;
+    client.start();
+  }
+
+  /** Sends a command to the feed; false when the feed is not connected. */
+  send(command: FeedCommand): boolean {
+    return this.#client?.send(command) ?? false;
+  }
+
+  /** The worker woke up (alarm, message): skip any backoff wait. */
+  nudge(): void {
+    if (this.#client) this.#client.reconnectNow();
+    else void this.restart();
+  }
+
+  /** Diagnostics changes go through one chain, so none overwrites another. */
+  #note(change: Partial<Diagnostics> | ((d: Diagnostics) => Partial<Diagnostics>)): Promise<Diagnostics> {
+    this.#diag = this.#diag.then(async (d) => {
+      const next = { ...d, ...(typeof change === 'function' ? change(d) : change) };
+      await diagnostics.setValue(next);
+      return next;
+    });
+    return this.#diag;
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * `npm run demo`: builds the extension preconfigured for a local feed, starts
+ * the feed server with the simulator and a demo CRM page, and opens Chromium
+ * with the extension loaded. Ctrl-C stops everything.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import path from 'node:path';
+import { startFeedServer } from '../server/feed-server.ts';
+import { DEMO_AGENT, DEMO_API_KEY } from '../server/demo-agent.ts';
+import { runSimulator } from '../server/simulator.ts';
+
+const FEED_PORT = Number(process.env.DESKBELL_PORT ?? 8787);
+const CRM_PORT = Number(process.env.DESKBELL_CRM_PORT ?? 5173);
+const OUT_DIR = '.output-demo';
+const EXTENSION = path.resolve(OUT_DIR, 'chrome-mv3');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+console.log('demo: building the extension for the local feed…');
+execFileSync('npx', ['wxt', 'build'], {
+  stdio: ['ignore', 'ignore', 'inherit'],
+  env: {
+    ...process.env,
+    DESKBELL_OUT_DIR: OUT_DIR,
+    DESKBELL_FEED_URL: `ws://127.0.0.1:${FEED_PORT}/feed`,
+    DESKBELL_FEED_TOKEN: DEMO_AGENT.token,
+  },
+});
+
+const feed = await startFeedServer({
+  port: FEED_PORT,
+  dataDir: '.data/demo',
+  agents: [DEMO_AGENT],
+  apiKey: DEMO_API_KEY,
+  offerTimeoutSec: 45,
+});
+const controller = new AbortController();
+void runSimulator({ apiUrl: feed.httpUrl, apiKey: DEMO_API_KEY, everySec: 15, signal: controller.signal });
+
+const crm = createServer(async (req, res) => {
+  const name = new URL(req.url ?? '/', 'http://x').pathname.slice(1) || 'crm.html';
+  if (!/^[\w.-]+$/.test(name)) return void res.writeHead(404).end();
+  try {
+    const body = await readFile(path.resolve('demo', name));
+    res.writeHead(200, { 'content-type': name.endsWith('.html') ? 'text/html; charset=utf-8' : 'application/octet-stream' }).end(body);
+  } catch {
+    res.writeHead(404).end('not found');
+  }
+});
+await new Promise<void>((resolve) => crm.listen(CRM_PORT, '127.0.0.1', resolve));
+const crmUrl = `http://127.0.0.1:${CRM_PORT}/`;
+
+console.log(`demo: feed server   ${feed.httpUrl} (agent ${DEMO_AGENT.name}, API key ${DEMO_API_KEY})`);
+console.log(`demo: demo CRM      ${crmUrl}`);
+console.log('demo: simulator     a new conversation about every 15 s');
+
+let browser: ReturnType<typeof spawn> | undefined;
+if (process.env.DISPLAY && existsSync(CHROMIUM)) {
+  const profile = path.resolve('.data/demo-profile');
+  mkdirSync(profile, { recursive: true });
+  const rootFlags = process.getuid?.() === 0 ? ['--no-sandbox'] : [];
+  browser = spawn(
+    CHROMIUM,
+    [...rootFlags, `--user-data-dir=${profile}`, '--no-first-run', `--disable-extensions-except=${EXTENSION}`, `--load-extension=${EXTENSION}`, crmUrl],
+    { stdio: 'ignore' },
+  );
+  browser.on('exit', () => stop());
+  console.log('demo: Chromium is open with Deskbell loaded. Ctrl-C to stop.');
+} else {
+  console.log('demo: no display here, so no browser was started. To try it:');
+  console.log(`        1. open chrome://extensions in Chrome or Edge, turn on Developer mode`);
+  console.log(`        2. "Load unpacked" → ${EXTENSION}`);
+  console.log(`        3. open ${crmUrl}`);
+  console.log('      Ctrl-C to stop.');
+}
+
+let stopping = false;
+function stop(): void {
+  if (stopping) return;
+  stopping = true;
+  console.log('demo: stopping…');
+  controller.abort();
+  browser?.kill();
+  crm.close();
+  void feed.close().then(() => process.exit(0));
+}
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

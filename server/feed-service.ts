@@ -1,0 +1,424 @@
+/**
+ * What the reference feed server does, apart from how bytes arrive: offers
+ * conversations to agents, re-offers them on timeout or rejection, relays
+ * messages and records every event in the agent's log before sending it.
+ *
+ * Offer lifecycle on the server:
+ *
+ *   waiting ──offer──► offered ──accept──► active ──end──► ended
+ *      ▲                  │
+ *      └──timeout/reject──┘    (customer leaves at any point → ended)
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  type ClientFrame,
+  type Conversation,
+  type ErrorCode,
+  type Message,
+  type Presence,
+  type ServerEvent,
+  type ServerEventBody,
+  type WithdrawReason,
+} from '../utils/protocol/feed.ts';
+import {
+  type AgentRecord,
+  type ConversationRecord,
+  type OfferRecord,
+  publicConversation,
+  type Store,
+} from './store.ts';
+
+/** One live agent connection, as the service sees it. */
+export interface AgentLink {
+  readonly agentId: string;
+  presence: Presence;
+  send(event: ServerEvent): void;
+  /** Closes the connection; a newer connection of the same agent replaces this one. */
+  close(code: number, reason: string): void;
+}
+
+export interface Logger {
+  info(msg: string, data?: Record<string, unknown>): void;
+  warn(msg: string, data?: Record<string, unknown>): void;
+}
+
+export const silentLogger: Logger = { info() {}, warn() {} };
+
+export interface FeedServiceOptions {
+  store: Store;
+  now?: () => number;
+  /** How long an agent has to answer an offer. */
+  offerTimeoutSec?: number;
+  logger?: Logger;
+}
+
+export class FeedError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly ref?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface NewConversation {
+  scenario: Conversation['scenario'];
+  channel: Conversation['channel'];
+  customer: Conversation['customer'];
+  comment: string;
+  queue?: string;
+  context?: Conversation['context'];
+  waitingSince?: number;
+}
+
+export class FeedService {
+  readonly store: Store;
+  readonly offerTimeoutMs: number;
+  readonly #now: () => number;
+  readonly #log: Logger;
+  readonly #links = new Map<string, AgentLink>();
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #outbox: { agentId: string; event: ServerEvent }[] = [];
+
+  constructor(options: FeedServiceOptions) {
+    this.store = options.store;
+    this.#now = options.now ?? Date.now;
+    this.offerTimeoutMs = (options.offerTimeoutSec ?? 30) * 1000;
+    this.#log = options.logger ?? silentLogger;
+  }
+
+  /** Restores offer timers from the store (after a restart) and offers what waits. */
+  start(): void {
+    for (const offer of this.store.openOffers()) this.#arm(offer);
+    this.dispatch();
+  }
+
+  stop(): void {
+    for (const t of this.#timers.values()) clearTimeout(t);
+    this.#timers.clear();
+    this.#links.clear();
+  }
+
+  // -- agent connections ------------------------------------------------------
+
+  /**
+   * Attaches a connection after a valid hello. Returns the welcome and the
+   * events to send right after it, in order; nothing is sent to the link
+   * before the caller has sent those.
+   */
+  attach(agent: AgentRecord, link: AgentLink, resumeFrom: number) {
+    const lastSeq = this.store.lastSeq(agent.id);
+    const resumable =
+      resumeFrom <= lastSeq &&
+      (resumeFrom > 0 || lastSeq === 0) &&
+      resumeFrom >= this.store.firstRetainedSeq(agent.id) - 1;
+    let replay: ServerEvent[];
+    if (resumable) {
+      replay = this.store.eventsAfter(agent.id, resumeFrom);
+    } else {
+      // A client we cannot resume gets what is live now, as new events.
+      replay = this.store.transaction(() => [
+        ...this.store.openOffersFor(agent.id).map((o) => this.store.appendEvent(agent.id, this.#offerBody(o))),
+        ...this.store.activeConversations(agent.id).map((c) =>
+          this.store.appendEvent(agent.id, {
+            type: 'accepted',
+            offerId: this.#acceptedOfferId(c.id, agent.id),
+            conversation: publicConversation(c),
+            transcript: this.store.transcript(c.id),
+          }),
+        ),
+      ]);
+    }
+    const welcome = {
+      type: 'welcome' as const,
+      v: 1 as const,
+      agentId: agent.id,
+      agentName: agent.name,
+      serverTime: this.#now(),
+      resumed: resumable,
+      lastSeq: resumable ? resumeFrom : lastSeq,
+    };
+    const previous = this.#links.get(agent.id);
+    this.#links.set(agent.id, link);
+    this.#log.info('agent attached', { agent: agent.id, resumeFrom, resumed: resumable, replay: replay.length });
+    return { welcome, replay, previous };
+  }
+
+  /** Called once the welcome and replay are on the wire. */
+  ready(): void {
+    this.dispatch();
+  }
+
+  detach(link: AgentLink): void {
+    if (this.#links.get(link.agentId) === link) {
+      this.#links.delete(link.agentId);
+      this.#log.info('agent detached', { agent: link.agentId });
+    }
+  }
+
+  isConnected(agentId: string): boolean {
+    return this.#links.has(agentId);
+  }
+
+  /** Applies one validated command from an attached agent. Throws FeedError. */
+  handle(link: AgentLink, frame: Exclude<ClientFrame, { type: 'hello' | 'ping' }>): void {
+    switch (frame.type) {
+      case 'accept':
+        return this.#accept(link.agentId, frame.offerId);
+      case 'reject':
+        return this.#reject(link.agentId, frame.offerId, frame.reason);
+      case 'send':
+        return this.#agentMessage(link.agentId, frame.conversationId, frame.clientMsgId, frame.text);
+      case 'end':
+        return this.#agentEnd(link.agentId, frame.conversationId);
+      case 'presence':
+        link.presence = frame.presence;
+        if (frame.presence === 'available') this.dispatch();
+        return;
+      case 'ack':
+        return this.store.trimEvents(link.agentId, Math.min(frame.seq, this.store.lastSeq(link.agentId)));
+    }
+  }
+
+  // -- conversations from channels and the HTTP API ------------------------------
+
+  createConversation(input: NewConversation): ConversationRecord {
+    const now = this.#now();
+    const record: ConversationRecord = {
+      id: randomUUID(),
+      scenario: input.scenario,
+      channel: input.channel,
+      customer: input.customer,
+      comment: input.comment,
+      ...(input.queue ? { queue: input.queue } : {}),
+      ...(input.context ? { context: input.context } : {}),
+      waitingSince: input.waitingSince ?? now,
+      status: 'waiting',
+      agentId: null,
+      createdAt: now,
+    };
+    this.#tx(() => {
+      this.store.insertConversation(record);
+      // The comment opens the transcript, as the customer's first words.
+      if (input.comment) {
+        this.store.insertMessage({ id: randomUUID(), conversationId: record.id, from: 'customer', text: input.comment, at: now });
+      }
+    });
+    this.#log.info('conversation created', { id: record.id, scenario: record.scenario });
+    this.dispatch();
+    return record;
+  }
+
+  /** A message from the customer (or the bot) side of a conversation. */
+  postMessage(conversationId: string, text: string, from: 'customer' | 'bot' | 'system' = 'customer'): Message {
+    const conversation = this.store.conversation(conversationId);
+    if (!conversation) throw new FeedError('unknown-conversation', `no conversation ${conversationId}`, conversationId);
+    if (conversation.status === 'ended') {
+      throw new FeedError('unknown-conversation', `conversation ${conversationId} has ended`, conversationId);
+    }
+    const message: Message = { id: randomUUID(), conversationId, from, text, at: this.#now() };
+    this.#tx(() => {
+      this.store.insertMessage(message);
+      if (conversation.status === 'active' && conversation.agentId) {
+        this.#emit(conversation.agentId, { type: 'message', message });
+      }
+    });
+    return message;
+  }
+
+  /** The customer left, or a channel closed the conversation. */
+  endByCustomer(conversationId: string): void {
+    const conversation = this.store.conversation(conversationId);
+    if (!conversation) throw new FeedError('unknown-conversation', `no conversation ${conversationId}`, conversationId);
+    if (conversation.status === 'ended') return;
+    this.#tx(() => {
+      const offer = this.store.openOfferForConversation(conversationId);
+      if (offer) this.#withdraw(offer, 'withdrawn', 'customer-left');
+      if (conversation.status === 'active' && conversation.agentId) {
+        this.#emit(conversation.agentId, { type: 'conversation-ended', conversationId, by: 'customer' });
+      }
+      this.store.setConversationStatus(conversationId, 'ended', conversation.agentId);
+    });
+  }
+
+  // -- routing --------------------------------------------------------------------
+
+  /**
+   * Offers each waiting conversation, longest waiting first, to the
+   * longest-idle available agent with room. Agents who already had the
+   * conversation are passed over while someone else can take it.
+   */
+  dispatch(): void {
+    const waiting = this.store.waitingConversations();
+    if (waiting.length === 0) return;
+    const available = [...this.#links.values()].filter((l) => l.presence === 'available').map((l) => l.agentId);
+    if (available.length === 0) return;
+    // Loads are read once and kept up to date here as offers go out.
+    const agents = this.store.agentsWithLoad(available);
+    for (const conversation of waiting) {
+      const candidates = agents.filter((a) => a.load < a.capacity);
+      if (candidates.length === 0) return;
+      const tried = this.store.offeredAgents(conversation.id);
+      const fresh = candidates.filter((a) => !tried.has(a.id));
+      const pool = fresh.length > 0 ? fresh : candidates;
+      let chosen = pool[0]!;
+      for (const a of pool) if (a.lastWorkAt < chosen.lastWorkAt || (a.lastWorkAt === chosen.lastWorkAt && a.id < chosen.id)) chosen = a;
+      this.#offer(conversation, chosen);
+      chosen.load++;
+      chosen.lastWorkAt = this.#now();
+    }
+  }
+
+  #offer(conversation: ConversationRecord, agent: AgentRecord): void {
+    const now = this.#now();
+    const offer: OfferRecord = {
+      id: randomUUID(),
+      conversationId: conversation.id,
+      agentId: agent.id,
+      offeredAt: now,
+      expiresAt: now + this.offerTimeoutMs,
+      state: 'open',
+    };
+    this.#tx(() => {
+      this.store.insertOffer(offer);
+      this.store.setConversationStatus(conversation.id, 'offered', null);
+      this.store.touchAgent(agent.id, now);
+      this.#emit(agent.id, this.#offerBody(offer));
+    });
+    this.#arm(offer);
+    this.#log.info('offered', { conversation: conversation.id, agent: agent.id, offer: offer.id });
+  }
+
+  #offerBody(offer: OfferRecord): ServerEventBody {
+    const conversation = this.store.conversation(offer.conversationId)!;
+    return {
+      type: 'offer',
+      offerId: offer.id,
+      conversation: publicConversation({ ...conversation, status: 'offered' }),
+      offeredAt: offer.offeredAt,
+      expiresAt: offer.expiresAt,
+    };
+  }
+
+  #arm(offer: OfferRecord): void {
+    clearTimeout(this.#timers.get(offer.id));
+    const delay = Math.max(0, offer.expiresAt - this.#now());
+    this.#timers.set(
+      offer.id,
+      setTimeout(() => {
+        this.#timers.delete(offer.id);
+        const current = this.store.offer(offer.id);
+        if (current?.state !== 'open') return;
+        this.#tx(() => this.#withdraw(current, 'expired', 'expired'));
+        this.#log.info('offer expired', { offer: offer.id, agent: offer.agentId });
+        this.dispatch();
+      }, delay),
+    );
+  }
+
+  /** Closes an open offer, tells its agent why, and puts the conversation back in the queue. */
+  #withdraw(offer: OfferRecord, state: 'rejected' | 'expired' | 'withdrawn', reason: WithdrawReason): void {
+    if (!this.store.closeOffer(offer.id, state)) return;
+    clearTimeout(this.#timers.get(offer.id));
+    this.#timers.delete(offer.id);
+    this.store.setConversationStatus(offer.conversationId, 'waiting', null);
+    this.#emit(offer.agentId, { type: 'offer-withdrawn', offerId: offer.id, reason });
+  }
+
+  #ownOffer(agentId: string, offerId: string): OfferRecord {
+    const offer = this.store.offer(offerId);
+    if (!offer || offer.agentId !== agentId) throw new FeedError('unknown-offer', `no offer ${offerId} for you`, offerId);
+    return offer;
+  }
+
+  #accept(agentId: string, offerId: string): void {
+    const offer = this.#ownOffer(agentId, offerId);
+    // A repeated accept of an offer this agent already has is a no-op: the
+    // `accepted` event is in the log and reaches the client on resume.
+    if (offer.state === 'accepted') return;
+    if (offer.state !== 'open' || this.#now() > offer.expiresAt) {
+      throw new FeedError('offer-closed', `offer ${offerId} is ${offer.state === 'open' ? 'expired' : offer.state}`, offerId);
+    }
+    this.#tx(() => {
+      this.store.closeOffer(offerId, 'accepted');
+      this.store.setConversationStatus(offer.conversationId, 'active', agentId);
+      this.store.touchAgent(agentId, this.#now());
+      const conversation = this.store.conversation(offer.conversationId)!;
+      this.#emit(agentId, {
+        type: 'accepted',
+        offerId,
+        conversation: publicConversation(conversation),
+        transcript: this.store.transcript(conversation.id),
+      });
+    });
+    clearTimeout(this.#timers.get(offerId));
+    this.#timers.delete(offerId);
+    this.#log.info('accepted', { offer: offerId, agent: agentId });
+  }
+
+  #reject(agentId: string, offerId: string, reason: string | undefined): void {
+    const offer = this.#ownOffer(agentId, offerId);
+    if (offer.state === 'rejected') return;
+    if (offer.state !== 'open') throw new FeedError('offer-closed', `offer ${offerId} is ${offer.state}`, offerId);
+    this.#tx(() => this.#withdraw(offer, 'rejected', 'rejected'));
+    this.#log.info('rejected', { offer: offerId, agent: agentId, reason });
+    this.dispatch();
+  }
+
+  #ownConversation(agentId: string, conversationId: string): ConversationRecord {
+    const c = this.store.conversation(conversationId);
+    if (!c || c.agentId !== agentId) {
+      throw new FeedError('unknown-conversation', `conversation ${conversationId} is not yours`, conversationId);
+    }
+    return c;
+  }
+
+  #agentMessage(agentId: string, conversationId: string, clientMsgId: string, text: string): void {
+    const c = this.#ownConversation(agentId, conversationId);
+    if (c.status !== 'active') throw new FeedError('unknown-conversation', `conversation ${conversationId} has ended`, clientMsgId);
+    const agent = this.store.agent(agentId)!;
+    const message: Message = { id: randomUUID(), conversationId, from: 'agent', text, at: this.#now(), clientMsgId, author: agent.name };
+    this.#tx(() => {
+      if (this.store.insertMessage(message)) this.#emit(agentId, { type: 'message', message });
+    });
+  }
+
+  #agentEnd(agentId: string, conversationId: string): void {
+    const c = this.#ownConversation(agentId, conversationId);
+    if (c.status === 'ended') return;
+    this.#tx(() => {
+      this.store.setConversationStatus(conversationId, 'ended', agentId);
+      this.#emit(agentId, { type: 'conversation-ended', conversationId, by: 'agent' });
+    });
+    this.dispatch();
+  }
+
+  #acceptedOfferId(conversationId: string, agentId: string): string {
+    const row = this.store.db
+      .prepare(`select id from offers where conversation_id = ? and agent_id = ? and state = 'accepted' order by offered_at desc`)
+      .get(conversationId, agentId) as { id: string } | undefined;
+    return row?.id ?? conversationId;
+  }
+
+  /**
+   * Runs a state change in one transaction, then sends the events it logged.
+   * Nothing reaches an agent unless it is committed.
+   */
+  #tx<T>(fn: () => T): T {
+    let result: T;
+    try {
+      result = this.store.transaction(fn);
+    } catch (error) {
+      this.#outbox.length = 0;
+      throw error;
+    }
+    for (const { agentId, event } of this.#outbox.splice(0)) this.#links.get(agentId)?.send(event);
+    return result;
+  }
+
+  /** Logs the event; it is sent when the transaction commits, or replayed on resume if the agent is away. */
+  #emit(agentId: string, body: ServerEventBody): void {
+    this.#outbox.push({ agentId, event: this.store.appendEvent(agentId, body) });
+  }
+}

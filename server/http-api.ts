@@ -1,0 +1,156 @@
+/**
+ * The HTTP API through which channels and tools create conversations, post
+ * customer messages and end conversations. JSON in, JSON out; every refusal
+ * is a 4xx with `{error: {code, message}}` naming what was wrong.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import * as v from 'valibot';
+import {
+  ChannelSchema,
+  CustomerSchema,
+  DEFAULT_CHANNEL,
+  OfferContextSchema,
+  ScenarioSchema,
+} from '../utils/protocol/feed.ts';
+import { FeedError, type FeedService } from './feed-service.ts';
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+export const CreateConversationBody = v.object({
+  scenario: ScenarioSchema,
+  channel: v.optional(ChannelSchema),
+  customer: v.object({ ...CustomerSchema.entries, name: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(200)) }),
+  comment: v.optional(v.pipe(v.string(), v.maxLength(4000)), ''),
+  queue: v.optional(v.pipe(v.string(), v.maxLength(200))),
+  context: v.optional(OfferContextSchema),
+  /** How long the customer has already waited elsewhere (a bot, another queue). */
+  waitedSec: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(86400))),
+});
+
+export const PostMessageBody = v.object({
+  text: v.pipe(v.string(), v.minLength(1), v.maxLength(8000)),
+  from: v.optional(v.picklist(['customer', 'bot', 'system']), 'customer'),
+});
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new HttpError(413, 'too-large', `request body exceeds ${limit} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+export async function readJson<T>(req: IncomingMessage, schema: v.GenericSchema<unknown, T>): Promise<T> {
+  const type = req.headers['content-type'] ?? '';
+  if (!type.includes('application/json')) {
+    throw new HttpError(415, 'unsupported-media-type', 'send the body as application/json');
+  }
+  const raw = (await readBody(req)).toString('utf8');
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new HttpError(400, 'bad-json', 'the body is not valid JSON');
+  }
+  const result = v.safeParse(schema, json);
+  if (!result.success) {
+    const issue = result.issues[0];
+    const where = issue.path?.map((p) => String(p.key)).join('.');
+    throw new HttpError(400, 'invalid', where ? `${where}: ${issue.message}` : issue.message);
+  }
+  return result.output;
+}
+
+export interface ApiOptions {
+  service: FeedService;
+  /** When set, every /api request needs `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  isConnected(agentId: string): boolean;
+}
+
+/** Handles one /api request; returns false when the path is not the API's. */
+export async function handleApi(req: IncomingMessage, res: ServerResponse, url: URL, options: ApiOptions): Promise<boolean> {
+  if (!url.pathname.startsWith('/api/')) return false;
+  const { service, apiKey } = options;
+  if (apiKey && req.headers.authorization !== `Bearer ${apiKey}`) {
+    throw new HttpError(401, 'unauthorized', 'missing or wrong API key (Authorization: Bearer …)');
+  }
+  const parts = url.pathname.split('/').filter(Boolean).slice(1);
+  const method = req.method ?? 'GET';
+  const route = `${method} ${parts.map((p, i) => (i === 1 ? ':id' : p)).join('/')}`;
+
+  switch (route) {
+    case 'POST conversations': {
+      const body = await readJson(req, CreateConversationBody);
+      const conversation = service.createConversation({
+        scenario: body.scenario,
+        channel: body.channel ?? DEFAULT_CHANNEL[body.scenario],
+        customer: body.customer,
+        comment: body.comment,
+        ...(body.queue ? { queue: body.queue } : {}),
+        ...(body.context ? { context: body.context } : {}),
+        ...(body.waitedSec ? { waitingSince: Date.now() - body.waitedSec * 1000 } : {}),
+      });
+      sendJson(res, 201, { conversation: service.store.conversation(conversation.id) });
+      return true;
+    }
+    case 'GET conversations/:id': {
+      const conversation = service.store.conversation(parts[1]!);
+      if (!conversation) throw new HttpError(404, 'not-found', `no conversation ${parts[1]}`);
+      sendJson(res, 200, { conversation, transcript: service.store.transcript(conversation.id) });
+      return true;
+    }
+    case 'POST conversations/:id/messages': {
+      const body = await readJson(req, PostMessageBody);
+      sendJson(res, 201, { message: service.postMessage(parts[1]!, body.text, body.from) });
+      return true;
+    }
+    case 'POST conversations/:id/end': {
+      service.endByCustomer(parts[1]!);
+      sendJson(res, 200, { conversation: service.store.conversation(parts[1]!) });
+      return true;
+    }
+    case 'GET agents/:id': {
+      const agent = service.store.agent(parts[1]!);
+      if (!agent) throw new HttpError(404, 'not-found', `no agent ${parts[1]}`);
+      sendJson(res, 200, {
+        agent: { id: agent.id, name: agent.name, capacity: agent.capacity },
+        connected: options.isConnected(agent.id),
+        lastSeq: service.store.lastSeq(agent.id),
+        openOffers: service.store.openOffersFor(agent.id),
+      });
+      return true;
+    }
+    default:
+      throw new HttpError(404, 'not-found', `no route ${method} ${url.pathname}`);
+  }
+}
+
+/** Maps a thrown error to the HTTP answer a client can act on. */
+export function sendError(res: ServerResponse, error: unknown): void {
+  if (error instanceof HttpError) return sendJson(res, error.status, { error: { code: error.code, message: error.message } });
+  if (error instanceof FeedError) {
+    const status = error.code === 'unknown-conversation' ? 404 : 409;
+    return sendJson(res, status, { error: { code: error.code, message: error.message } });
+  }
+  sendJson(res, 500, { error: { code: 'internal', message: 'internal error' } });
+}

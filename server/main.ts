@@ -1,0 +1,96 @@
+/**
+ * `npm run server` / `npm run simulate`: the reference feed server from the
+ * command line. Flags override environment variables, which override the
+ * demo defaults printed at start.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import * as v from 'valibot';
+import type { Logger } from './feed-service.ts';
+import { startFeedServer } from './feed-server.ts';
+import { DEMO_AGENT, DEMO_API_KEY } from './demo-agent.ts';
+import { runSimulator } from './simulator.ts';
+
+const AgentsFile = v.array(
+  v.object({
+    id: v.pipe(v.string(), v.minLength(1)),
+    name: v.pipe(v.string(), v.minLength(1)),
+    token: v.pipe(v.string(), v.minLength(8)),
+    capacity: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+  }),
+);
+
+
+const { values } = parseArgs({
+  options: {
+    host: { type: 'string', default: process.env.DESKBELL_HOST ?? '127.0.0.1' },
+    port: { type: 'string', default: process.env.DESKBELL_PORT ?? '8787' },
+    'data-dir': { type: 'string', default: process.env.DESKBELL_DATA_DIR ?? '.data' },
+    agents: { type: 'string', default: process.env.DESKBELL_AGENTS_FILE },
+    'api-key': { type: 'string', default: process.env.DESKBELL_API_KEY ?? DEMO_API_KEY },
+    'offer-timeout': { type: 'string', default: process.env.DESKBELL_OFFER_TIMEOUT ?? '30' },
+    simulate: { type: 'boolean', default: false },
+    'simulate-every': { type: 'string', default: '20' },
+    quiet: { type: 'boolean', default: false },
+  },
+});
+
+function fail(message: string): never {
+  console.error(`deskbell-feed: ${message}`);
+  process.exit(2);
+}
+
+function loadAgents() {
+  if (!values.agents) return [DEMO_AGENT];
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(values.agents, 'utf8'));
+  } catch (error) {
+    fail(`cannot read agents file ${values.agents}: ${(error as Error).message}`);
+  }
+  const result = v.safeParse(AgentsFile, json);
+  if (!result.success) fail(`agents file ${values.agents}: ${v.summarize(result.issues)}`);
+  return result.output;
+}
+
+const port = Number(values.port);
+if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be 0-65535, got ${values.port}`);
+const offerTimeoutSec = Number(values['offer-timeout']);
+if (!Number.isInteger(offerTimeoutSec) || offerTimeoutSec < 5) fail('--offer-timeout must be a whole number of seconds, at least 5');
+
+const logger: Logger = values.quiet
+  ? { info() {}, warn: (msg, data) => console.error(JSON.stringify({ level: 'warn', msg, ...data })) }
+  : {
+      info: (msg, data) => console.log(JSON.stringify({ level: 'info', msg, ...data })),
+      warn: (msg, data) => console.error(JSON.stringify({ level: 'warn', msg, ...data })),
+    };
+
+const agents = loadAgents();
+const server = await startFeedServer({
+  host: values.host,
+  port,
+  dataDir: values['data-dir'],
+  agents,
+  apiKey: values['api-key'],
+  offerTimeoutSec,
+  logger,
+});
+console.log(`Deskbell feed server on ${server.httpUrl}  (agents' WebSocket: ${server.feedUrl})`);
+if (!values.agents) console.log(`Demo agent "${DEMO_AGENT.name}", token ${DEMO_AGENT.token}; API key ${values['api-key']}`);
+
+const controller = new AbortController();
+if (values.simulate) {
+  const everySec = Number(values['simulate-every']);
+  void runSimulator({ apiUrl: server.httpUrl, apiKey: values['api-key'], everySec, signal: controller.signal });
+  console.log(`Simulator: a new conversation about every ${everySec} s`);
+}
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    controller.abort();
+    void server.close().then(() => process.exit(0));
+  });
+}

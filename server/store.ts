@@ -1,0 +1,374 @@
+/**
+ * The feed server's durable state in one SQLite file: agents, conversations,
+ * their messages, offers and the per-agent event log that makes resume
+ * lossless. Every method is synchronous (better-sqlite3), so a state change and
+ * the event that reports it are written in one transaction and can never be
+ * seen apart.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type {
+  Conversation,
+  Customer,
+  Message,
+  OfferContext,
+  ServerEvent,
+  ServerEventBody,
+} from '../utils/protocol/feed.ts';
+
+export interface AgentRecord {
+  id: string;
+  name: string;
+  capacity: number;
+  /** Last time the agent was offered or given work; routing prefers the longest idle. */
+  lastWorkAt: number;
+}
+
+export type OfferState = 'open' | 'accepted' | 'rejected' | 'expired' | 'withdrawn';
+
+export interface OfferRecord {
+  id: string;
+  conversationId: string;
+  agentId: string;
+  offeredAt: number;
+  expiresAt: number;
+  state: OfferState;
+}
+
+export interface ConversationRecord extends Conversation {
+  agentId: string | null;
+  createdAt: number;
+}
+
+export interface AgentSeed {
+  id: string;
+  name: string;
+  token: string;
+  capacity?: number;
+}
+
+const SCHEMA = `
+create table if not exists agents (
+  id text primary key,
+  name text not null,
+  token_hash text not null unique,
+  capacity integer not null default 10,
+  last_work_at integer not null default 0
+);
+create table if not exists conversations (
+  id text primary key,
+  scenario text not null,
+  channel text not null,
+  customer text not null,
+  comment text not null,
+  queue text,
+  waiting_since integer not null,
+  context text,
+  status text not null,
+  agent_id text,
+  created_at integer not null
+);
+create index if not exists conversations_status on conversations(status, waiting_since);
+create table if not exists messages (
+  id text primary key,
+  conversation_id text not null,
+  sender text not null,
+  author text,
+  text text not null,
+  at integer not null,
+  client_msg_id text,
+  unique (conversation_id, client_msg_id)
+);
+create index if not exists messages_conversation on messages(conversation_id, at);
+create table if not exists offers (
+  id text primary key,
+  conversation_id text not null,
+  agent_id text not null,
+  offered_at integer not null,
+  expires_at integer not null,
+  state text not null
+);
+create index if not exists offers_open on offers(state, expires_at);
+create index if not exists offers_agent on offers(agent_id, state);
+create index if not exists conversations_agent on conversations(agent_id, status);
+create index if not exists offers_conversation on offers(conversation_id);
+create table if not exists events (
+  agent_id text not null,
+  seq integer not null,
+  body text not null,
+  primary key (agent_id, seq)
+) without rowid;
+create table if not exists agent_cursors (
+  agent_id text primary key,
+  last_seq integer not null
+);
+`;
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+type Row = Record<string, unknown>;
+
+function toConversation(row: Row): ConversationRecord {
+  return {
+    id: row.id as string,
+    scenario: row.scenario as Conversation['scenario'],
+    channel: row.channel as Conversation['channel'],
+    customer: JSON.parse(row.customer as string) as Customer,
+    comment: row.comment as string,
+    ...(row.queue ? { queue: row.queue as string } : {}),
+    waitingSince: row.waiting_since as number,
+    ...(row.context ? { context: JSON.parse(row.context as string) as OfferContext } : {}),
+    status: row.status as Conversation['status'],
+    agentId: (row.agent_id as string | null) ?? null,
+    createdAt: row.created_at as number,
+  };
+}
+
+function toMessage(row: Row): Message {
+  return {
+    id: row.id as string,
+    conversationId: row.conversation_id as string,
+    from: row.sender as Message['from'],
+    text: row.text as string,
+    at: row.at as number,
+    ...(row.client_msg_id ? { clientMsgId: row.client_msg_id as string } : {}),
+    ...(row.author ? { author: row.author as string } : {}),
+  };
+}
+
+function toOffer(row: Row): OfferRecord {
+  return {
+    id: row.id as string,
+    conversationId: row.conversation_id as string,
+    agentId: row.agent_id as string,
+    offeredAt: row.offered_at as number,
+    expiresAt: row.expires_at as number,
+    state: row.state as OfferState,
+  };
+}
+
+/** Strips the fields that only the server keeps, for frames sent to agents. */
+export function publicConversation(c: ConversationRecord): Conversation {
+  const { agentId: _agentId, createdAt: _createdAt, ...rest } = c;
+  return rest;
+}
+
+export class Store {
+  readonly db: Database.Database;
+
+  /** @param file a path, or `:memory:` for tests that need no restart. */
+  constructor(file: string) {
+    if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec(SCHEMA);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  // -- agents ---------------------------------------------------------------
+
+  /** Adds the agents, or updates name, token and capacity of those that exist. */
+  upsertAgents(agents: readonly AgentSeed[]): void {
+    const stmt = this.db.prepare(
+      `insert into agents (id, name, token_hash, capacity) values (@id, @name, @hash, @capacity)
+       on conflict(id) do update set name = excluded.name, token_hash = excluded.token_hash, capacity = excluded.capacity`,
+    );
+    this.transaction(() => {
+      for (const a of agents) stmt.run({ id: a.id, name: a.name, hash: hashToken(a.token), capacity: a.capacity ?? 10 });
+    });
+  }
+
+  agentByToken(token: string): AgentRecord | undefined {
+    const row = this.db.prepare('select * from agents where token_hash = ?').get(hashToken(token)) as Row | undefined;
+    return row && this.#agent(row);
+  }
+
+  agent(id: string): AgentRecord | undefined {
+    const row = this.db.prepare('select * from agents where id = ?').get(id) as Row | undefined;
+    return row && this.#agent(row);
+  }
+
+  #agent(row: Row): AgentRecord {
+    return {
+      id: row.id as string,
+      name: row.name as string,
+      capacity: row.capacity as number,
+      lastWorkAt: row.last_work_at as number,
+    };
+  }
+
+  touchAgent(id: string, at: number): void {
+    this.db.prepare('update agents set last_work_at = ? where id = ?').run(at, id);
+  }
+
+  /**
+   * The given agents with their load (open offers plus active conversations,
+   * what counts against capacity), in one query.
+   */
+  agentsWithLoad(ids: readonly string[]): (AgentRecord & { load: number })[] {
+    const rows = this.db
+      .prepare(
+        `select a.*,
+           (select count(*) from offers o where o.agent_id = a.id and o.state = 'open')
+         + (select count(*) from conversations c where c.agent_id = a.id and c.status = 'active') as load
+         from agents a where a.id in (select value from json_each(?))`,
+      )
+      .all(JSON.stringify(ids)) as Row[];
+    return rows.map((row) => ({ ...this.#agent(row), load: row.load as number }));
+  }
+
+  // -- conversations and messages ---------------------------------------------
+
+  insertConversation(c: ConversationRecord): void {
+    this.db
+      .prepare(
+        `insert into conversations (id, scenario, channel, customer, comment, queue, waiting_since, context, status, agent_id, created_at)
+         values (@id, @scenario, @channel, @customer, @comment, @queue, @waitingSince, @context, @status, @agentId, @createdAt)`,
+      )
+      .run({
+        ...c,
+        customer: JSON.stringify(c.customer),
+        queue: c.queue ?? null,
+        context: c.context ? JSON.stringify(c.context) : null,
+      });
+  }
+
+  conversation(id: string): ConversationRecord | undefined {
+    const row = this.db.prepare('select * from conversations where id = ?').get(id) as Row | undefined;
+    return row && toConversation(row);
+  }
+
+  setConversationStatus(id: string, status: Conversation['status'], agentId: string | null): void {
+    this.db.prepare('update conversations set status = ?, agent_id = ? where id = ?').run(status, agentId, id);
+  }
+
+  /** Waiting conversations, longest waiting first. */
+  waitingConversations(): ConversationRecord[] {
+    return (
+      this.db.prepare(`select * from conversations where status = 'waiting' order by waiting_since, created_at`).all() as Row[]
+    ).map(toConversation);
+  }
+
+  activeConversations(agentId: string): ConversationRecord[] {
+    return (
+      this.db
+        .prepare(`select * from conversations where status = 'active' and agent_id = ? order by created_at`)
+        .all(agentId) as Row[]
+    ).map(toConversation);
+  }
+
+  /**
+   * Stores a message. Returns undefined when one with the same client id is
+   * already stored for the conversation: a retried send changes nothing.
+   */
+  insertMessage(m: Message): Message | undefined {
+    const result = this.db
+      .prepare(
+        `insert into messages (id, conversation_id, sender, author, text, at, client_msg_id)
+         values (@id, @conversationId, @from, @author, @text, @at, @clientMsgId)
+         on conflict (conversation_id, client_msg_id) do nothing`,
+      )
+      .run({ ...m, author: m.author ?? null, clientMsgId: m.clientMsgId ?? null });
+    return result.changes === 1 ? m : undefined;
+  }
+
+  transcript(conversationId: string): Message[] {
+    return (
+      this.db.prepare('select * from messages where conversation_id = ? order by at, rowid').all(conversationId) as Row[]
+    ).map(toMessage);
+  }
+
+  // -- offers -------------------------------------------------------------------
+
+  insertOffer(o: OfferRecord): void {
+    this.db
+      .prepare(
+        `insert into offers (id, conversation_id, agent_id, offered_at, expires_at, state)
+         values (@id, @conversationId, @agentId, @offeredAt, @expiresAt, @state)`,
+      )
+      .run(o);
+  }
+
+  offer(id: string): OfferRecord | undefined {
+    const row = this.db.prepare('select * from offers where id = ?').get(id) as Row | undefined;
+    return row && toOffer(row);
+  }
+
+  /** Moves an open offer to `state`; false when it was no longer open. */
+  closeOffer(id: string, state: Exclude<OfferState, 'open'>): boolean {
+    return this.db.prepare(`update offers set state = ? where id = ? and state = 'open'`).run(state, id).changes === 1;
+  }
+
+  openOffers(): OfferRecord[] {
+    return (this.db.prepare(`select * from offers where state = 'open' order by expires_at`).all() as Row[]).map(toOffer);
+  }
+
+  openOffersFor(agentId: string): OfferRecord[] {
+    return (
+      this.db.prepare(`select * from offers where state = 'open' and agent_id = ? order by offered_at`).all(agentId) as Row[]
+    ).map(toOffer);
+  }
+
+  openOfferForConversation(conversationId: string): OfferRecord | undefined {
+    const row = this.db
+      .prepare(`select * from offers where state = 'open' and conversation_id = ?`)
+      .get(conversationId) as Row | undefined;
+    return row && toOffer(row);
+  }
+
+  /** Agents this conversation was already offered to, for fair re-offers. */
+  offeredAgents(conversationId: string): Set<string> {
+    const rows = this.db.prepare('select distinct agent_id from offers where conversation_id = ?').all(conversationId) as Row[];
+    return new Set(rows.map((r) => r.agent_id as string));
+  }
+
+  // -- per-agent event log --------------------------------------------------------
+
+  lastSeq(agentId: string): number {
+    const row = this.db.prepare('select last_seq from agent_cursors where agent_id = ?').get(agentId) as Row | undefined;
+    return (row?.last_seq as number | undefined) ?? 0;
+  }
+
+  /** Oldest seq still in the log, or lastSeq + 1 when it is empty. */
+  firstRetainedSeq(agentId: string): number {
+    const row = this.db.prepare('select min(seq) as s from events where agent_id = ?').get(agentId) as Row;
+    return (row.s as number | null) ?? this.lastSeq(agentId) + 1;
+  }
+
+  /** Appends an event with the agent's next seq and returns it as sent. */
+  appendEvent(agentId: string, body: ServerEventBody): ServerEvent {
+    const seq = this.lastSeq(agentId) + 1;
+    const event = { ...body, seq } as ServerEvent;
+    this.db
+      .prepare(
+        `insert into agent_cursors (agent_id, last_seq) values (@agentId, @seq)
+         on conflict(agent_id) do update set last_seq = @seq`,
+      )
+      .run({ agentId, seq });
+    this.db.prepare('insert into events (agent_id, seq, body) values (?, ?, ?)').run(agentId, seq, JSON.stringify(event));
+    return event;
+  }
+
+  eventsAfter(agentId: string, seq: number): ServerEvent[] {
+    return (
+      this.db.prepare('select body from events where agent_id = ? and seq > ? order by seq').all(agentId, seq) as Row[]
+    ).map((r) => JSON.parse(r.body as string) as ServerEvent);
+  }
+
+  /** Forgets events the agent has acknowledged; the cursor itself stays. */
+  trimEvents(agentId: string, upToSeq: number): void {
+    this.db.prepare('delete from events where agent_id = ? and seq <= ?').run(agentId, upToSeq);
+  }
+}

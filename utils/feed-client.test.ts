@@ -1,0 +1,233 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { FeedClient, type FeedClientOptions, type WebSocketLike } from './feed-client';
+import type { ServerEvent, ServerFrame } from './protocol/feed';
+
+class FakeSocket implements WebSocketLike {
+  readyState = 0;
+  sent: Record<string, unknown>[] = [];
+  closed?: { code?: number; reason?: string };
+  onopen: WebSocketLike['onopen'] = null;
+  onmessage: WebSocketLike['onmessage'] = null;
+  onclose: WebSocketLike['onclose'] = null;
+  onerror: WebSocketLike['onerror'] = null;
+  constructor(readonly url: string) {}
+  send(data: string) {
+    this.sent.push(JSON.parse(data) as Record<string, unknown>);
+  }
+  close(code?: number, reason?: string) {
+    this.closed = { code, reason };
+    this.readyState = 3;
+  }
+  open() {
+    this.readyState = 1;
+    this.onopen?.({});
+  }
+  receive(frame: ServerFrame | string) {
+    this.onmessage?.({ data: typeof frame === 'string' ? frame : JSON.stringify(frame) });
+  }
+  drop(code = 1006) {
+    this.readyState = 3;
+    this.onclose?.({ code, reason: '' });
+  }
+}
+
+const welcome = (over: Partial<Extract<ServerFrame, { type: 'welcome' }>> = {}): ServerFrame => ({
+  type: 'welcome',
+  v: 1,
+  agentId: 'a1',
+  agentName: 'Alex',
+  serverTime: Date.now() + 5000,
+  heartbeatSec: 20,
+  resumed: true,
+  lastSeq: 0,
+  ...over,
+});
+
+const message = (seq: number): ServerEvent => ({
+  type: 'message',
+  seq,
+  message: { id: `m${seq}`, conversationId: 'c1', from: 'customer', text: `hello ${seq}`, at: 1 },
+});
+
+function setup(over: Partial<FeedClientOptions> = {}) {
+  const sockets: FakeSocket[] = [];
+  let cursor = 0;
+  const events: ServerEvent[] = [];
+  const client = new FeedClient({
+    url: 'ws://127.0.0.1/feed',
+    token: 't',
+    presence: 'available',
+    client: { name: 'test', version: '0' },
+    cursor: { load: async () => cursor, save: async (s) => void (cursor = s) },
+    onEvent: (e) => void events.push(e),
+    createSocket: (url) => {
+      const s = new FakeSocket(url);
+      sockets.push(s);
+      return s;
+    },
+    random: () => 0.5,
+    ...over,
+  });
+  return { client, sockets, events, cursor: () => cursor, last: () => sockets[sockets.length - 1]! };
+}
+
+/** Lets queued promise work (cursor loads, event handlers) finish. */
+const settle = () => vi.advanceTimersByTimeAsync(0);
+
+describe('FeedClient', () => {
+  beforeEach(() => void vi.useFakeTimers());
+  afterEach(() => void vi.useRealTimers());
+
+  it('says hello with the saved cursor and opens on welcome', async () => {
+    const t = setup();
+    t.client.start();
+    await settle();
+    t.last().open();
+    expect(t.last().sent[0]).toMatchObject({ type: 'hello', v: 1, token: 't', resumeFrom: 0, presence: 'available' });
+    t.last().receive(welcome());
+    await settle();
+    expect(t.client.state).toMatchObject({ status: 'open', agentName: 'Alex', attempt: 0 });
+  });
+
+  it('handles events once and in order, and saves the cursor after each', async () => {
+    const t = setup();
+    t.client.start();
+    await settle();
+    t.last().open();
+    t.last().receive(welcome());
+    for (const seq of [1, 2, 2, 1, 3]) t.last().receive(message(seq));
+    await settle();
+    expect(t.events.map((e) => e.seq)).toEqual([1, 2, 3]);
+    expect(t.client.stats.duplicates).toBe(2);
+    expect(t.cursor()).toBe(3);
+    await vi.advanceTimersByTimeAsync(600);
+    expect(t.last().sent.at(-1)).toEqual({ type: 'ack', seq: 3 });
+  });
+
+  it('drops invalid frames, counts them and carries on', async () => {
+    const invalid: string[] = [];
+    const t = setup({ onInvalidFrame: (r) => void invalid.push(r) });
+    t.client.start();
+    await settle();
+    t.last().open();
+    t.last().receive(welcome());
+    t.last().receive('{not json');
+    t.last().receive(JSON.stringify({ type: 'offer', seq: 1 }));
+    t.last().receive(JSON.stringify({ type: 'mystery' }));
+    t.last().receive(message(1));
+    await settle();
+    expect(t.client.stats.invalidFrames).toBe(3);
+    expect(invalid[0]).toContain('JSON');
+    expect(invalid[1]).toMatch(/offerId|conversation/);
+    expect(t.events).toHaveLength(1);
+    expect(t.client.state.status).toBe('open');
+  });
+
+  it('reconnects with backoff after a drop and resumes from the last seq', async () => {
+    const t = setup();
+    t.client.start();
+    await settle();
+    t.last().open();
+    t.last().receive(welcome());
+    t.last().receive(message(1));
+    t.last().receive(message(2));
+    await settle();
+    t.last().drop();
+    expect(t.client.state).toMatchObject({ status: 'waiting', attempt: 1, lastError: expect.stringContaining('lost') });
+    await vi.advanceTimersByTimeAsync(250); // random 0.5 × 500 ms
+    expect(t.sockets).toHaveLength(2);
+    t.last().open();
+    expect(t.last().sent[0]).toMatchObject({ type: 'hello', resumeFrom: 2 });
+  });
+
+  it('resumes at once when a seq skips ahead, instead of building on a hole', async () => {
+    const t = setup();
+    t.client.start();
+    await settle();
+    t.last().open();
+    t.last().receive(welcome());
+    t.last().receive(message(1));
+    t.last().receive(message(3));
+    await settle();
+    expect(t.events.map((e) => e.seq)).toEqual([1]);
+    expect(t.client.stats.gaps).toBe(1);
+    await settle();
+    expect(t.sockets).toHaveLength(2);
+    t.last().open();
+    expect(t.last().sent[0]).toMatchObject({ resumeFrom: 1 });
+  });
+
+  it('takes the server cursor when it could not resume', async () => {
+    const welcomes: boolean[] = [];
+    const t = setup({ onWelcome: (w) => void welcomes.push(w.resumed) });
+    t.client.start();
+    await settle();
+    t.last().open();
+    t.last().receive(welcome({ resumed: false, lastSeq: 40 }));
+    t.last().receive(message(41));
+    await settle();
+    expect(welcomes).toEqual([false]);
+    expect(t.events.map((e) => e.seq)).toEqual([41]);
+    expect(t.cursor()).toBe(41);
+  });
+
+  it('detects a half-open socket by a missing pong and reconnects', async () => {
+    const t = setup();
+    t.client.start();
+    await settle();
+    t.last().open();
+    t.last().receive(welcome({ heartbeatSec: 20 }));
+    await settle();
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(t.last().sent.at(-1)).toMatchObject({ type: 'ping' });
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(t.sockets[0]!.closed).toBeDefined();
+    expect(t.client.state).toMatchObject({ status: 'waiting', lastError: expect.stringContaining('heartbeat') });
+  });
+
+  it('keeps the heartbeat going while pongs come back', async () => {
+    const t = setup();
+    t.client.start();
+    await settle();
+    t.last().open();
+    t.last().receive(welcome({ heartbeatSec: 20 }));
+    await settle();
+    for (let i = 0; i < 5; i++) {
+      await vi.advanceTimersByTimeAsync(20_000);
+      t.last().receive({ type: 'pong', t: 1, serverTime: 1 });
+      await settle();
+    }
+    expect(t.sockets).toHaveLength(1);
+    expect(t.last().sent.filter((f) => f.type === 'ping')).toHaveLength(5);
+  });
+
+  it('retries a refused token at the slowest pace, and 50 failures stay capped and jittered', async () => {
+    let r = 0.1;
+    const t = setup({ random: () => (r = (r * 7.3) % 1) });
+    t.client.start();
+    await settle();
+    const delays: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      t.last().drop(1006);
+      delays.push(t.client.state.retryAt! - Date.now());
+      await vi.advanceTimersByTimeAsync(delays.at(-1)!);
+    }
+    expect(t.sockets).toHaveLength(51);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(30_000);
+    expect(new Set(delays).size).toBeGreaterThan(40);
+    t.last().drop(4401);
+    expect(t.client.state).toMatchObject({ status: 'refused', lastError: expect.stringContaining('token') });
+  });
+
+  it('refuses to send commands while not connected', async () => {
+    const t = setup();
+    expect(t.client.send({ type: 'accept', offerId: 'o1' })).toBe(false);
+    t.client.start();
+    await settle();
+    t.last().open();
+    expect(t.client.send({ type: 'accept', offerId: 'o1' })).toBe(false);
+    t.last().receive(welcome());
+    await settle();
+    expect(t.client.send({ type: 'accept', offerId: 'o1' })).toBe(true);
+  });
+});

@@ -1,0 +1,347 @@
+/**
+ * The service worker's connection to the conversation feed.
+ *
+ *   idle ─start─► connecting ──welcome──► open ──close / missed pong / gap──┐
+ *                    ▲   │                                                  │
+ *                    │   └──fail──► waiting (backoff + jitter) ◄────────────┘
+ *                    └──────────────────┘       refused (bad token): same, at the cap
+ *
+ * Every server event carries a per-agent `seq`. The client handles events in
+ * order, one at a time, and saves the last handled seq after each; a new
+ * connection says `resumeFrom` that seq, so the server replays exactly what
+ * was missed. Seqs already handled are dropped (duplicates); a seq that skips
+ * ahead means something was lost on the way, so the client reconnects and
+ * resumes rather than carry on with a hole.
+ *
+ * Everything from outside (socket, clock, randomness, where the cursor is
+ * kept) is passed in, so the whole machine runs in unit tests.
+ */
+import { backoffDelay, type BackoffPolicy, FEED_BACKOFF } from './backoff';
+import {
+  type ClientFrame,
+  parseServerFrame,
+  type Presence,
+  PROTOCOL_VERSION,
+  type ServerEvent,
+  type ServerFrame,
+} from './protocol/feed';
+
+export type ConnectionStatus = 'idle' | 'connecting' | 'open' | 'waiting' | 'refused';
+
+export interface ConnectionState {
+  status: ConnectionStatus;
+  /** Failed attempts since the last successful welcome. */
+  attempt: number;
+  /** When the next attempt starts (waiting, refused). */
+  retryAt?: number;
+  agentId?: string;
+  agentName?: string;
+  lastError?: string;
+  /** When the status last changed. */
+  since: number;
+}
+
+/** The part of the DOM WebSocket the client uses; tests pass a fake. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+}
+
+export type Welcome = Extract<ServerFrame, { type: 'welcome' }>;
+export type FeedErrorFrame = Extract<ServerFrame, { type: 'error' }>;
+/** Commands the rest of the extension may send; hello, ping and ack belong to the client. */
+export type FeedCommand = Exclude<ClientFrame, { type: 'hello' | 'ping' | 'ack' }>;
+
+export interface FeedCursor {
+  load(): Promise<number>;
+  save(seq: number): Promise<void>;
+}
+
+export interface FeedClientOptions {
+  url: string;
+  token: string;
+  presence: Presence;
+  client: { name: string; version: string };
+  cursor: FeedCursor;
+  /** Handles one event; must be idempotent, as an event can be replayed after a crash. */
+  onEvent(event: ServerEvent): Promise<void> | void;
+  /** After each welcome: skew correction, and a reset when the server could not resume. */
+  onWelcome?(welcome: Welcome, skewMs: number): Promise<void> | void;
+  onError?(frame: FeedErrorFrame): void;
+  onState?(state: ConnectionState): void;
+  onInvalidFrame?(reason: string): void;
+  createSocket?: (url: string) => WebSocketLike;
+  now?: () => number;
+  random?: () => number;
+  backoff?: BackoffPolicy;
+  /** How long to wait for a pong (or any frame) after a ping before calling the socket dead. */
+  pongTimeoutMs?: number;
+  /** How long a socket may take to open and be welcomed. */
+  connectTimeoutMs?: number;
+}
+
+/** Close codes the server uses (docs/protocol.md). */
+const CLOSE_UNAUTHORIZED = 4401;
+const CLOSE_REPLACED = 4409;
+
+export class FeedClient {
+  readonly stats = { invalidFrames: 0, duplicates: 0, gaps: 0, reconnects: 0 };
+  #state: ConnectionState;
+  #socket: WebSocketLike | undefined;
+  #generation = 0;
+  #lastSeq = 0;
+  #welcomed = false;
+  #stopped = true;
+  #queue: Promise<void> = Promise.resolve();
+  #timers: { retry?: ReturnType<typeof setTimeout>; ping?: ReturnType<typeof setInterval>; pong?: ReturnType<typeof setTimeout>; connect?: ReturnType<typeof setTimeout>; ack?: ReturnType<typeof setTimeout> } = {};
+  readonly #o: Required<Pick<FeedClientOptions, 'now' | 'random' | 'backoff' | 'pongTimeoutMs' | 'connectTimeoutMs' | 'createSocket'>> &
+    FeedClientOptions;
+
+  constructor(options: FeedClientOptions) {
+    this.#o = {
+      now: Date.now,
+      random: Math.random,
+      backoff: FEED_BACKOFF,
+      pongTimeoutMs: 10_000,
+      connectTimeoutMs: 15_000,
+      createSocket: (url) => new WebSocket(url) as unknown as WebSocketLike,
+      ...options,
+    };
+    this.#state = { status: 'idle', attempt: 0, since: this.#o.now() };
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  get lastSeq(): number {
+    return this.#lastSeq;
+  }
+
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    void this.#connect();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#clearTimers();
+    this.#drop(1000, 'client stopped');
+    this.#setState({ status: 'idle', attempt: 0 });
+  }
+
+  /** Skips the backoff wait (the worker woke up, the network came back). */
+  reconnectNow(): void {
+    if (this.#stopped || (this.#state.status !== 'waiting' && this.#state.status !== 'refused')) return;
+    clearTimeout(this.#timers.retry);
+    void this.#connect();
+  }
+
+  /** Sends a command if the feed is open; false when it is not (the caller tells the agent). */
+  send(command: FeedCommand): boolean {
+    if (!this.#welcomed || this.#socket?.readyState !== 1) return false;
+    this.#socket.send(JSON.stringify(command));
+    return true;
+  }
+
+  setPresence(presence: Presence): void {
+    this.#o.presence = presence;
+    this.send({ type: 'presence', presence });
+  }
+
+  async #connect(): Promise<void> {
+    const generation = ++this.#generation;
+    this.#setState({ status: 'connecting', attempt: this.#state.attempt });
+    this.#lastSeq = await this.#o.cursor.load();
+    if (generation !== this.#generation || this.#stopped) return;
+    let socket: WebSocketLike;
+    try {
+      socket = this.#o.createSocket(this.#o.url);
+    } catch (error) {
+      return this.#lost(`cannot open ${this.#o.url}: ${(error as Error).message}`);
+    }
+    this.#socket = socket;
+    this.#welcomed = false;
+    this.#timers.connect = setTimeout(() => {
+      if (generation === this.#generation && !this.#welcomed) {
+        this.#drop(4000, 'connect timeout');
+        this.#lost('the feed did not answer in time');
+      }
+    }, this.#o.connectTimeoutMs);
+    socket.onopen = () => {
+      socket.send(
+        JSON.stringify({
+          type: 'hello',
+          v: PROTOCOL_VERSION,
+          token: this.#o.token,
+          resumeFrom: this.#lastSeq,
+          presence: this.#o.presence,
+          client: this.#o.client,
+        } satisfies ClientFrame),
+      );
+    };
+    socket.onmessage = (ev) => {
+      if (generation !== this.#generation) return;
+      // Any frame proves the socket is alive.
+      clearTimeout(this.#timers.pong);
+      this.#queue = this.#queue.then(() => this.#process(ev.data, generation)).catch((error: unknown) => {
+        console.error('[deskbell] feed event handler failed', error);
+      });
+    };
+    socket.onerror = () => {};
+    socket.onclose = (ev) => {
+      if (generation !== this.#generation) return;
+      this.#socket = undefined;
+      this.#lost(describeClose(ev.code, ev.reason), ev.code);
+    };
+  }
+
+  async #process(raw: unknown, generation: number): Promise<void> {
+    if (generation !== this.#generation) return;
+    const parsed = parseServerFrame(raw);
+    if (!parsed.ok) {
+      this.stats.invalidFrames++;
+      console.warn('[deskbell] dropped an invalid feed frame:', parsed.error);
+      this.#o.onInvalidFrame?.(parsed.error);
+      return;
+    }
+    const frame = parsed.frame;
+    switch (frame.type) {
+      case 'welcome':
+        return this.#welcome(frame, generation);
+      case 'pong':
+        return;
+      case 'error':
+        this.#o.onError?.(frame);
+        return;
+      default:
+        return this.#event(frame, generation);
+    }
+  }
+
+  async #welcome(frame: Welcome, generation: number): Promise<void> {
+    clearTimeout(this.#timers.connect);
+    const skew = frame.serverTime - this.#o.now();
+    if (!frame.resumed) {
+      this.#lastSeq = frame.lastSeq;
+      await this.#o.cursor.save(frame.lastSeq);
+    }
+    await this.#o.onWelcome?.(frame, skew);
+    if (generation !== this.#generation) return;
+    this.#welcomed = true;
+    this.#setState({ status: 'open', attempt: 0, agentId: frame.agentId, agentName: frame.agentName });
+    clearInterval(this.#timers.ping);
+    this.#timers.ping = setInterval(() => this.#ping(), frame.heartbeatSec * 1000);
+  }
+
+  async #event(event: ServerEvent, generation: number): Promise<void> {
+    if (!this.#welcomed) {
+      this.stats.invalidFrames++;
+      this.#o.onInvalidFrame?.(`${event.type} before welcome`);
+      return;
+    }
+    if (event.seq <= this.#lastSeq) {
+      this.stats.duplicates++;
+      return;
+    }
+    if (event.seq > this.#lastSeq + 1) {
+      // A hole: resume from what we have rather than build on it.
+      this.stats.gaps++;
+      console.warn(`[deskbell] feed skipped from seq ${this.#lastSeq} to ${event.seq}; resuming`);
+      this.#drop(4000, 'sequence gap');
+      this.#lost('events arrived out of order; resuming', undefined, true);
+      return;
+    }
+    await this.#o.onEvent(event);
+    this.#lastSeq = event.seq;
+    await this.#o.cursor.save(event.seq);
+    if (generation === this.#generation) this.#scheduleAck();
+  }
+
+  #scheduleAck(): void {
+    if (this.#timers.ack) return;
+    this.#timers.ack = setTimeout(() => {
+      this.#timers.ack = undefined;
+      if (this.#welcomed && this.#socket?.readyState === 1) this.#socket.send(JSON.stringify({ type: 'ack', seq: this.#lastSeq }));
+    }, 500);
+  }
+
+  #ping(): void {
+    if (this.#socket?.readyState !== 1) return;
+    this.#socket.send(JSON.stringify({ type: 'ping', t: this.#o.now() } satisfies ClientFrame));
+    clearTimeout(this.#timers.pong);
+    this.#timers.pong = setTimeout(() => {
+      // Half-open: the socket looks open but nothing comes back.
+      this.#drop(4000, 'no pong');
+      this.#lost('the feed stopped answering heartbeats');
+    }, this.#o.pongTimeoutMs);
+  }
+
+  /** The connection is gone; plan the next attempt. */
+  #lost(reason: string, code?: number, immediate = false): void {
+    if (this.#stopped) return;
+    this.#generation++;
+    this.#welcomed = false;
+    this.#socket = undefined;
+    this.#clearTimers();
+    this.stats.reconnects++;
+    const refused = code === CLOSE_UNAUTHORIZED;
+    // A refused token or a newer window of the same agent will not change
+    // soon: retry at the slowest pace, so two windows do not fight.
+    const slow = refused || code === CLOSE_REPLACED;
+    const attempt = this.#state.attempt;
+    const delay = immediate ? 0 : backoffDelay(slow ? 30 : attempt, this.#o.backoff, this.#o.random);
+    this.#setState({
+      status: refused ? 'refused' : 'waiting',
+      attempt: attempt + 1,
+      retryAt: this.#o.now() + delay,
+      lastError: reason,
+    });
+    this.#timers.retry = setTimeout(() => void this.#connect(), delay);
+  }
+
+  #drop(code: number, reason: string): void {
+    const socket = this.#socket;
+    this.#socket = undefined;
+    if (!socket) return;
+    socket.onclose = socket.onmessage = socket.onopen = null;
+    try {
+      socket.close(code, reason);
+    } catch {
+      // Closing a socket that never opened can throw; it is gone either way.
+    }
+  }
+
+  #clearTimers(): void {
+    clearTimeout(this.#timers.retry);
+    clearInterval(this.#timers.ping);
+    clearTimeout(this.#timers.pong);
+    clearTimeout(this.#timers.connect);
+    clearTimeout(this.#timers.ack);
+    this.#timers = {};
+  }
+
+  #setState(next: Omit<ConnectionState, 'since'>): void {
+    const keepAgent = next.status !== 'idle' && !next.agentId && this.#state.agentId;
+    this.#state = {
+      ...(keepAgent ? { agentId: this.#state.agentId, agentName: this.#state.agentName } : {}),
+      ...(this.#state.lastError && next.status === 'connecting' ? { lastError: this.#state.lastError } : {}),
+      ...next,
+      since: this.#o.now(),
+    };
+    this.#o.onState?.(this.#state);
+  }
+}
+
+function describeClose(code: number, reason: string): string {
+  if (code === CLOSE_UNAUTHORIZED) return 'the feed refused the agent token';
+  if (code === CLOSE_REPLACED) return 'this agent connected from another window';
+  if (code === 1006) return 'the connection to the feed was lost';
+  return reason ? `the feed closed the connection: ${reason}` : `the feed closed the connection (${code})`;
+}

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { applyEvent, EMPTY_STATE, expireDue, type FeedState, nextDeadline, pendingOffers, resetForFreshSession, resolveOffer, TOMBSTONE_MS } from './feed-state';
+import type { Conversation, ServerEvent } from './protocol/feed';
+
+const conversation: Conversation = {
+  id: 'c1',
+  scenario: 'chat',
+  channel: 'chat',
+  customer: { name: 'Maria' },
+  comment: 'hi',
+  waitingSince: 0,
+  status: 'offered',
+};
+const offer = (offerId: string, expiresAt: number, seq = 1): ServerEvent => ({ type: 'offer', seq, offerId, conversation, offeredAt: 0, expiresAt });
+
+describe('feed state', () => {
+  it('adds an offer with its deadline corrected for clock skew', () => {
+    const skewed: FeedState = { ...EMPTY_STATE, skewMs: 5000 };
+    const s = applyEvent(skewed, offer('o1', 65_000), 1000);
+    expect(s.offers.o1).toMatchObject({ status: 'offered', deadline: 60_000, receivedAt: 1000 });
+    expect(nextDeadline(s)).toBe(60_000);
+  });
+
+  it('resolves an offer exactly once, whoever comes first', () => {
+    let s = applyEvent(EMPTY_STATE, offer('o1', 30_000), 0);
+    s = resolveOffer(s, 'o1', 'rejected', 10);
+    const again = applyEvent(s, { type: 'offer-withdrawn', seq: 2, offerId: 'o1', reason: 'expired' }, 20);
+    expect(again).toBe(s);
+    expect(expireDue(again, 40_000).offers.o1?.status).toBe('rejected');
+    expect(applyEvent(s, offer('o1', 30_000), 30)).toBe(s);
+  });
+
+  it('expires overdue offers (a worker that slept past the deadline) and forgets old tombstones', () => {
+    let s = applyEvent(EMPTY_STATE, offer('o1', 30_000), 0);
+    s = expireDue(s, 31_000);
+    expect(s.offers.o1).toMatchObject({ status: 'expired', resolvedAt: 31_000 });
+    expect(pendingOffers(s)).toEqual([]);
+    expect(expireDue(s, 31_000 + TOMBSTONE_MS).offers.o1).toBeUndefined();
+  });
+
+  it('marks an offer that arrives already overdue as expired', () => {
+    expect(applyEvent(EMPTY_STATE, offer('o1', 500), 1000).offers.o1?.status).toBe('expired');
+  });
+
+  it('opens a session on accepted and adds each message once', () => {
+    let s = applyEvent(EMPTY_STATE, offer('o1', 30_000), 0);
+    s = applyEvent(s, { type: 'accepted', seq: 2, offerId: 'o1', conversation: { ...conversation, status: 'active' }, transcript: [] }, 5);
+    expect(s.offers.o1?.status).toBe('accepted');
+    const msg: ServerEvent = { type: 'message', seq: 3, message: { id: 'm1', conversationId: 'c1', from: 'customer', text: 'x', at: 1 } };
+    s = applyEvent(s, msg, 6);
+    expect(applyEvent(s, { ...msg, seq: 4 }, 7)).toBe(s);
+    expect(s.sessions.c1?.transcript).toHaveLength(1);
+    s = applyEvent(s, { type: 'conversation-ended', seq: 5, conversationId: 'c1', by: 'customer' }, 8);
+    expect(s.sessions.c1?.endedBy).toBe('customer');
+  });
+
+  it('withdraws a pending offer when the customer leaves', () => {
+    const s = applyEvent(applyEvent(EMPTY_STATE, offer('o1', 30_000), 0), { type: 'conversation-ended', seq: 2, conversationId: 'c1', by: 'customer' }, 1);
+    expect(s.offers.o1?.status).toBe('withdrawn');
+  });
+
+  it('forgets pending offers on a fresh session so the server can re-send them', () => {
+    let s = applyEvent(EMPTY_STATE, offer('o1', 30_000), 0);
+    s = resetForFreshSession(s, 100);
+    expect(s.offers.o1).toBeUndefined();
+    expect(s.skewMs).toBe(100);
+    expect(applyEvent(s, offer('o1', 30_000, 9), 1).offers.o1?.status).toBe('offered');
+  });
+});

@@ -1,0 +1,156 @@
+/**
+ * What the service worker knows about offers and sessions, as plain data and
+ * pure functions, so the same transitions run in unit tests and in the worker.
+ *
+ * Offer lifecycle (each arrow taken at most once, by whoever gets there first:
+ * the agent in a tab, a shortcut, the local timer or the feed):
+ *
+ *              ┌─► accepted   (agent, or the feed's `accepted`)
+ *   offered ───┼─► rejected   (agent)
+ *              ├─► expired    (local deadline, or the feed says so)
+ *              └─► withdrawn  (feed: taken, customer left, rerouted)
+ *
+ * A resolved offer stays in the state for a short while as a tombstone, so a
+ * replayed `offer` frame for it does not bring it back.
+ */
+import type { Conversation, Message, ServerEvent } from './protocol/feed';
+
+export type OfferStatus = 'offered' | 'accepted' | 'rejected' | 'expired' | 'withdrawn';
+
+export interface OfferEntry {
+  offerId: string;
+  conversation: Conversation;
+  /** Local clock: when the offer arrived. */
+  receivedAt: number;
+  /** Local clock: the feed's expiresAt corrected for skew. */
+  deadline: number;
+  status: OfferStatus;
+  /** Local clock: when the offer left `offered`. */
+  resolvedAt?: number;
+}
+
+export interface SessionEntry {
+  conversationId: string;
+  offerId: string;
+  conversation: Conversation;
+  transcript: Message[];
+  acceptedAt: number;
+  /** Set when the conversation is over, by whom. */
+  endedBy?: 'customer' | 'agent' | 'system';
+}
+
+export interface FeedState {
+  offers: Record<string, OfferEntry>;
+  sessions: Record<string, SessionEntry>;
+  /** serverTime − local time, from the last welcome. */
+  skewMs: number;
+}
+
+export const EMPTY_STATE: FeedState = { offers: {}, sessions: {}, skewMs: 0 };
+
+/** How long a resolved offer is remembered, to ignore replays of it. */
+export const TOMBSTONE_MS = 10 * 60_000;
+
+/** Offers waiting for the agent, oldest first. */
+export function pendingOffers(state: FeedState): OfferEntry[] {
+  return Object.values(state.offers)
+    .filter((o) => o.status === 'offered')
+    .sort((a, b) => a.receivedAt - b.receivedAt || a.offerId.localeCompare(b.offerId));
+}
+
+/** Applies one feed event. Returns the same object when nothing changed (replays, duplicates). */
+export function applyEvent(state: FeedState, event: ServerEvent, now: number): FeedState {
+  switch (event.type) {
+    case 'offer': {
+      if (state.offers[event.offerId]) return state;
+      const entry: OfferEntry = {
+        offerId: event.offerId,
+        conversation: event.conversation,
+        receivedAt: now,
+        deadline: event.expiresAt - state.skewMs,
+        status: event.expiresAt - state.skewMs <= now ? 'expired' : 'offered',
+        ...(event.expiresAt - state.skewMs <= now ? { resolvedAt: now } : {}),
+      };
+      return { ...state, offers: { ...state.offers, [event.offerId]: entry } };
+    }
+    case 'offer-withdrawn': {
+      const status: OfferStatus = event.reason === 'expired' ? 'expired' : event.reason === 'rejected' ? 'rejected' : 'withdrawn';
+      return resolveOffer(state, event.offerId, status, now);
+    }
+    case 'accepted': {
+      const resolved = resolveOffer(state, event.offerId, 'accepted', now);
+      const existing = state.sessions[event.conversation.id];
+      if (existing && !existing.endedBy) {
+        // Re-sent after a fresh welcome: the server's transcript is complete.
+        if (existing.transcript.length >= event.transcript.length) return resolved;
+        return { ...resolved, sessions: { ...resolved.sessions, [existing.conversationId]: { ...existing, transcript: event.transcript } } };
+      }
+      const session: SessionEntry = {
+        conversationId: event.conversation.id,
+        offerId: event.offerId,
+        conversation: event.conversation,
+        transcript: event.transcript,
+        acceptedAt: now,
+      };
+      return { ...resolved, sessions: { ...resolved.sessions, [session.conversationId]: session } };
+    }
+    case 'message': {
+      const session = state.sessions[event.message.conversationId];
+      if (!session || session.transcript.some((m) => m.id === event.message.id)) return state;
+      return {
+        ...state,
+        sessions: { ...state.sessions, [session.conversationId]: { ...session, transcript: [...session.transcript, event.message] } },
+      };
+    }
+    case 'conversation-ended': {
+      const session = state.sessions[event.conversationId];
+      let next = state;
+      // The customer may leave while the offer is still up.
+      for (const offer of Object.values(state.offers)) {
+        if (offer.conversation.id === event.conversationId) next = resolveOffer(next, offer.offerId, 'withdrawn', now);
+      }
+      if (!session || session.endedBy) return next;
+      return { ...next, sessions: { ...next.sessions, [session.conversationId]: { ...session, endedBy: event.by } } };
+    }
+  }
+}
+
+/**
+ * Moves an offer out of `offered`. Only the first call changes anything; a
+ * later one (the feed confirming the agent's reject, a timer firing after an
+ * accept) returns the state unchanged.
+ */
+export function resolveOffer(state: FeedState, offerId: string, status: Exclude<OfferStatus, 'offered'>, now: number): FeedState {
+  const offer = state.offers[offerId];
+  if (!offer || offer.status !== 'offered') return state;
+  return { ...state, offers: { ...state.offers, [offerId]: { ...offer, status, resolvedAt: now } } };
+}
+
+/** Expires every offer whose deadline has passed, and forgets old tombstones. */
+export function expireDue(state: FeedState, now: number): FeedState {
+  let next = state;
+  for (const offer of Object.values(state.offers)) {
+    if (offer.status === 'offered' && offer.deadline <= now) next = resolveOffer(next, offer.offerId, 'expired', now);
+    else if (offer.status !== 'offered' && (offer.resolvedAt ?? 0) + TOMBSTONE_MS <= now) {
+      const { [offer.offerId]: _gone, ...rest } = next.offers;
+      next = { ...next, offers: rest };
+    }
+  }
+  return next;
+}
+
+/** The earliest deadline of a pending offer, for the next timer. */
+export function nextDeadline(state: FeedState): number | undefined {
+  const deadlines = pendingOffers(state).map((o) => o.deadline);
+  return deadlines.length ? Math.min(...deadlines) : undefined;
+}
+
+/**
+ * After a welcome that could not resume, the server re-sends what is live:
+ * forget pending offers (they come back, same ids, if still open) and keep
+ * sessions, which the server re-sends as `accepted` with the full transcript.
+ */
+export function resetForFreshSession(state: FeedState, skewMs: number): FeedState {
+  const offers = Object.fromEntries(Object.entries(state.offers).filter(([, o]) => o.status !== 'offered'));
+  return { ...state, offers, skewMs };
+}

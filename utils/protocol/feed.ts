@@ -1,0 +1,274 @@
+/**
+ * Conversation-feed protocol v1: every frame that crosses the WebSocket, as
+ * valibot schemas. The server and the extension both import this module, so
+ * the two sides can never disagree on a shape. `docs/protocol.md` is the prose
+ * version of the same thing.
+ *
+ * Frames are JSON text, one object each, discriminated by `type`. Server
+ * events that change state carry a per-agent `seq` (1, 2, 3 … with no gaps);
+ * replies that do not (welcome, error, pong) carry none.
+ */
+import * as v from 'valibot';
+
+export const PROTOCOL_VERSION = 1;
+
+/** Largest frame either side accepts, in UTF-16 code units of the raw text. */
+export const MAX_FRAME_CHARS = 256 * 1024;
+
+const Id = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
+const EpochMs = v.pipe(v.number(), v.integer(), v.minValue(0));
+const Text = (max: number) => v.pipe(v.string(), v.maxLength(max));
+
+/** The seven situations in which an agent is told about a conversation. */
+export const SCENARIOS = [
+  'chat',
+  'sms',
+  'facebook',
+  'work-item',
+  'transfer',
+  'escalation',
+  'bot-escalation',
+] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+export const ScenarioSchema = v.picklist(SCENARIOS);
+
+/** Where the customer is talking from; transfers and escalations keep theirs. */
+export const CHANNELS = ['chat', 'sms', 'facebook', 'email'] as const;
+export type Channel = (typeof CHANNELS)[number];
+export const ChannelSchema = v.picklist(CHANNELS);
+
+/** The channel a scenario implies when the creator of a conversation names none. */
+export const DEFAULT_CHANNEL: Record<Scenario, Channel> = {
+  chat: 'chat',
+  sms: 'sms',
+  facebook: 'facebook',
+  'work-item': 'email',
+  transfer: 'chat',
+  escalation: 'chat',
+  'bot-escalation': 'chat',
+};
+
+export const PRESENCES = ['available', 'busy', 'away', 'offline'] as const;
+export type Presence = (typeof PRESENCES)[number];
+export const PresenceSchema = v.picklist(PRESENCES);
+
+export const CustomerSchema = v.object({
+  name: Text(200),
+  phone: v.optional(Text(40)),
+  email: v.optional(Text(320)),
+  /** The customer's id in the CRM, when the channel already knows it. */
+  crmId: v.optional(Text(128)),
+});
+export type Customer = v.InferOutput<typeof CustomerSchema>;
+
+export const SENDERS = ['customer', 'agent', 'bot', 'system'] as const;
+export type Sender = (typeof SENDERS)[number];
+
+export const MessageSchema = v.object({
+  id: Id,
+  conversationId: Id,
+  from: v.picklist(SENDERS),
+  text: Text(8000),
+  at: EpochMs,
+  /** Echoed for agent messages, so the sender can match its pending copy. */
+  clientMsgId: v.optional(Id),
+  /** Name shown beside the message (the agent's or the bot's). */
+  author: v.optional(Text(200)),
+});
+export type Message = v.InferOutput<typeof MessageSchema>;
+
+/** Why the conversation is being offered, beyond its scenario. */
+export const OfferContextSchema = v.object({
+  /** Transfer: who handed it over. */
+  fromAgent: v.optional(Text(200)),
+  /** Transfer or escalation: why. */
+  reason: v.optional(Text(1000)),
+  /** Bot escalation: what the customer and the bot said before. */
+  botTranscript: v.optional(v.pipe(v.array(MessageSchema), v.maxLength(200))),
+});
+export type OfferContext = v.InferOutput<typeof OfferContextSchema>;
+
+export const ConversationSchema = v.object({
+  id: Id,
+  scenario: ScenarioSchema,
+  channel: ChannelSchema,
+  customer: CustomerSchema,
+  /** Pre-chat answer, SMS body, work-item note: what the customer wants. */
+  comment: Text(4000),
+  queue: v.optional(Text(200)),
+  /** When the customer started waiting; the UI shows the wait time live from it. */
+  waitingSince: EpochMs,
+  context: v.optional(OfferContextSchema),
+  status: v.picklist(['waiting', 'offered', 'active', 'ended']),
+});
+export type Conversation = v.InferOutput<typeof ConversationSchema>;
+
+// ---------------------------------------------------------------------------
+// Client → server
+
+export const HelloFrame = v.object({
+  type: v.literal('hello'),
+  v: v.literal(PROTOCOL_VERSION),
+  token: Text(512),
+  /** Last `seq` the client has handled; 0 for a fresh session. */
+  resumeFrom: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  presence: PresenceSchema,
+  client: v.object({ name: Text(100), version: Text(50) }),
+});
+export const AcceptFrame = v.object({ type: v.literal('accept'), offerId: Id });
+export const RejectFrame = v.object({
+  type: v.literal('reject'),
+  offerId: Id,
+  reason: v.optional(Text(200)),
+});
+export const SendFrame = v.object({
+  type: v.literal('send'),
+  conversationId: Id,
+  clientMsgId: Id,
+  text: v.pipe(v.string(), v.minLength(1), v.maxLength(8000)),
+});
+export const EndFrame = v.object({ type: v.literal('end'), conversationId: Id });
+export const PresenceFrame = v.object({ type: v.literal('presence'), presence: PresenceSchema });
+export const AckFrame = v.object({ type: v.literal('ack'), seq: v.pipe(v.number(), v.integer(), v.minValue(0)) });
+export const PingFrame = v.object({ type: v.literal('ping'), t: EpochMs });
+
+export const ClientFrameSchema = v.variant('type', [
+  HelloFrame,
+  AcceptFrame,
+  RejectFrame,
+  SendFrame,
+  EndFrame,
+  PresenceFrame,
+  AckFrame,
+  PingFrame,
+]);
+export type ClientFrame = v.InferOutput<typeof ClientFrameSchema>;
+
+// ---------------------------------------------------------------------------
+// Server → client
+
+const Seq = v.pipe(v.number(), v.integer(), v.minValue(1));
+
+export const WelcomeFrame = v.object({
+  type: v.literal('welcome'),
+  v: v.literal(PROTOCOL_VERSION),
+  agentId: Id,
+  agentName: Text(200),
+  /** The server's clock at sending; the client derives its skew from it. */
+  serverTime: EpochMs,
+  /** The client pings at this interval; the server drops a silent client after two. */
+  heartbeatSec: v.pipe(v.number(), v.integer(), v.minValue(5), v.maxValue(120)),
+  /**
+   * True when the events after the client's `resumeFrom` follow. False when
+   * the server could not resume (fresh session, or the cursor is unknown to
+   * it): the client drops what it holds, and the server re-sends what is live.
+   */
+  resumed: v.boolean(),
+  /** The highest seq of this agent before anything this connection sends. */
+  lastSeq: v.pipe(v.number(), v.integer(), v.minValue(0)),
+});
+
+export const OfferFrame = v.object({
+  type: v.literal('offer'),
+  seq: Seq,
+  offerId: Id,
+  conversation: ConversationSchema,
+  offeredAt: EpochMs,
+  /** Server time after which the offer is gone; authoritative. */
+  expiresAt: EpochMs,
+});
+
+export const WITHDRAW_REASONS = ['expired', 'rejected', 'taken', 'customer-left', 'rerouted'] as const;
+export type WithdrawReason = (typeof WITHDRAW_REASONS)[number];
+export const OfferWithdrawnFrame = v.object({
+  type: v.literal('offer-withdrawn'),
+  seq: Seq,
+  offerId: Id,
+  reason: v.picklist(WITHDRAW_REASONS),
+});
+
+export const AcceptedFrame = v.object({
+  type: v.literal('accepted'),
+  seq: Seq,
+  offerId: Id,
+  conversation: ConversationSchema,
+  transcript: v.pipe(v.array(MessageSchema), v.maxLength(10000)),
+});
+
+export const MessageFrame = v.object({ type: v.literal('message'), seq: Seq, message: MessageSchema });
+
+export const ConversationEndedFrame = v.object({
+  type: v.literal('conversation-ended'),
+  seq: Seq,
+  conversationId: Id,
+  by: v.picklist(['customer', 'agent', 'system']),
+});
+
+export const ERROR_CODES = [
+  'bad-frame',
+  'unsupported-version',
+  'unauthorized',
+  'not-ready',
+  'unknown-offer',
+  'offer-closed',
+  'unknown-conversation',
+  'rate-limited',
+  'internal',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+export const ErrorFrame = v.object({
+  type: v.literal('error'),
+  code: v.picklist(ERROR_CODES),
+  message: Text(1000),
+  /** The id (offerId, clientMsgId, conversationId) of the command that failed, if any. */
+  ref: v.optional(Id),
+});
+
+export const PongFrame = v.object({ type: v.literal('pong'), t: EpochMs, serverTime: EpochMs });
+
+export const ServerFrameSchema = v.variant('type', [
+  WelcomeFrame,
+  OfferFrame,
+  OfferWithdrawnFrame,
+  AcceptedFrame,
+  MessageFrame,
+  ConversationEndedFrame,
+  ErrorFrame,
+  PongFrame,
+]);
+export type ServerFrame = v.InferOutput<typeof ServerFrameSchema>;
+/** Server frames that carry a `seq` and go through the per-agent event log. */
+export type ServerEvent = Extract<ServerFrame, { seq: number }>;
+export type ServerEventType = ServerEvent['type'];
+export type ServerEventBody = ServerEvent extends infer E ? (E extends ServerEvent ? Omit<E, 'seq'> : never) : never;
+
+export type ParseResult<T> = { ok: true; frame: T } | { ok: false; error: string };
+
+/**
+ * Parses one raw text frame. Never throws: oversize text, bad JSON and a shape
+ * the schema refuses all come back as `{ok: false}` with a reason that names
+ * the offending field, for the log and the error frame.
+ */
+export function parseFrame<T>(
+  schema: v.GenericSchema<unknown, T>,
+  raw: unknown,
+): ParseResult<T> {
+  if (typeof raw !== 'string') return { ok: false, error: 'frame is not text' };
+  if (raw.length > MAX_FRAME_CHARS) {
+    return { ok: false, error: `frame of ${raw.length} characters exceeds ${MAX_FRAME_CHARS}` };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return { ok: false, error: 'frame is not valid JSON' };
+  }
+  const result = v.safeParse(schema, json);
+  if (result.success) return { ok: true, frame: result.output };
+  const issue = result.issues[0];
+  const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
+  return { ok: false, error: path ? `${path}: ${issue.message}` : issue.message };
+}
+
+export const parseServerFrame = (raw: unknown) => parseFrame(ServerFrameSchema, raw);
+export const parseClientFrame = (raw: unknown) => parseFrame(ClientFrameSchema, raw);

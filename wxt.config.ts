@@ -1,0 +1,34 @@
+import preact from '@preact/preset-vite';
+import { defineConfig } from 'wxt';
+
+/**
+ * Build-time default for the feed, so `npm run demo` and the e2e suite get an
+ * extension that talks to the local reference server without clicking
+ * through the options page. Store builds leave both empty: an admin or a
+ * policy sets them.
+ */
+const defaultFeedUrl = process.env.DESKBELL_FEED_URL ?? '';
+const defaultFeedToken = process.env.DESKBELL_FEED_TOKEN ?? '';
+
+export default defineConfig({
+  // The demo builds elsewhere, so its preconfigured build never mixes with the test build.
+  outDir: process.env.DESKBELL_OUT_DIR ?? '.output',
+  modules: ['@wxt-dev/webextension-polyfill'],
+  // Explicit imports everywhere: the same modules are shared with the Node server.
+  imports: false,
+  vite: () => ({
+    plugins: [preact()],
+    define: {
+      __DESKBELL_DEFAULT_FEED_URL__: JSON.stringify(defaultFeedUrl),
+      __DESKBELL_DEFAULT_FEED_TOKEN__: JSON.stringify(defaultFeedToken),
+    },
+    build: { target: 'chrome116' },
+  }),
+  manifest: {
+    name: 'Deskbell',
+    description: 'Conversation alerts for agents on any CRM page: chats, SMS, Facebook messages, transfers and escalations.',
+    minimum_chrome_version: '116',
+    permissions: ['storage', 'alarms'],
+    action: { default_title: 'Deskbell' },
+  },
+});

@@ -25,8 +25,9 @@ export default defineConfig({
     build: { target: 'chrome116' },
   }),
   manifest: {
-    name: 'Deskbell',
-    description: 'Conversation alerts for agents on any CRM page: chats, SMS, Facebook messages, transfers and escalations.',
+    name: '__MSG_extName__',
+    description: '__MSG_extDescription__',
+    default_locale: 'en',
     minimum_chrome_version: '116',
     permissions: ['storage', 'alarms'],
     action: { default_title: 'Deskbell' },

@@ -118,7 +118,7 @@ describe('feed server', () => {
   });
 
   it('a repeated accept changes nothing; an accept after expiry is refused', async () => {
-    const s = await server({ offerTimeoutSec: 1 });
+    const s = await server({ offerTimeoutSec: 1, reofferCooldownSec: 60 });
     const a = await agent(s, 'token-alex');
     await api(s, 'POST', '/api/conversations', chat);
     const first = await a.next('offer');
@@ -137,7 +137,7 @@ describe('feed server', () => {
   });
 
   it('re-offers to the next agent on rejection and on timeout', async () => {
-    const s = await server({ offerTimeoutSec: 1 });
+    const s = await server({ offerTimeoutSec: 1, reofferCooldownSec: 1 });
     const a = await agent(s, 'token-alex');
     const b = await agent(s, 'token-blair');
     const { body } = await api(s, 'POST', '/api/conversations', chat);
@@ -150,8 +150,21 @@ describe('feed server', () => {
     const reoffer = await other.next('offer');
     expect(reoffer.conversation.id).toBe(id);
     expect(await other.next('offer-withdrawn', () => true, 3000)).toMatchObject({ reason: 'expired' });
-    // Everyone has had it: it goes round again rather than waiting forever.
-    await holder.next('offer', (o) => o.offerId !== offer.offerId, 3000);
+    // Everyone has had it: after the cool-down it goes round again rather than waiting forever.
+    await holder.next('offer', (o) => o.offerId !== offer.offerId, 4000);
+  });
+
+  it('does not hand a rejected conversation straight back to the only agent', async () => {
+    const s = await server({ reofferCooldownSec: 1 });
+    const a = await agent(s, 'token-alex');
+    await api(s, 'POST', '/api/conversations', chat);
+    const offer = await a.next('offer');
+    a.send({ type: 'reject', offerId: offer.offerId });
+    await a.next('offer-withdrawn');
+    const rejectedAt = Date.now();
+    const again = await a.next('offer', (o) => o.offerId !== offer.offerId, 3000);
+    expect(Date.now() - rejectedAt).toBeGreaterThanOrEqual(900);
+    expect(again.conversation.id).toBe(offer.conversation.id);
   });
 
   it('offers nothing to an agent who is not available, and offers when they become available', async () => {
@@ -232,6 +245,21 @@ describe('feed server', () => {
     back.send({ type: 'accept', offerId: offer.offerId });
     const accepted = await back.next('accepted');
     expect(accepted.transcript.map((m) => m.text)).toEqual(['Where is my order?', 'still there?']);
+  });
+
+  it('opens a data file written before offers had closed_at', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'deskbell-'));
+    cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const Database = (await import('better-sqlite3')).default;
+    const old = new Database(path.join(dataDir, 'deskbell-feed.sqlite'));
+    old.exec('create table offers (id text primary key, conversation_id text not null, agent_id text not null, offered_at integer not null, expires_at integer not null, state text not null)');
+    old.close();
+    const s = await server({ dataDir });
+    const a = await agent(s, 'token-alex');
+    await api(s, 'POST', '/api/conversations', chat);
+    const offer = await a.next('offer');
+    a.send({ type: 'reject', offerId: offer.offerId });
+    expect(await a.next('offer-withdrawn')).toMatchObject({ reason: 'rejected' });
   });
 
   it('answers bad HTTP requests with a 4xx and a message that names the problem', async () => {

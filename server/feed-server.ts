@@ -50,6 +50,7 @@ export interface FeedServerOptions {
   agents?: AgentSeed[];
   apiKey?: string;
   offerTimeoutSec?: number;
+  reofferCooldownSec?: number;
   heartbeatSec?: number;
   /** Frames per second one connection may send before it is told to slow down. */
   rateLimit?: number;
@@ -79,6 +80,7 @@ export async function startFeedServer(options: FeedServerOptions = {}): Promise<
     store,
     logger,
     ...(options.offerTimeoutSec ? { offerTimeoutSec: options.offerTimeoutSec } : {}),
+    ...(options.reofferCooldownSec !== undefined ? { reofferCooldownSec: options.reofferCooldownSec } : {}),
   });
   const stats = { badFrames: 0, rateLimited: 0, connections: 0, resumes: 0 };
 
@@ -210,7 +212,10 @@ export async function startFeedServer(options: FeedServerOptions = {}): Promise<
       service.stop();
       for (const s of sockets) s.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
-      await new Promise<void>((resolve) => http.close(() => resolve()));
+      await new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections();
+      });
       store.close();
     },
   };

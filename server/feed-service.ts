@@ -49,6 +49,11 @@ export interface FeedServiceOptions {
   now?: () => number;
   /** How long an agent has to answer an offer. */
   offerTimeoutSec?: number;
+  /**
+   * How long an agent who rejected or let an offer lapse is spared the same
+   * conversation, when nobody else can take it.
+   */
+  reofferCooldownSec?: number;
   logger?: Logger;
 }
 
@@ -75,6 +80,8 @@ export interface NewConversation {
 export class FeedService {
   readonly store: Store;
   readonly offerTimeoutMs: number;
+  readonly reofferCooldownMs: number;
+  #retry: NodeJS.Timeout | undefined;
   readonly #now: () => number;
   readonly #log: Logger;
   readonly #links = new Map<string, AgentLink>();
@@ -85,6 +92,7 @@ export class FeedService {
     this.store = options.store;
     this.#now = options.now ?? Date.now;
     this.offerTimeoutMs = (options.offerTimeoutSec ?? 30) * 1000;
+    this.reofferCooldownMs = (options.reofferCooldownSec ?? 30) * 1000;
     this.#log = options.logger ?? silentLogger;
   }
 
@@ -97,6 +105,7 @@ export class FeedService {
   stop(): void {
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
+    clearTimeout(this.#retry);
     this.#links.clear();
   }
 
@@ -247,26 +256,39 @@ export class FeedService {
   /**
    * Offers each waiting conversation, longest waiting first, to the
    * longest-idle available agent with room. Agents who already had the
-   * conversation are passed over while someone else can take it.
+   * conversation are passed over while someone else can take it, and get it
+   * again only after a cool-down, so a rejection is not answered by the same
+   * offer at once.
    */
   dispatch(): void {
     const waiting = this.store.waitingConversations();
     if (waiting.length === 0) return;
     const available = [...this.#links.values()].filter((l) => l.presence === 'available').map((l) => l.agentId);
     if (available.length === 0) return;
+    const now = this.#now();
+    let retryAt = Infinity;
     // Loads are read once and kept up to date here as offers go out.
     const agents = this.store.agentsWithLoad(available);
     for (const conversation of waiting) {
       const candidates = agents.filter((a) => a.load < a.capacity);
-      if (candidates.length === 0) return;
+      if (candidates.length === 0) break;
       const tried = this.store.offeredAgents(conversation.id);
       const fresh = candidates.filter((a) => !tried.has(a.id));
-      const pool = fresh.length > 0 ? fresh : candidates;
+      const rested = candidates.filter((a) => (tried.get(a.id) ?? 0) + this.reofferCooldownMs <= now);
+      const pool = fresh.length > 0 ? fresh : rested;
+      if (pool.length === 0) {
+        retryAt = Math.min(retryAt, ...candidates.map((a) => (tried.get(a.id) ?? 0) + this.reofferCooldownMs));
+        continue;
+      }
       let chosen = pool[0]!;
       for (const a of pool) if (a.lastWorkAt < chosen.lastWorkAt || (a.lastWorkAt === chosen.lastWorkAt && a.id < chosen.id)) chosen = a;
       this.#offer(conversation, chosen);
       chosen.load++;
-      chosen.lastWorkAt = this.#now();
+      chosen.lastWorkAt = now;
+    }
+    if (retryAt < Infinity) {
+      clearTimeout(this.#retry);
+      this.#retry = setTimeout(() => this.dispatch(), Math.max(0, retryAt - now));
     }
   }
 
@@ -319,7 +341,7 @@ export class FeedService {
 
   /** Closes an open offer, tells its agent why, and puts the conversation back in the queue. */
   #withdraw(offer: OfferRecord, state: 'rejected' | 'expired' | 'withdrawn', reason: WithdrawReason): void {
-    if (!this.store.closeOffer(offer.id, state)) return;
+    if (!this.store.closeOffer(offer.id, state, this.#now())) return;
     clearTimeout(this.#timers.get(offer.id));
     this.#timers.delete(offer.id);
     this.store.setConversationStatus(offer.conversationId, 'waiting', null);
@@ -341,7 +363,7 @@ export class FeedService {
       throw new FeedError('offer-closed', `offer ${offerId} is ${offer.state === 'open' ? 'expired' : offer.state}`, offerId);
     }
     this.#tx(() => {
-      this.store.closeOffer(offerId, 'accepted');
+      this.store.closeOffer(offerId, 'accepted', this.#now());
       this.store.setConversationStatus(offer.conversationId, 'active', agentId);
       this.store.touchAgent(agentId, this.#now());
       const conversation = this.store.conversation(offer.conversationId)!;

@@ -88,7 +88,8 @@ create table if not exists offers (
   agent_id text not null,
   offered_at integer not null,
   expires_at integer not null,
-  state text not null
+  state text not null,
+  closed_at integer
 );
 create index if not exists offers_open on offers(state, expires_at);
 create index if not exists offers_agent on offers(agent_id, state);
@@ -167,6 +168,13 @@ export class Store {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(SCHEMA);
+    this.#migrate();
+  }
+
+  /** Brings a data file written by an earlier version up to the current schema. */
+  #migrate(): void {
+    const columns = (this.db.prepare('pragma table_info(offers)').all() as Row[]).map((c) => c.name);
+    if (!columns.includes('closed_at')) this.db.exec('alter table offers add column closed_at integer');
   }
 
   close(): void {
@@ -307,8 +315,8 @@ export class Store {
   }
 
   /** Moves an open offer to `state`; false when it was no longer open. */
-  closeOffer(id: string, state: Exclude<OfferState, 'open'>): boolean {
-    return this.db.prepare(`update offers set state = ? where id = ? and state = 'open'`).run(state, id).changes === 1;
+  closeOffer(id: string, state: Exclude<OfferState, 'open'>, at: number): boolean {
+    return this.db.prepare(`update offers set state = ?, closed_at = ? where id = ? and state = 'open'`).run(state, at, id).changes === 1;
   }
 
   openOffers(): OfferRecord[] {
@@ -328,10 +336,12 @@ export class Store {
     return row && toOffer(row);
   }
 
-  /** Agents this conversation was already offered to, for fair re-offers. */
-  offeredAgents(conversationId: string): Set<string> {
-    const rows = this.db.prepare('select distinct agent_id from offers where conversation_id = ?').all(conversationId) as Row[];
-    return new Set(rows.map((r) => r.agent_id as string));
+  /** Agents this conversation was already offered to, with when their last offer of it closed. */
+  offeredAgents(conversationId: string): Map<string, number> {
+    const rows = this.db
+      .prepare('select agent_id, max(coalesce(closed_at, 0)) as closed from offers where conversation_id = ? group by agent_id')
+      .all(conversationId) as Row[];
+    return new Map(rows.map((r) => [r.agent_id as string, r.closed as number]));
   }
 
   // -- per-agent event log --------------------------------------------------------

@@ -21,6 +21,11 @@ describe('feed state', () => {
     expect(nextDeadline(s)).toBe(60_000);
   });
 
+  it('lets an admin keep an offer up for less time than the feed, never more', () => {
+    expect(applyEvent(EMPTY_STATE, offer('o1', 60_000), 0, () => 20_000).offers.o1?.deadline).toBe(20_000);
+    expect(applyEvent(EMPTY_STATE, offer('o1', 60_000), 0, () => 90_000).offers.o1?.deadline).toBe(60_000);
+  });
+
   it('resolves an offer exactly once, whoever comes first', () => {
     let s = applyEvent(EMPTY_STATE, offer('o1', 30_000), 0);
     s = resolveOffer(s, 'o1', 'rejected', 10);

@@ -58,18 +58,28 @@ export function pendingOffers(state: FeedState): OfferEntry[] {
     .sort((a, b) => a.receivedAt - b.receivedAt || a.offerId.localeCompare(b.offerId));
 }
 
-/** Applies one feed event. Returns the same object when nothing changed (replays, duplicates). */
-export function applyEvent(state: FeedState, event: ServerEvent, now: number): FeedState {
+/**
+ * Applies one feed event. Returns the same object when nothing changed
+ * (replays, duplicates). `maxOfferMs` lets an admin keep an offer up for less
+ * time than the feed allows, never more.
+ */
+export function applyEvent(
+  state: FeedState,
+  event: ServerEvent,
+  now: number,
+  maxOfferMs: (conversation: Conversation) => number = () => Infinity,
+): FeedState {
   switch (event.type) {
     case 'offer': {
       if (state.offers[event.offerId]) return state;
+      const deadline = Math.min(event.expiresAt - state.skewMs, now + maxOfferMs(event.conversation));
       const entry: OfferEntry = {
         offerId: event.offerId,
         conversation: event.conversation,
         receivedAt: now,
-        deadline: event.expiresAt - state.skewMs,
-        status: event.expiresAt - state.skewMs <= now ? 'expired' : 'offered',
-        ...(event.expiresAt - state.skewMs <= now ? { resolvedAt: now } : {}),
+        deadline,
+        status: deadline <= now ? 'expired' : 'offered',
+        ...(deadline <= now ? { resolvedAt: now } : {}),
       };
       return { ...state, offers: { ...state.offers, [event.offerId]: entry } };
     }

@@ -5,20 +5,17 @@
  * validates each with the schemas below before acting.
  */
 import { defineExtensionMessaging } from '@webext-core/messaging';
-import * as v from 'valibot';
 import type { Diagnostics } from './storage-items';
 
 export type CommandResult = { ok: true } | { ok: false; error: string };
 
-export const OfferCommand = v.object({ offerId: v.pipe(v.string(), v.minLength(1), v.maxLength(128)) });
-export const RejectCommand = v.object({
-  offerId: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
-  reason: v.optional(v.pipe(v.string(), v.maxLength(200))),
-});
-
+/**
+ * Payload schemas live with the worker (entrypoints/background/commands.ts),
+ * which checks every request; this module stays light for content scripts.
+ */
 export interface ProtocolMap {
-  acceptOffer(data: v.InferOutput<typeof OfferCommand>): CommandResult;
-  rejectOffer(data: v.InferOutput<typeof RejectCommand>): CommandResult;
+  acceptOffer(data: { offerId: string }): CommandResult;
+  rejectOffer(data: { offerId: string; reason?: string }): CommandResult;
   getDiagnostics(): Diagnostics;
 }
 

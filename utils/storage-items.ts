@@ -8,6 +8,7 @@ import { storage } from 'wxt/utils/storage';
 import type { ConnectionState } from './feed-client';
 import { EMPTY_STATE, type FeedState } from './feed-state';
 import type { Presence } from './protocol/feed';
+import type { TemplateOverrides } from './templates';
 
 declare const __DESKBELL_DEFAULT_FEED_URL__: string;
 declare const __DESKBELL_DEFAULT_FEED_TOKEN__: string;
@@ -23,6 +24,13 @@ export const feedSettings = storage.defineItem<FeedSettings>('local:feedSettings
   version: 1,
   fallback: { url: __DESKBELL_DEFAULT_FEED_URL__, token: __DESKBELL_DEFAULT_FEED_TOKEN__ },
 });
+
+export type ThemeSetting = 'dark' | 'light' | 'system';
+
+export const theme = storage.defineItem<ThemeSetting>('local:theme', { version: 1, fallback: 'system' });
+
+/** The admin's changes to the default templates, per scenario and field. */
+export const templateOverrides = storage.defineItem<TemplateOverrides>('local:templates', { version: 1, fallback: {} });
 
 export const agentPresence = storage.defineItem<Presence>('local:presence', { version: 1, fallback: 'available' });
 

@@ -5,6 +5,10 @@
 import * as v from 'valibot';
 import type { CommandResult } from '../../utils/messages';
 
+const Id = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
+export const OfferCommand = v.object({ offerId: Id });
+export const RejectCommand = v.object({ offerId: Id, reason: v.optional(v.pipe(v.string(), v.maxLength(200))) });
+
 export function commandHandler<S extends v.GenericSchema, R extends CommandResult>(
   schema: S,
   handle: (data: v.InferOutput<S>) => R | Promise<R>,

@@ -7,7 +7,7 @@ import { browser } from 'wxt/browser';
 import { FeedClient, type FeedCommand } from '../../utils/feed-client';
 import { applyEvent, resetForFreshSession } from '../../utils/feed-state';
 import { checkFeedUrl } from '../../utils/feed-url';
-import type { ServerEvent } from '../../utils/protocol/feed';
+import type { Conversation, ServerEvent } from '../../utils/protocol/feed';
 import { agentPresence, type Diagnostics, diagnostics, feedCursor, feedSettings } from '../../utils/storage-items';
 import type { StateKeeper } from './state-keeper';
 
@@ -31,7 +31,14 @@ export class FeedConnection {
   #diag: Promise<Diagnostics>;
   #restarting: Promise<void> = Promise.resolve();
 
-  constructor(private readonly keeper: StateKeeper) {
+  /**
+   * @param maxOfferMs the longest the admin's template keeps an offer of this
+   *   conversation up; the feed's deadline still wins when it is sooner.
+   */
+  constructor(
+    private readonly keeper: StateKeeper,
+    private readonly maxOfferMs: (conversation: Conversation) => number,
+  ) {
     this.#diag = diagnostics.getValue();
   }
 
@@ -62,7 +69,7 @@ export class FeedConnection {
         await this.keeper.update((s) => (welcome.resumed ? { ...s, skewMs: skew } : resetForFreshSession(s, skew)));
       },
       onEvent: async (event) => {
-        await this.keeper.update((s, now) => applyEvent(s, event, now));
+        await this.keeper.update((s, now) => applyEvent(s, event, now, this.maxOfferMs));
         await this.#note((d) => ({
           journal: [...d.journal, { seq: event.seq, type: event.type, id: eventKey(event) }].slice(-JOURNAL_SIZE),
         }));

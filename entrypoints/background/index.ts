@@ -5,11 +5,12 @@
 import { browser, type Browser } from 'wxt/browser';
 import { defineBackground } from 'wxt/utils/define-background';
 import { pendingOffers, resolveOffer } from '../../utils/feed-state';
-import { OfferCommand, onMessage, RejectCommand, STATE_PORT } from '../../utils/messages';
-import { diagnostics, feedSettings, feedState } from '../../utils/storage-items';
+import { onMessage, STATE_PORT } from '../../utils/messages';
+import { diagnostics, feedSettings, feedState, templateOverrides, theme } from '../../utils/storage-items';
+import { templateFor } from '../../utils/templates';
+import { commandHandler, OfferCommand, RejectCommand } from './commands';
 import { FeedConnection } from './feed-connection';
-import { commandHandler } from './commands';
-import { StateHub } from './state-hub';
+import { StateHub, type ViewSettings } from './state-hub';
 import { StateKeeper } from './state-keeper';
 
 const WAKE_ALARM = 'deskbell-wake';
@@ -17,11 +18,12 @@ const DEADLINE_ALARM = 'deskbell-deadline';
 
 export default defineBackground(() => {
   const hub = new StateHub();
+  let settings: ViewSettings = { theme: 'system', templates: {} };
   const keeper = new StateKeeper({
     load: () => feedState.getValue(),
     save: (state) => feedState.setValue(state),
     onChange: (state) => {
-      hub.publish(state);
+      hub.setState(state);
       void browser.action.setBadgeText({ text: badgeText(pendingOffers(state).length) });
     },
     scheduleWake: (at) => {
@@ -29,12 +31,13 @@ export default defineBackground(() => {
       else void browser.alarms.create(DEADLINE_ALARM, { when: at });
     },
   });
-  const feed = new FeedConnection(keeper);
+  const feed = new FeedConnection(keeper, (c) => templateFor(c.scenario, settings.templates).timeoutSec * 1000);
 
+  const settingsReady = loadSettings();
   browser.runtime.onConnect.addListener((port: Browser.runtime.Port) => {
     if (port.name !== STATE_PORT) return;
-    hub.add(port);
-    void keeper.ready.then(() => hub.send(port, keeper.state));
+    // The first push waits for the stored state, so a woken worker never shows an empty view.
+    void Promise.all([keeper.ready, settingsReady]).then(() => hub.add(port));
   });
 
   // Wakes a stopped worker so it reconnects and expires offers on time; the
@@ -43,11 +46,13 @@ export default defineBackground(() => {
   void browser.alarms.create(WAKE_ALARM, { periodInMinutes: 0.5 });
 
   feedSettings.watch(() => void feed.restart());
+  theme.watch(() => void loadSettings());
+  templateOverrides.watch(() => void loadSettings());
 
   onMessage('acceptOffer', commandHandler(OfferCommand, async ({ offerId }) => {
     await keeper.ready;
     const offer = keeper.state.offers[offerId];
-    if (offer?.status !== 'offered') return { ok: false, error: 'This offer is no longer open.' };
+    if (offer?.status !== 'offered') return { ok: false, error: 'This conversation is no longer offered to you.' };
     if (!feed.send({ type: 'accept', offerId })) return { ok: false, error: 'Not connected to the conversation feed.' };
     // The feed's `accepted` event opens the session; until then the offer is settled here.
     await keeper.update((s, now) => resolveOffer(s, offerId, 'accepted', now));
@@ -57,7 +62,10 @@ export default defineBackground(() => {
   onMessage('rejectOffer', commandHandler(RejectCommand, async ({ offerId, reason }) => {
     await keeper.ready;
     const offer = keeper.state.offers[offerId];
-    if (offer?.status !== 'offered') return { ok: false, error: 'This offer is no longer open.' };
+    if (offer?.status !== 'offered') return { ok: false, error: 'This conversation is no longer offered to you.' };
+    if (!templateFor(offer.conversation.scenario, settings.templates).rejectAllowed) {
+      return { ok: false, error: 'Rejecting is not allowed for this kind of conversation.' };
+    }
     if (!feed.send({ type: 'reject', offerId, ...(reason ? { reason } : {}) })) {
       return { ok: false, error: 'Not connected to the conversation feed.' };
     }
@@ -68,6 +76,12 @@ export default defineBackground(() => {
   onMessage('getDiagnostics', () => diagnostics.getValue());
 
   void feed.restart();
+
+  async function loadSettings(): Promise<void> {
+    const [t, templates] = await Promise.all([theme.getValue(), templateOverrides.getValue()]);
+    settings = { theme: t, templates };
+    hub.setSettings(settings);
+  }
 });
 
 function badgeText(count: number): string {

@@ -32,6 +32,10 @@ export async function startCrmSite(headers: Record<string, string> = {}): Promis
   return {
     origin,
     url: (page = 'crm.html') => `${origin}/${page}`,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

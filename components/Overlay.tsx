@@ -1,0 +1,171 @@
+/**
+ * Toasts and alerts as the agent sees them. Everything the customer wrote is
+ * rendered as text by Preact (never as HTML). Buttons act only on trusted
+ * events: a script on the CRM page cannot accept or reject for the agent.
+ */
+import { useComputed } from '@preact/signals';
+import type { JSX } from 'preact';
+import { formatClock, secondsLeft } from '../utils/format';
+import { type MessageKey, t } from '../utils/i18n';
+import type { OverlayModel } from '../utils/overlay-model';
+import type { Scenario } from '../utils/protocol/feed';
+import type { OfferView } from '../utils/snapshot';
+import { ScenarioIcon } from './icons';
+
+type Theme = 'dark' | 'light';
+
+const SCENARIO_TITLE: Record<Scenario, MessageKey> = {
+  chat: 'scenario_chat',
+  sms: 'scenario_sms',
+  facebook: 'scenario_facebook',
+  'work-item': 'scenario_work_item',
+  transfer: 'scenario_transfer',
+  escalation: 'scenario_escalation',
+  'bot-escalation': 'scenario_bot_escalation',
+};
+
+export const scenarioTitle = (s: Scenario) => t(SCENARIO_TITLE[s]);
+
+/** Runs the handler only for events the browser marks as coming from the user. */
+function trusted<E extends Event>(handler: (event: E) => void) {
+  return (event: E) => {
+    if (!event.isTrusted) return;
+    handler(event);
+  };
+}
+
+export function Overlay({ model, theme }: { model: OverlayModel; theme: Theme }) {
+  const announcement = useComputed(() => {
+    const newest = model.offers.value.at(-1);
+    return newest ? t('announce_offer', scenarioTitle(newest.conversation.scenario), newest.conversation.customer.name) : '';
+  });
+  return (
+    <div class={`root theme-${theme}`}>
+      <div class="sr-only" role="status" aria-live="polite">
+        {announcement}
+      </div>
+      <section class="stack" aria-label={t('overlay_label')}>
+        {model.shown.value.map((offer) => (
+          <OfferCard key={offer.offerId} offer={offer} model={model} />
+        ))}
+        {model.hiddenCount.value > 0 && (
+          <button type="button" class="more" onClick={trusted(() => (model.expanded.value = true))}>
+            {t('more_offers', model.hiddenCount.value)}
+          </button>
+        )}
+        {model.expanded.value && model.offers.value.length > 3 && (
+          <button type="button" class="more" onClick={trusted(() => (model.expanded.value = false))}>
+            {t('show_fewer')}
+          </button>
+        )}
+      </section>
+    </div>
+  );
+}
+
+function OfferCard({ offer, model }: { offer: OfferView; model: OverlayModel }) {
+  const { conversation: c, template } = offer;
+  const now = model.now.value;
+  const busy = model.busy.value.has(offer.offerId);
+  const error = model.errors.value[offer.offerId];
+  const isAlert = template.kind === 'alert';
+  const titleId = `t-${offer.offerId}`;
+  const bodyId = `b-${offer.offerId}`;
+  const left = secondsLeft(offer.deadline, now);
+  const total = Math.max(1, offer.deadline - offer.receivedAt);
+  const fields = new Set(template.fields);
+  const acceptLabel = template.acceptLabel || t(template.autoAccept ? 'open' : 'accept');
+  const rejectLabel = template.rejectLabel || t('reject');
+
+  const meta: string[] = [];
+  if (fields.has('waitTime')) meta.push(t('waiting', formatClock(now - c.waitingSince)));
+  if (fields.has('channel')) meta.push(t(`channel_${c.channel}`));
+  if (fields.has('queue') && c.queue) meta.push(c.queue);
+  if (fields.has('phone') && c.customer.phone) meta.push(c.customer.phone);
+  if (fields.has('email') && c.customer.email) meta.push(c.customer.email);
+  const context = fields.has('context') && c.context ? [c.context.fromAgent && t('transferred_by', c.context.fromAgent), c.context.reason].filter(Boolean).join(' · ') : '';
+
+  const open = trusted<JSX.TargetedMouseEvent<HTMLElement>>(() => void model.accept(offer.offerId));
+  const onToastKey = trusted<JSX.TargetedKeyboardEvent<HTMLElement>>((e) => {
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      void model.accept(offer.offerId);
+    }
+  });
+
+  return (
+    <article
+      class={`card ${template.kind} scenario-${c.scenario}`}
+      role={isAlert ? 'alertdialog' : 'status'}
+      aria-labelledby={titleId}
+      aria-describedby={bodyId}
+      aria-busy={busy}
+      data-offer-id={offer.offerId}
+      data-scenario={c.scenario}
+    >
+      <div
+        class="main"
+        {...(isAlert ? {} : { role: 'button', tabIndex: 0, onClick: open, onKeyDown: onToastKey, 'aria-label': `${acceptLabel}: ${c.customer.name}` })}
+      >
+        <span class="badge">
+          <ScenarioIcon scenario={c.scenario} />
+        </span>
+        <div class="text">
+          <header class="head">
+            <h2 id={titleId} class="title">
+              {scenarioTitle(c.scenario)}
+            </h2>
+            {isAlert && template.showCountdown && (
+              <span class="countdown" aria-label={t('time_left', formatClock(left * 1000))}>
+                {formatClock(left * 1000)}
+              </span>
+            )}
+          </header>
+          <div id={bodyId}>
+            {fields.has('customer') && <p class="customer">{c.customer.name}</p>}
+            {fields.has('comment') && c.comment && <p class="comment">{c.comment}</p>}
+            {context && <p class="context">{context}</p>}
+            {meta.length > 0 && (
+              <p class="meta">
+                {meta.map((m, i) => (
+                  <span key={i} class={i === 0 && fields.has('waitTime') ? 'wait' : undefined}>
+                    {m}
+                  </span>
+                ))}
+              </p>
+            )}
+          </div>
+        </div>
+      </div>
+      {!isAlert && (
+        <button type="button" class="close" aria-label={t('dismiss')} title={t('dismiss')} onClick={trusted(() => model.dismiss(offer.offerId))}>
+          <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round">
+            <path d="M4 4l8 8M12 4l-8 8" />
+          </svg>
+        </button>
+      )}
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      {isAlert && (
+        <div class="actions">
+          <button type="button" class="accept" disabled={busy} onClick={open}>
+            {busy ? t('working') : acceptLabel}
+          </button>
+          {template.rejectAllowed && (
+            <button type="button" class="reject" disabled={busy} onClick={trusted(() => void model.reject(offer.offerId))}>
+              {rejectLabel}
+            </button>
+          )}
+        </div>
+      )}
+      {isAlert && template.showCountdown && (
+        <div class="progress" aria-hidden="true">
+          <div class="bar" style={{ transform: `scaleX(${Math.max(0, Math.min(1, (offer.deadline - now) / total))})` }} />
+        </div>
+      )}
+    </article>
+  );
+}

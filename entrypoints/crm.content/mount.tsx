@@ -1,0 +1,111 @@
+/**
+ * Puts the overlay on the page so the page cannot get at it:
+ * - a plain <div> host (a custom-element name could be claimed by the page),
+ *   styled inline with !important, which beats any page stylesheet;
+ * - a closed shadow root, styled by a constructed stylesheet, which a strict
+ *   page CSP does not block;
+ * - re-attached if the page removes it; removed when a newer version of the
+ *   extension takes over (ctx invalidated).
+ */
+import { signal } from '@preact/signals';
+import { render } from 'preact';
+import { browser } from 'wxt/browser';
+import type { ContentScriptContext } from 'wxt/utils/content-script-context';
+import { Overlay } from '../../components/Overlay';
+import css from '../../components/overlay.css?inline';
+import { sendMessage, STATE_PORT } from '../../utils/messages';
+import { createOverlayModel } from '../../utils/overlay-model';
+import type { StateSnapshot } from '../../utils/snapshot';
+
+const HOST_ATTR = 'data-deskbell-overlay';
+const TICK_MS = 250;
+
+const HOST_STYLE: [string, string][] = [
+  ['all', 'initial'],
+  ['display', 'block'],
+  ['position', 'fixed'],
+  ['top', '0'],
+  ['right', '0'],
+  ['width', '0'],
+  ['height', '0'],
+  ['overflow', 'visible'],
+  ['z-index', '2147483647'],
+  ['visibility', 'visible'],
+  ['opacity', '1'],
+  ['transform', 'none'],
+  ['filter', 'none'],
+  ['pointer-events', 'none'],
+];
+
+export function mountOverlay(ctx: ContentScriptContext): void {
+  // A previous version's overlay (extension reloaded or updated) gives way.
+  for (const stale of document.querySelectorAll(`[${HOST_ATTR}]`)) stale.remove();
+
+  const host = document.createElement('div');
+  host.setAttribute(HOST_ATTR, '');
+  for (const [prop, value] of HOST_STYLE) host.style.setProperty(prop, value, 'important');
+  const shadow = host.attachShadow({ mode: 'closed' });
+  try {
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    shadow.adoptedStyleSheets = [sheet];
+  } catch {
+    const style = document.createElement('style');
+    style.textContent = css;
+    shadow.append(style);
+  }
+  const container = document.createElement('div');
+  shadow.append(container);
+  document.documentElement.append(host);
+
+  const keepMounted = new MutationObserver(() => {
+    if (ctx.isValid && !host.isConnected) document.documentElement.append(host);
+  });
+  keepMounted.observe(document.documentElement, { childList: true });
+
+  const model = createOverlayModel({
+    accept: (offerId) => sendMessage('acceptOffer', { offerId }),
+    reject: (offerId) => sendMessage('rejectOffer', { offerId }),
+  });
+
+  const systemDark = window.matchMedia('(prefers-color-scheme: dark)');
+  const prefersDark = signal(systemDark.matches);
+  const onScheme = (e: MediaQueryListEvent) => (prefersDark.value = e.matches);
+  systemDark.addEventListener('change', onScheme);
+
+  function App() {
+    const setting = model.snapshot.value?.theme ?? 'system';
+    const theme = setting === 'system' ? (prefersDark.value ? 'dark' : 'light') : setting;
+    return <Overlay model={model} theme={theme} />;
+  }
+  render(<App />, container);
+
+  let port: ReturnType<typeof browser.runtime.connect> | undefined;
+  const connect = () => {
+    if (!ctx.isValid) return;
+    try {
+      port = browser.runtime.connect({ name: STATE_PORT });
+    } catch {
+      return; // The extension is gone; ctx is about to be invalidated.
+    }
+    port.onMessage.addListener((message) => model.receive(message as StateSnapshot));
+    // The worker was stopped or restarted: reconnecting wakes it, and it pushes the state again.
+    port.onDisconnect.addListener(() => {
+      port = undefined;
+      ctx.setTimeout(connect, 300);
+    });
+  };
+  connect();
+
+  ctx.setInterval(() => {
+    if (model.snapshot.value?.offers.length) model.tick();
+  }, TICK_MS);
+
+  ctx.onInvalidated(() => {
+    keepMounted.disconnect();
+    systemDark.removeEventListener('change', onScheme);
+    port?.disconnect();
+    render(null, container);
+    host.remove();
+  });
+}

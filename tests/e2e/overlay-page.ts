@@ -1,0 +1,130 @@
+/**
+ * Page object for the overlay in a CRM tab. The overlay sits in a *closed*
+ * shadow root, which page scripts and Playwright selectors cannot enter; the
+ * test reaches it the way DevTools does, through CDP, and clicks with real
+ * (trusted) mouse input at the element's position.
+ */
+import type { CDPSession, Page } from '@playwright/test';
+
+export interface CardInfo {
+  offerId: string;
+  scenario: string;
+  kind: 'alert' | 'toast';
+  role: string | null;
+  title: string;
+  customer: string;
+  comment: string;
+  context: string;
+  meta: string;
+  countdown: string;
+  error: string;
+  buttons: string[];
+}
+
+type Node = { nodeId: number; backendNodeId: number; nodeName: string; attributes?: string[]; children?: Node[]; shadowRoots?: (Node & { shadowRootType?: string })[] };
+
+export class OverlayPage {
+  #cdp: Promise<CDPSession>;
+
+  constructor(readonly page: Page) {
+    this.#cdp = page.context().newCDPSession(page);
+  }
+
+  /** The overlay's shadow root, found through CDP (null when there is no overlay). */
+  async #root(): Promise<{ objectId: string; mode: string } | null> {
+    const cdp = await this.#cdp;
+    const { root } = (await cdp.send('DOM.getDocument', { depth: 2, pierce: true })) as { root: Node };
+    const html = root.children?.find((n) => n.nodeName === 'HTML');
+    const hosts = (html?.children ?? []).filter((n) => (n.attributes ?? []).includes('data-deskbell-overlay'));
+    const shadow = hosts.at(-1)?.shadowRoots?.[0];
+    if (!shadow) return null;
+    const { object } = (await cdp.send('DOM.resolveNode', { backendNodeId: shadow.backendNodeId })) as { object: { objectId: string } };
+    return { objectId: object.objectId, mode: shadow.shadowRootType ?? 'unknown' };
+  }
+
+  /** Runs `fn` with `this` bound to the overlay's shadow root; returns its JSON result. */
+  async evaluate<T>(fn: string, ...args: unknown[]): Promise<T | null> {
+    const root = await this.#root();
+    if (!root) return null;
+    const cdp = await this.#cdp;
+    const result = (await cdp.send('Runtime.callFunctionOn', {
+      objectId: root.objectId,
+      functionDeclaration: fn,
+      arguments: args.map((value) => ({ value })),
+      returnByValue: true,
+      awaitPromise: true,
+    })) as { result: { value: T }; exceptionDetails?: { text: string } };
+    if (result.exceptionDetails) throw new Error(`overlay evaluate failed: ${result.exceptionDetails.text}`);
+    return result.result.value;
+  }
+
+  async hostCount(): Promise<number> {
+    return this.page.evaluate(() => document.querySelectorAll('[data-deskbell-overlay]').length);
+  }
+
+  async shadowMode(): Promise<string | null> {
+    return (await this.#root())?.mode ?? null;
+  }
+
+  async cards(): Promise<CardInfo[]> {
+    return (
+      (await this.evaluate<CardInfo[]>(`function () {
+        const text = (el, sel) => el.querySelector(sel)?.textContent ?? '';
+        return [...this.querySelectorAll('.card')].map((c) => ({
+          offerId: c.dataset.offerId,
+          scenario: c.dataset.scenario,
+          kind: c.classList.contains('alert') ? 'alert' : 'toast',
+          role: c.getAttribute('role'),
+          title: text(c, '.title'),
+          customer: text(c, '.customer'),
+          comment: text(c, '.comment'),
+          context: text(c, '.context'),
+          meta: text(c, '.meta'),
+          countdown: text(c, '.countdown'),
+          error: text(c, '.error'),
+          buttons: [...c.querySelectorAll('.actions button')].map((b) => b.textContent),
+        }));
+      }`)) ?? []
+    );
+  }
+
+  async theme(): Promise<string | null> {
+    return this.evaluate<string>(`function () { return this.querySelector('.root')?.className ?? null; }`);
+  }
+
+  async liveRegion(): Promise<string> {
+    return (await this.evaluate<string>(`function () { return this.querySelector('[role=status][aria-live]')?.textContent ?? ''; }`)) ?? '';
+  }
+
+  /** A trusted click: real mouse input at the centre of the element. */
+  async click(selector: string, offerId?: string): Promise<void> {
+    const box = await this.evaluate<{ x: number; y: number } | null>(
+      `function (selector, offerId) {
+        const scope = offerId ? this.querySelector('[data-offer-id="' + offerId + '"]') : this;
+        const el = scope?.querySelector(selector);
+        if (!el) return null;
+        const r = el.getBoundingClientRect();
+        return { x: r.x + r.width / 2, y: r.y + r.height / 2 };
+      }`,
+      selector,
+      offerId ?? null,
+    );
+    if (!box) throw new Error(`no ${selector} in the overlay${offerId ? ` for offer ${offerId}` : ''}`);
+    await this.page.mouse.click(box.x, box.y);
+  }
+
+  /** An untrusted click, as a script on the page would make one (if it could reach the button). */
+  async syntheticClick(selector: string): Promise<boolean> {
+    return (await this.evaluate<boolean>(`function (selector) {
+      const el = this.querySelector(selector);
+      if (!el) return false;
+      el.click();
+      el.dispatchEvent(new MouseEvent('click', { bubbles: true }));
+      return true;
+    }`, selector)) ?? false;
+  }
+
+  async screenshot(path: string): Promise<void> {
+    await this.page.screenshot({ path, clip: { x: 1280 - 400, y: 0, width: 400, height: 520 } });
+  }
+}

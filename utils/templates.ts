@@ -1,0 +1,75 @@
+/**
+ * How each scenario is shown. Defaults follow the product brief: a customer
+ * who is waiting live gets an alert with Accept / Reject and a countdown; a
+ * notice about work that is already on its way (assignment, escalation) gets a
+ * toast that opens the session when selected. Admins override any field per
+ * scenario; this module merges and checks those overrides.
+ */
+import * as v from 'valibot';
+import { type Scenario, SCENARIOS } from './protocol/feed';
+
+export const FIELDS = ['customer', 'comment', 'waitTime', 'channel', 'queue', 'phone', 'email', 'context'] as const;
+export type Field = (typeof FIELDS)[number];
+
+export const DESKTOP_POLICIES = ['never', 'when-hidden', 'always'] as const;
+
+export const TemplateSchema = v.object({
+  kind: v.picklist(['alert', 'toast']),
+  /** Alert: the longest it stays up (the feed's deadline may end it sooner). Toast: how long it shows. */
+  timeoutSec: v.pipe(v.number(), v.integer(), v.minValue(3), v.maxValue(600)),
+  showCountdown: v.boolean(),
+  /** Empty: the translated default. */
+  acceptLabel: v.pipe(v.string(), v.maxLength(30)),
+  rejectLabel: v.pipe(v.string(), v.maxLength(30)),
+  rejectAllowed: v.boolean(),
+  autoAccept: v.boolean(),
+  sound: v.boolean(),
+  desktop: v.picklist(DESKTOP_POLICIES),
+  fields: v.array(v.picklist(FIELDS)),
+});
+export type Template = v.InferOutput<typeof TemplateSchema>;
+export type TemplateOverrides = Partial<Record<Scenario, Partial<Template>>>;
+
+const alert = (over: Partial<Template> = {}): Template => ({
+  kind: 'alert',
+  timeoutSec: 60,
+  showCountdown: true,
+  acceptLabel: '',
+  rejectLabel: '',
+  rejectAllowed: true,
+  autoAccept: false,
+  sound: true,
+  desktop: 'when-hidden',
+  fields: ['customer', 'comment', 'waitTime', 'queue'],
+  ...over,
+});
+
+const toast = (over: Partial<Template> = {}): Template => ({
+  ...alert(),
+  kind: 'toast',
+  timeoutSec: 12,
+  showCountdown: false,
+  rejectAllowed: false,
+  sound: false,
+  desktop: 'never',
+  ...over,
+});
+
+export const DEFAULT_TEMPLATES: Record<Scenario, Template> = {
+  chat: alert(),
+  sms: alert({ fields: ['customer', 'comment', 'waitTime', 'phone'] }),
+  facebook: alert(),
+  'work-item': toast({ fields: ['customer', 'comment', 'queue'] }),
+  transfer: alert({ fields: ['customer', 'comment', 'waitTime', 'context'] }),
+  escalation: toast({ fields: ['customer', 'comment', 'context'] }),
+  'bot-escalation': alert({ fields: ['customer', 'comment', 'waitTime', 'context'] }),
+};
+
+/** The template in force for a scenario: defaults, then the admin's valid overrides. */
+export function templateFor(scenario: Scenario, overrides: TemplateOverrides = {}): Template {
+  const merged = { ...DEFAULT_TEMPLATES[scenario], ...overrides[scenario] };
+  const checked = v.safeParse(TemplateSchema, merged);
+  return checked.success ? checked.output : DEFAULT_TEMPLATES[scenario];
+}
+
+export const SCENARIO_LIST: readonly Scenario[] = SCENARIOS;

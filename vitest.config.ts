@@ -7,5 +7,6 @@ export default defineConfig({
     include: ['{utils,components,entrypoints,server}/**/*.test.{ts,tsx}'],
     environment: 'node',
     restoreMocks: true,
+    setupFiles: ['vitest.setup.ts'],
   },
 });

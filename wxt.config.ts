@@ -1,5 +1,6 @@
 import preact from '@preact/preset-vite';
 import { defineConfig } from 'wxt';
+import { BUILT_IN_CRM_MATCHES } from './utils/crm-sites';
 
 /**
  * Build-time default for the feed, so `npm run demo` and the e2e suite get an
@@ -29,7 +30,8 @@ export default defineConfig({
     description: '__MSG_extDescription__',
     default_locale: 'en',
     minimum_chrome_version: '116',
-    permissions: ['storage', 'alarms'],
+    permissions: ['storage', 'alarms', 'scripting'],
+    host_permissions: BUILT_IN_CRM_MATCHES,
     action: { default_title: 'Deskbell' },
   },
 });

@@ -10,6 +10,7 @@ import { diagnostics, feedSettings, feedState, templateOverrides, theme } from '
 import { templateFor } from '../../utils/templates';
 import { commandHandler, OfferCommand, RejectCommand } from './commands';
 import { FeedConnection } from './feed-connection';
+import { injectIntoOpenTabs } from './reinject';
 import { StateHub, type ViewSettings } from './state-hub';
 import { StateKeeper } from './state-keeper';
 
@@ -31,9 +32,17 @@ export default defineBackground(() => {
       else void browser.alarms.create(DEADLINE_ALARM, { when: at });
     },
   });
-  const feed = new FeedConnection(keeper, (c) => templateFor(c.scenario, settings.templates).timeoutSec * 1000);
+  // An alert's template may keep it up for less than the feed allows; a toast's time is only how long it shows.
+  const feed = new FeedConnection(keeper, (c) => {
+    const template = templateFor(c.scenario, settings.templates);
+    return template.kind === 'alert' ? template.timeoutSec * 1000 : Infinity;
+  });
 
   const settingsReady = loadSettings();
+  browser.runtime.onInstalled.addListener(({ reason }) => {
+    if (reason === 'install' || reason === 'update') void injectIntoOpenTabs();
+  });
+
   browser.runtime.onConnect.addListener((port: Browser.runtime.Port) => {
     if (port.name !== STATE_PORT) return;
     // The first push waits for the stored state, so a woken worker never shows an empty view.

@@ -3,7 +3,7 @@
  * a fake CRM site, and Debian Chromium with the built extension loaded in a
  * persistent context (extensions need one).
  */
-import { test as base, type BrowserContext, chromium, type Worker } from '@playwright/test';
+import { test as base, type BrowserContext, chromium, type Page, type Worker } from '@playwright/test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -26,6 +26,8 @@ export const CHROMIUM_ARGS = [
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
+  // Lets a test reload the extension as an update would (CDP Extensions.loadUnpacked).
+  '--enable-unsafe-extension-debugging',
   `--disable-extensions-except=${EXTENSION_PATH}`,
   `--load-extension=${EXTENSION_PATH}`,
 ];
@@ -77,18 +79,26 @@ export class Feed {
 export interface ExtensionHandle {
   id: string;
   worker(): Promise<Worker>;
+  /** Stops the service worker as Chrome does to an idle one (CDP Target.closeTarget). */
+  killWorker(): Promise<void>;
+  /** Loads the build again under the same id, as an update does (CDP Extensions.loadUnpacked). */
+  reload(): Promise<void>;
+  /** Writes a setting to storage.local, as the options page would. */
+  setLocal(key: string, value: unknown): Promise<void>;
   /** Points the extension at a feed, as an admin would on the options page. */
   configureFeed(url: string, token?: string): Promise<void>;
   feedState(): Promise<FeedState>;
   diagnostics(): Promise<Diagnostics>;
 }
 
-type Fixtures = { feed: Feed; crm: CrmSite; context: BrowserContext; extension: ExtensionHandle };
+type Fixtures = { feedOptions: FeedServerOptions; feed: Feed; crm: CrmSite; context: BrowserContext; extension: ExtensionHandle };
 
 export const test = base.extend<Fixtures>({
-  feed: async ({}, use) => {
+  feedOptions: [{}, { option: true }],
+
+  feed: async ({ feedOptions }, use) => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'deskbell-feed-'));
-    const feed = await new Feed(dataDir).start();
+    const feed = await new Feed(dataDir, feedOptions).start();
     await use(feed);
     await feed.server.close().catch(() => {});
     rmSync(dataDir, { recursive: true, force: true });
@@ -116,22 +126,64 @@ export const test = base.extend<Fixtures>({
   extension: async ({ context }, use) => {
     const first = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker'));
     const id = new URL(first.url()).host;
-    /** The worker can be stopped and restarted by a test: always find the live one. */
-    const worker = async (): Promise<Worker> => {
-      const live = context.serviceWorkers().find((w) => w.url().startsWith(`chrome-extension://${id}/`));
-      return live ?? context.waitForEvent('serviceworker');
+    const ours = (w: Worker) => w.url().startsWith(`chrome-extension://${id}/`);
+    // A restarted worker is the newest one Playwright knows of.
+    const worker = async (): Promise<Worker> =>
+      context.serviceWorkers().filter(ours).at(-1) ?? (await context.waitForEvent('serviceworker', { predicate: ours }));
+    const killWorker = async () => {
+      const page = await extensionPage();
+      const cdp = await context.newCDPSession(page);
+      const { targetInfos } = await cdp.send('Target.getTargets');
+      const target = targetInfos.find((t) => t.type === 'service_worker' && t.url.startsWith(`chrome-extension://${id}/`));
+      if (!target) throw new Error('no live service worker to kill');
+      await cdp.send('Target.closeTarget', { targetId: target.targetId });
+      await cdp.detach();
+    };
+    // Storage is read and written from an extension page (a trusted context,
+    // like the options page), reopened when a reload closes it.
+    let probe: Page | undefined;
+    const extensionPage = async (): Promise<Page> => {
+      if (!probe || probe.isClosed()) {
+        probe = await context.newPage();
+        await probe.goto(`chrome-extension://${id}/popup.html`);
+      }
+      return probe;
+    };
+    const inExtension = async <T, A>(fn: (arg: A) => Promise<T>, arg: A): Promise<T | undefined> => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return (await (await extensionPage()).evaluate(fn as (arg: unknown) => Promise<unknown>, arg)) as T;
+        } catch (error) {
+          // The extension reloaded under us: its old pages are closed or dead. Open a new one.
+          if (attempt < 20 && /closed|destroyed|navigat|ERR_BLOCKED_BY_CLIENT|undefined \(reading 'session'|'local'\)/i.test(String(error))) {
+            await probe?.close().catch(() => {});
+            probe = undefined;
+            await new Promise((r) => setTimeout(r, 250));
+            continue;
+          }
+          throw error;
+        }
+      }
     };
     const readSession = async <T>(key: string): Promise<T> =>
-      (await worker()).evaluate(async (k) => (await chrome.storage.session.get(k))[k], key) as Promise<T>;
+      (await inExtension(async (k) => (await chrome.storage.session.get(k))[k], key)) as T;
+    const setLocal = async (key: string, value: unknown) => {
+      await inExtension(async ([k, v]) => chrome.storage.local.set({ [k as string]: v }), [key, value] as const);
+    };
+    const reload = async () => {
+      const cdp = await context.browser()!.newBrowserCDPSession();
+      const { id: reloaded } = (await cdp.send('Extensions.loadUnpacked' as never, { path: EXTENSION_PATH } as never)) as { id: string };
+      await cdp.detach();
+      if (reloaded !== id) throw new Error(`reload gave a new extension id ${reloaded}`);
+    };
+
     await use({
       id,
       worker,
-      configureFeed: async (url, token = AGENT.token) => {
-        await (await worker()).evaluate(
-          async ([u, t]) => chrome.storage.local.set({ feedSettings: { url: u, token: t } }),
-          [url, token] as const,
-        );
-      },
+      killWorker,
+      reload,
+      setLocal,
+      configureFeed: (url, token = AGENT.token) => setLocal('feedSettings', { url, token }),
       feedState: () => readSession<FeedState>('feedState'),
       diagnostics: () => readSession<Diagnostics>('diagnostics'),
     });

@@ -1,25 +1,245 @@
-import { expect, test } from './fixtures';
+import { mkdirSync } from 'node:fs';
+import type { BrowserContext, Page } from '@playwright/test';
+import { expect, type ExtensionHandle, type Feed, test } from './fixtures';
 import { OverlayPage } from './overlay-page';
+import { SCENARIO_CASES } from './scenarios';
 
-test('an incoming chat shows as an alert in the CRM tab, and Accept takes it', async ({ context, extension, feed, crm }) => {
-  await extension.configureFeed(feed.url);
+mkdirSync('docs/screenshots', { recursive: true });
+
+async function openCrm(context: BrowserContext, url: string): Promise<{ page: Page; overlay: OverlayPage }> {
   const page = await context.newPage();
-  await page.goto(crm.url());
+  await page.goto(url);
   const overlay = new OverlayPage(page);
   await expect.poll(() => overlay.hostCount()).toBe(1);
+  return { page, overlay };
+}
+
+async function connect(extension: ExtensionHandle, feed: Feed): Promise<void> {
+  await extension.configureFeed(feed.url);
+  await expect.poll(async () => (await extension.diagnostics())?.connection.status).toBe('open');
+}
+
+const chat = (name = 'Maria Jansen', comment = 'Where is my order?') => ({ scenario: 'chat', customer: { name }, comment, queue: 'Customer service' });
+
+async function offerState(feed: Feed, conversationId: string): Promise<string> {
+  return (await feed.api('GET', `/api/conversations/${conversationId}`)).body.conversation.status;
+}
+
+test('an incoming chat shows as an alert in the CRM tab, and Accept takes it', async ({ context, extension, feed, crm }) => {
+  const { page, overlay } = await openCrm(context, crm.url());
   expect(await overlay.shadowMode()).toBe('closed');
   expect(await page.evaluate(() => document.querySelector('[data-deskbell-overlay]')!.shadowRoot)).toBeNull();
+  await connect(extension, feed);
 
-  await expect.poll(async () => (await extension.diagnostics())?.connection.status).toBe('open');
-  const { body } = await feed.createConversation({ scenario: 'chat', customer: { name: 'Maria Jansen' }, comment: 'Where is my order?', queue: 'Customer service', waitedSec: 65 });
+  const { body } = await feed.createConversation({ ...chat(), waitedSec: 65 });
   await expect.poll(() => overlay.cards()).toHaveLength(1);
   const [card] = await overlay.cards();
   expect(card).toMatchObject({ kind: 'alert', role: 'alertdialog', title: 'Incoming chat', customer: 'Maria Jansen', comment: 'Where is my order?', buttons: ['Accept', 'Reject'] });
   expect(card!.meta).toMatch(/Waiting 1:0\d/);
   expect(card!.meta).toContain('Customer service');
   expect(card!.countdown).toMatch(/^0:(2\d|30)$/);
+  expect(await overlay.liveRegion()).toBe('Incoming chat from Maria Jansen');
+
+  // The wait time ticks live.
+  const waited = card!.meta.match(/Waiting (\d+:\d+)/)![1];
+  await expect.poll(async () => (await overlay.cards())[0]?.meta.match(/Waiting (\d+:\d+)/)?.[1]).not.toBe(waited);
 
   await overlay.click('button.accept', card!.offerId);
   await expect.poll(() => overlay.cards()).toHaveLength(0);
-  await expect.poll(async () => (await feed.api('GET', `/api/conversations/${body.conversation.id}`)).body.conversation.status).toBe('active');
+  await expect.poll(() => offerState(feed, body.conversation.id)).toBe('active');
+});
+
+for (const theme of ['dark', 'light'] as const) {
+  test(`every scenario renders as its template says, ${theme} theme`, async ({ context, extension, feed, crm }) => {
+    await extension.setLocal('theme', theme);
+    const { page, overlay } = await openCrm(context, crm.url());
+    await connect(extension, feed);
+    for (const c of SCENARIO_CASES) {
+      const { body } = await feed.createConversation(c.request);
+      await expect.poll(() => overlay.cards()).toHaveLength(1);
+      const [card] = await overlay.cards();
+      expect(card, c.request.scenario).toMatchObject(c.expected);
+      expect(await overlay.theme()).toContain(`theme-${theme}`);
+      await page.waitForTimeout(300); // the slide-in
+      await overlay.screenshot(test.info().outputPath(`${c.request.scenario}.png`));
+      await feed.api('POST', `/api/conversations/${body.conversation.id}/end`, {});
+      await expect.poll(() => overlay.cards()).toHaveLength(0);
+    }
+
+    // The README's picture: two alerts and a toast, stacked.
+    for (const c of [SCENARIO_CASES[0]!, SCENARIO_CASES[1]!, SCENARIO_CASES[3]!]) await feed.createConversation(c.request);
+    await expect.poll(() => overlay.cards()).toHaveLength(3);
+    await page.waitForTimeout(400); // let the slide-in finish
+    await overlay.screenshot(`docs/screenshots/overlay-${theme}.png`);
+  });
+}
+
+test('Reject sends the conversation back to the queue', async ({ context, extension, feed, crm }) => {
+  const { overlay } = await openCrm(context, crm.url());
+  await connect(extension, feed);
+  const { body } = await feed.createConversation(chat());
+  await expect.poll(() => overlay.cards()).toHaveLength(1);
+  await overlay.click('button.reject');
+  await expect.poll(() => overlay.cards()).toHaveLength(0);
+  await expect.poll(() => offerState(feed, body.conversation.id)).toBe('waiting');
+  const state = await extension.feedState();
+  expect(Object.values(state.offers).map((o) => o.status)).toEqual(['rejected']);
+});
+
+test.describe('short offers', () => {
+  test.use({ feedOptions: { offerTimeoutSec: 3, reofferCooldownSec: 600 } });
+
+  test('an alert vanishes when its time is up, and the feed withdraws it', async ({ context, extension, feed, crm }) => {
+    const { overlay } = await openCrm(context, crm.url());
+    await connect(extension, feed);
+    const { body } = await feed.createConversation(chat());
+    await expect.poll(() => overlay.cards()).toHaveLength(1);
+    expect((await overlay.cards())[0]!.countdown).toMatch(/^0:0[23]$/);
+    await expect.poll(() => overlay.cards(), { timeout: 6000 }).toHaveLength(0);
+    await expect.poll(async () => Object.values((await extension.feedState()).offers).map((o) => o.status)).toEqual(['expired']);
+    await expect.poll(() => offerState(feed, body.conversation.id)).toBe('waiting');
+  });
+});
+
+test('a withdrawn offer disappears: the customer left', async ({ context, extension, feed, crm }) => {
+  const { overlay } = await openCrm(context, crm.url());
+  await connect(extension, feed);
+  const { body } = await feed.createConversation(chat());
+  await expect.poll(() => overlay.cards()).toHaveLength(1);
+  await feed.api('POST', `/api/conversations/${body.conversation.id}/end`, {});
+  await expect.poll(() => overlay.cards()).toHaveLength(0);
+  expect(Object.values((await extension.feedState()).offers).map((o) => o.status)).toEqual(['withdrawn']);
+});
+
+test('two CRM tabs show the same offers, and an answer in one clears both', async ({ context, extension, feed, crm }) => {
+  const one = await openCrm(context, crm.url());
+  const two = await openCrm(context, crm.url('crm.html?tab=2'));
+  await connect(extension, feed);
+  await feed.createConversation(chat('Maria Jansen'));
+  await feed.createConversation(chat('Tom Becker'));
+  for (const tab of [one, two]) await expect.poll(async () => (await tab.overlay.cards()).map((c) => c.customer)).toEqual(['Maria Jansen', 'Tom Becker']);
+  await one.page.bringToFront();
+  const [maria] = await one.overlay.cards();
+  await one.overlay.click('button.accept', maria!.offerId);
+  for (const tab of [one, two]) await expect.poll(async () => (await tab.overlay.cards()).map((c) => c.customer)).toEqual(['Tom Becker']);
+});
+
+test.describe('worker restarts', () => {
+  test.use({ feedOptions: { offerTimeoutSec: 25 } });
+
+  test('the service worker is killed mid-alert: the countdown carries on and Accept still works', async ({ context, extension, feed, crm }) => {
+    const { overlay } = await openCrm(context, crm.url());
+    await connect(extension, feed);
+    const { body } = await feed.createConversation(chat());
+    await expect.poll(() => overlay.cards()).toHaveLength(1);
+    const before = await overlay.cards();
+    const secs = (c: string) => Number(c.split(':')[1]);
+    const startLeft = secs(before[0]!.countdown);
+
+    await extension.killWorker();
+    const killedAt = Date.now();
+    await overlay.page.waitForTimeout(3000);
+    const during = await overlay.cards();
+    expect(during.map((c) => c.offerId)).toEqual([before[0]!.offerId]);
+    const elapsed = Math.round((Date.now() - killedAt) / 1000);
+    expect(Math.abs(secs(during[0]!.countdown) - (startLeft - elapsed))).toBeLessThanOrEqual(1);
+
+    // The overlay's reconnect woke a new worker, which reloaded the offer and its deadline.
+    await expect.poll(async () => (await extension.diagnostics())?.connection.status).toBe('open');
+    const restored = Object.values((await extension.feedState()).offers);
+    expect(restored.map((o) => [o.offerId, o.status])).toEqual([[before[0]!.offerId, 'offered']]);
+    await overlay.click('button.accept');
+    await expect.poll(() => offerState(feed, body.conversation.id)).toBe('active');
+    await expect.poll(() => overlay.cards()).toHaveLength(0);
+  });
+});
+
+test('the page cannot act for the agent: a synthetic click does nothing', async ({ context, extension, feed, crm }) => {
+  const { overlay } = await openCrm(context, crm.url());
+  await connect(extension, feed);
+  const { body } = await feed.createConversation(chat());
+  await expect.poll(() => overlay.cards()).toHaveLength(1);
+  expect(await overlay.syntheticClick('button.accept')).toBe(true);
+  expect(await overlay.syntheticClick('button.reject')).toBe(true);
+  await overlay.page.waitForTimeout(500);
+  expect(await overlay.cards()).toHaveLength(1);
+  expect(await offerState(feed, body.conversation.id)).toBe('offered');
+});
+
+test('customer text is rendered as text: an XSS payload stays inert', async ({ context, extension, feed, crm }) => {
+  const { page, overlay } = await openCrm(context, crm.url());
+  await connect(extension, feed);
+  const name = '<img src=x onerror="window.__deskbellXss=1">';
+  const comment = '<script>window.__deskbellXss=2</script><b>bold</b>';
+  await feed.createConversation({ scenario: 'chat', customer: { name }, comment });
+  await expect.poll(() => overlay.cards()).toHaveLength(1);
+  const [card] = await overlay.cards();
+  expect(card).toMatchObject({ customer: name, comment });
+  expect(await overlay.evaluate<number>(`function () { return this.querySelectorAll('img, script, b').length; }`)).toBe(0);
+  await page.waitForTimeout(300);
+  expect(await page.evaluate(() => (window as unknown as { __deskbellXss?: number }).__deskbellXss)).toBeUndefined();
+});
+
+test('a toast opens the session when selected, and vanishes after its time otherwise', async ({ context, extension, feed, crm }) => {
+  await extension.setLocal('templates', { 'work-item': { timeoutSec: 3 } });
+  const { overlay } = await openCrm(context, crm.url());
+  await connect(extension, feed);
+  const workItem = { scenario: 'work-item', customer: { name: 'Aisha Khan' }, comment: 'Call back about the contract renewal', queue: 'Back office' };
+
+  const first = await feed.createConversation(workItem);
+  await expect.poll(() => overlay.cards()).toHaveLength(1);
+  const [toast] = await overlay.cards();
+  expect(toast).toMatchObject({ kind: 'toast', role: 'status', title: 'Conversation assigned', buttons: [] });
+  await overlay.click('.main', toast!.offerId);
+  await expect.poll(() => offerState(feed, first.body.conversation.id)).toBe('active');
+  await expect.poll(() => overlay.cards()).toHaveLength(0);
+
+  await feed.createConversation({ ...workItem, customer: { name: 'Daniel Kim' } });
+  await expect.poll(() => overlay.cards()).toHaveLength(1);
+  await expect.poll(() => overlay.cards(), { timeout: 6000 }).toHaveLength(0);
+  // Gone from view, still offered: the badge and the popup keep it.
+  expect(Object.values((await extension.feedState()).offers).filter((o) => o.status === 'offered')).toHaveLength(1);
+});
+
+test('many offers stack with "+N more"', async ({ context, extension, feed, crm }) => {
+  const { overlay } = await openCrm(context, crm.url());
+  await connect(extension, feed);
+  for (const name of ['Ann', 'Ben', 'Cas', 'Dee', 'Eli']) await feed.createConversation(chat(name));
+  await expect.poll(async () => (await overlay.cards()).map((c) => c.customer)).toEqual(['Ann', 'Ben', 'Cas']);
+  expect(await overlay.evaluate<string>(`function () { return this.querySelector('.more')?.textContent; }`)).toBe('+2 more');
+  await overlay.click('.more');
+  await expect.poll(async () => (await overlay.cards()).map((c) => c.customer)).toEqual(['Ann', 'Ben', 'Cas', 'Dee', 'Eli']);
+});
+
+test('an alert does not steal focus from the form the agent is typing in', async ({ context, extension, feed, crm }) => {
+  const { page, overlay } = await openCrm(context, crm.url());
+  await connect(extension, feed);
+  await page.locator('#notes').click();
+  await page.keyboard.type('Called about ');
+  await feed.createConversation(chat());
+  await expect.poll(() => overlay.cards()).toHaveLength(1);
+  await page.keyboard.type('the invoice');
+  await expect(page.locator('#notes')).toHaveValue('Called about the invoice');
+  expect(await page.evaluate(() => document.activeElement?.id)).toBe('notes');
+  // And the alert is reachable from the keyboard: Tab goes into the overlay's buttons.
+  await page.keyboard.press('Tab');
+  expect(await overlay.evaluate<string>(`function () { return this.activeElement?.textContent ?? ''; }`)).toBe('Accept');
+});
+
+test('after an extension reload the old overlay goes and the new one takes over, once', async ({ context, extension, feed, crm }) => {
+  const { overlay } = await openCrm(context, crm.url());
+  await connect(extension, feed);
+  await feed.createConversation(chat());
+  await expect.poll(() => overlay.cards()).toHaveLength(1);
+  const offerId = (await overlay.cards())[0]!.offerId;
+  await overlay.page.evaluate(() => document.querySelector('[data-deskbell-overlay]')!.setAttribute('data-test-old', ''));
+
+  await extension.reload();
+  // The new worker injects the overlay into the open tab; the feed re-sends the live offer.
+  await expect.poll(async () => (await extension.diagnostics())?.connection.status, { timeout: 15_000 }).toBe('open');
+  await expect.poll(() => overlay.page.evaluate(() => document.querySelectorAll('[data-test-old]').length)).toBe(0);
+  await expect.poll(() => overlay.hostCount()).toBe(1);
+  await expect.poll(async () => (await overlay.cards()).map((c) => c.offerId)).toEqual([offerId]);
+  await overlay.page.waitForTimeout(500);
+  expect(await overlay.hostCount()).toBe(1);
 });

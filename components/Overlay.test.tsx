@@ -1,0 +1,75 @@
+// @vitest-environment happy-dom
+import { act, fireEvent, render, screen } from '@testing-library/preact';
+import { describe, expect, it, vi } from 'vitest';
+import { createOverlayModel } from '../utils/overlay-model';
+import type { OfferView } from '../utils/snapshot';
+import { DEFAULT_TEMPLATES } from '../utils/templates';
+import { Overlay } from './Overlay';
+
+const NOW = 1_000_000;
+
+function offer(id: string, over: Partial<OfferView> = {}): OfferView {
+  return {
+    offerId: id,
+    conversation: { id: `c-${id}`, scenario: 'chat', channel: 'chat', customer: { name: `Customer ${id}` }, comment: 'Hello', waitingSince: NOW - 72_000, status: 'offered' },
+    deadline: NOW + 30_000,
+    receivedAt: NOW,
+    template: DEFAULT_TEMPLATES.chat,
+    ...over,
+  };
+}
+
+function setup(offers: OfferView[]) {
+  let now = NOW;
+  const accept = vi.fn(async () => ({ ok: true as const }));
+  const reject = vi.fn(async () => ({ ok: false as const, error: 'Not connected to the conversation feed.' }));
+  const model = createOverlayModel({ accept, reject }, () => now);
+  model.receive({ theme: 'dark', offers, sessions: [] });
+  render(<Overlay model={model} theme="dark" />);
+  return { model, accept, reject, advance: (ms: number) => ((now += ms), model.tick()) };
+}
+
+describe('Overlay', () => {
+  it('shows name, comment, live wait time and countdown as text', async () => {
+    const t = setup([offer('1', { conversation: { ...offer('1').conversation, customer: { name: '<img src=x onerror=alert(1)>' } } })]);
+    expect(screen.getByText('<img src=x onerror=alert(1)>')).toBeTruthy();
+    expect(document.querySelector('img')).toBeNull();
+    expect(screen.getByText('0:30')).toBeTruthy();
+    expect(screen.getByText('Waiting 1:12')).toBeTruthy();
+    await act(() => t.advance(5_000));
+    expect(screen.getByText('0:25')).toBeTruthy();
+    expect(screen.getByText('Waiting 1:17')).toBeTruthy();
+  });
+
+  it('ignores clicks that do not come from the user', () => {
+    const t = setup([offer('1')]);
+    const accept = document.querySelector<HTMLButtonElement>('button.accept')!;
+    accept.click();
+    fireEvent.click(accept);
+    expect(t.accept).not.toHaveBeenCalled();
+  });
+
+  it('hides an alert at its deadline and a toast after its time', () => {
+    const toast = offer('2', { template: DEFAULT_TEMPLATES['work-item'], conversation: { ...offer('2').conversation, scenario: 'work-item' } });
+    const t = setup([offer('1'), toast]);
+    expect(t.model.offers.value.map((o) => o.offerId)).toEqual(['1', '2']);
+    t.advance(DEFAULT_TEMPLATES['work-item'].timeoutSec * 1000);
+    expect(t.model.offers.value.map((o) => o.offerId)).toEqual(['1']);
+    t.advance(30_000);
+    expect(t.model.offers.value).toEqual([]);
+  });
+
+  it('folds offers beyond three into "+N more"', () => {
+    const t = setup(['1', '2', '3', '4', '5'].map((id) => offer(id)));
+    expect(t.model.shown.value).toHaveLength(3);
+    expect(t.model.hiddenCount.value).toBe(2);
+    t.model.expanded.value = true;
+    expect(t.model.shown.value).toHaveLength(5);
+  });
+
+  it('shows why an action failed on the card', async () => {
+    const t = setup([offer('1')]);
+    await t.model.reject('1');
+    expect(t.model.errors.value).toEqual({ '1': 'Not connected to the conversation feed.' });
+  });
+});

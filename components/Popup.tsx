@@ -1,0 +1,40 @@
+/** The toolbar popup: is the feed connected, and what is waiting. */
+import { formatClock } from '../utils/format';
+import { t } from '../utils/i18n';
+import type { PageState } from '../utils/state-port';
+import { scenarioTitle } from './Overlay';
+
+export function Popup({ state }: { state: PageState }) {
+  const connection = state.diagnostics.value?.connection;
+  const offers = state.snapshot.value?.offers ?? [];
+  const status = connection?.status ?? 'idle';
+  return (
+    <main class="popup">
+      <header>
+        <h1>{t('extName')}</h1>
+        <p class={`status status-${status}`} data-status={status}>
+          <span class="dot" aria-hidden="true" />
+          {t(`connection_${status}`)}
+          {connection?.agentName ? ` · ${connection.agentName}` : ''}
+        </p>
+        {connection?.lastError && status !== 'open' && <p class="hint">{connection.lastError}</p>}
+      </header>
+      <section aria-label={t('pending_offers')}>
+        {offers.length === 0 ? (
+          <p class="empty">{t('no_pending_offers')}</p>
+        ) : (
+          <ul>
+            {offers.map((o) => (
+              <li key={o.offerId}>
+                <strong>{o.conversation.customer.name}</strong>
+                <span>
+                  {scenarioTitle(o.conversation.scenario)} · {formatClock(o.deadline - Date.now())}
+                </span>
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+    </main>
+  );
+}

@@ -1,12 +1,12 @@
 /** The toolbar popup: is the feed connected, and what is waiting. */
 import { formatClock } from '../utils/format';
 import { t } from '../utils/i18n';
-import type { PageState } from '../utils/state-port';
+import type { BackgroundClient } from '../utils/background-client';
 import { scenarioTitle } from './Overlay';
 
-export function Popup({ state }: { state: PageState }) {
-  const connection = state.diagnostics.value?.connection;
-  const offers = state.snapshot.value?.offers ?? [];
+export function Popup({ client }: { client: BackgroundClient }) {
+  const connection = client.view.value?.connection;
+  const offers = client.view.value?.offers ?? [];
   const status = connection?.status ?? 'idle';
   return (
     <main class="popup">

@@ -59,7 +59,7 @@ function setup(over: Partial<FeedClientOptions> = {}) {
     presence: 'available',
     client: { name: 'test', version: '0' },
     cursor: { load: async () => cursor, save: async (s) => void (cursor = s) },
-    onEvent: (e) => void events.push(e),
+    onEvents: (batch) => void events.push(...batch),
     createSocket: (url) => {
       const s = new FakeSocket(url);
       sockets.push(s);
@@ -102,6 +102,35 @@ describe('FeedClient', () => {
     expect(t.cursor()).toBe(3);
     await vi.advanceTimersByTimeAsync(600);
     expect(t.last().sent.at(-1)).toEqual({ type: 'ack', seq: 3 });
+  });
+
+  it('hands a burst that arrived during a slow handler over as one batch, with one cursor write', async () => {
+    const batches: number[][] = [];
+    let saves = 0;
+    let release!: () => void;
+    let first = true;
+    const t = setup({
+      onEvents: async (batch) => {
+        batches.push(batch.map((e) => e.seq));
+        if (first) {
+          first = false;
+          await new Promise<void>((r) => (release = r));
+        }
+      },
+      cursor: { load: async () => 0, save: async () => void saves++ },
+    });
+    t.client.start();
+    await settle();
+    t.last().open();
+    t.last().receive(welcome());
+    t.last().receive(message(1));
+    await settle();
+    for (let seq = 2; seq <= 50; seq++) t.last().receive(message(seq));
+    release();
+    await settle();
+    expect(batches).toEqual([[1], Array.from({ length: 49 }, (_, i) => i + 2)]);
+    expect(saves).toBe(2);
+    expect(t.client.lastSeq).toBe(50);
   });
 
   it('drops invalid frames, counts them and carries on', async () => {

@@ -68,8 +68,13 @@ export interface FeedClientOptions {
   presence: Presence;
   client: { name: string; version: string };
   cursor: FeedCursor;
-  /** Handles one event; must be idempotent, as an event can be replayed after a crash. */
-  onEvent(event: ServerEvent): Promise<void> | void;
+  /**
+   * Handles events, in seq order: every event that arrived while the previous
+   * batch was being handled comes in one call, so a burst costs one state
+   * write instead of one per event. Must be idempotent, as events can be
+   * replayed after a crash.
+   */
+  onEvents(events: ServerEvent[]): Promise<void> | void;
   /** After each welcome: skew correction, and a reset when the server could not resume. */
   onWelcome?(welcome: Welcome, skewMs: number): Promise<void> | void;
   onError?(frame: FeedErrorFrame): void;
@@ -97,7 +102,8 @@ export class FeedClient {
   #lastSeq = 0;
   #welcomed = false;
   #stopped = true;
-  #queue: Promise<void> = Promise.resolve();
+  #inbox: unknown[] = [];
+  #draining = false;
   #timers: { retry?: ReturnType<typeof setTimeout>; ping?: ReturnType<typeof setInterval>; pong?: ReturnType<typeof setTimeout>; connect?: ReturnType<typeof setTimeout>; ack?: ReturnType<typeof setTimeout> } = {};
   readonly #o: Required<Pick<FeedClientOptions, 'now' | 'random' | 'backoff' | 'pongTimeoutMs' | 'connectTimeoutMs' | 'createSocket'>> &
     FeedClientOptions;
@@ -190,9 +196,8 @@ export class FeedClient {
       if (generation !== this.#generation) return;
       // Any frame proves the socket is alive.
       clearTimeout(this.#timers.pong);
-      this.#queue = this.#queue.then(() => this.#process(ev.data, generation)).catch((error: unknown) => {
-        console.error('[deskbell] feed event handler failed', error);
-      });
+      this.#inbox.push(ev.data);
+      void this.#drain(generation);
     };
     socket.onerror = () => {};
     socket.onclose = (ev) => {
@@ -202,27 +207,42 @@ export class FeedClient {
     };
   }
 
-  async #process(raw: unknown, generation: number): Promise<void> {
-    if (generation !== this.#generation) return;
-    const parsed = parseServerFrame(raw);
-    if (!parsed.ok) {
-      this.stats.invalidFrames++;
-      console.warn('[deskbell] dropped an invalid feed frame:', parsed.error);
-      this.#o.onInvalidFrame?.(parsed.error);
-      return;
+  /** Handles what has arrived, in order, one batch at a time. */
+  async #drain(generation: number): Promise<void> {
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      while (this.#inbox.length > 0 && generation === this.#generation) {
+        const frames = this.#inbox.splice(0);
+        let batch: ServerEvent[] = [];
+        for (const raw of frames) {
+          if (generation !== this.#generation) return;
+          const parsed = parseServerFrame(raw);
+          if (!parsed.ok) {
+            this.stats.invalidFrames++;
+            console.warn('[deskbell] dropped an invalid feed frame:', parsed.error);
+            this.#o.onInvalidFrame?.(parsed.error);
+            continue;
+          }
+          const frame = parsed.frame;
+          if ('seq' in frame) {
+            batch.push(frame);
+            continue;
+          }
+          // Events before a welcome, an error or a pong are handled first, in order.
+          await this.#events(batch, generation);
+          batch = [];
+          if (frame.type === 'welcome') await this.#welcome(frame, generation);
+          else if (frame.type === 'error') this.#o.onError?.(frame);
+        }
+        await this.#events(batch, generation);
+      }
+    } catch (error) {
+      console.error('[deskbell] feed event handler failed', error);
+    } finally {
+      this.#draining = false;
     }
-    const frame = parsed.frame;
-    switch (frame.type) {
-      case 'welcome':
-        return this.#welcome(frame, generation);
-      case 'pong':
-        return;
-      case 'error':
-        this.#o.onError?.(frame);
-        return;
-      default:
-        return this.#event(frame, generation);
-    }
+    if (this.#inbox.length > 0 && generation === this.#generation) void this.#drain(generation);
   }
 
   async #welcome(frame: Welcome, generation: number): Promise<void> {
@@ -240,27 +260,41 @@ export class FeedClient {
     this.#timers.ping = setInterval(() => this.#ping(), frame.heartbeatSec * 1000);
   }
 
-  async #event(event: ServerEvent, generation: number): Promise<void> {
+  /** Drops duplicates, resumes on a gap, hands the rest over and moves the cursor once. */
+  async #events(events: ServerEvent[], generation: number): Promise<void> {
+    if (events.length === 0 || generation !== this.#generation) return;
     if (!this.#welcomed) {
-      this.stats.invalidFrames++;
-      this.#o.onInvalidFrame?.(`${event.type} before welcome`);
+      this.stats.invalidFrames += events.length;
+      this.#o.onInvalidFrame?.(`${events[0]!.type} before welcome`);
       return;
     }
-    if (event.seq <= this.#lastSeq) {
-      this.stats.duplicates++;
-      return;
+    const fresh: ServerEvent[] = [];
+    let next = this.#lastSeq;
+    for (const event of events) {
+      if (event.seq <= next) {
+        this.stats.duplicates++;
+        continue;
+      }
+      if (event.seq > next + 1) {
+        // A hole: keep what came before it, then resume from there rather than build on it.
+        this.stats.gaps++;
+        console.warn(`[deskbell] feed skipped from seq ${next} to ${event.seq}; resuming`);
+        await this.#commit(fresh, generation);
+        this.#drop(4000, 'sequence gap');
+        this.#lost('events arrived out of order; resuming', undefined, true);
+        return;
+      }
+      fresh.push(event);
+      next = event.seq;
     }
-    if (event.seq > this.#lastSeq + 1) {
-      // A hole: resume from what we have rather than build on it.
-      this.stats.gaps++;
-      console.warn(`[deskbell] feed skipped from seq ${this.#lastSeq} to ${event.seq}; resuming`);
-      this.#drop(4000, 'sequence gap');
-      this.#lost('events arrived out of order; resuming', undefined, true);
-      return;
-    }
-    await this.#o.onEvent(event);
-    this.#lastSeq = event.seq;
-    await this.#o.cursor.save(event.seq);
+    await this.#commit(fresh, generation);
+  }
+
+  async #commit(events: ServerEvent[], generation: number): Promise<void> {
+    if (events.length === 0) return;
+    await this.#o.onEvents(events);
+    this.#lastSeq = events.at(-1)!.seq;
+    await this.#o.cursor.save(this.#lastSeq);
     if (generation === this.#generation) this.#scheduleAck();
   }
 

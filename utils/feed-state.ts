@@ -164,3 +164,11 @@ export function resetForFreshSession(state: FeedState, skewMs: number): FeedStat
   const offers = Object.fromEntries(Object.entries(state.offers).filter(([, o]) => o.status !== 'offered'));
   return { ...state, offers, skewMs };
 }
+
+/** Forgets an ended session (the agent closed it in the side panel). */
+export function closeSession(state: FeedState, conversationId: string): FeedState {
+  const session = state.sessions[conversationId];
+  if (!session?.endedBy) return state;
+  const { [conversationId]: _closed, ...sessions } = state.sessions;
+  return { ...state, sessions };
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatClock, secondsLeft } from './format';
+import { formatClock, linkify, secondsLeft } from './format';
 
 describe('format', () => {
   it('formats clocks', () => {
@@ -15,5 +15,17 @@ describe('format', () => {
     expect(secondsLeft(10_000, 9_001)).toBe(1);
     expect(secondsLeft(10_000, 10_000)).toBe(0);
     expect(secondsLeft(10_000, 12_000)).toBe(0);
+  });
+});
+
+describe('linkify', () => {
+  it('turns http(s) URLs into links and leaves everything else as text', () => {
+    expect(linkify('See https://example.com/track?id=1. Thanks')).toEqual([
+      { text: 'See ' },
+      { text: 'https://example.com/track?id=1', href: 'https://example.com/track?id=1' },
+      { text: '. Thanks' },
+    ]);
+    expect(linkify('javascript:alert(1) and data:text/html,x')).toEqual([{ text: 'javascript:alert(1) and data:text/html,x' }]);
+    expect(linkify('')).toEqual([]);
   });
 });

@@ -14,12 +14,20 @@ export type CommandResult = { ok: true } | { ok: false; error: string };
  * which checks every request; this module stays light for content scripts.
  */
 export interface ProtocolMap {
+  /** Takes the offer and opens the side panel on the sender's tab (a user gesture). */
   acceptOffer(data: { offerId: string }): CommandResult;
   rejectOffer(data: { offerId: string; reason?: string }): CommandResult;
+  /** An agent message; `clientMsgId` makes a retry safe. */
+  sendChatMessage(data: { conversationId: string; clientMsgId: string; text: string }): CommandResult;
+  endConversation(data: { conversationId: string }): CommandResult;
+  /** Removes an ended conversation from the side panel. */
+  closeSession(data: { conversationId: string }): CommandResult;
   getDiagnostics(): Diagnostics;
 }
 
 export const { sendMessage, onMessage } = defineExtensionMessaging<ProtocolMap>();
 
-/** Name of the port each overlay and page opens to receive state pushes. */
+/** Port each overlay opens to receive the view (offers, theme). */
 export const STATE_PORT = 'deskbell-state';
+/** Port extension pages open to receive the view plus whole sessions; refused to content scripts. */
+export const PAGE_PORT = 'deskbell-page';

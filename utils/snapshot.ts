@@ -1,4 +1,6 @@
 /** What the worker pushes to overlays and pages: the view of the state, nothing secret. */
+import type { ConnectionState } from './feed-client';
+import type { SessionEntry } from './feed-state';
 import type { Conversation } from './protocol/feed';
 import type { ThemeSetting } from './storage-items';
 import type { Template } from './templates';
@@ -24,4 +26,10 @@ export interface StateSnapshot {
   theme: ThemeSetting;
   offers: OfferView[];
   sessions: SessionView[];
+}
+
+/** For extension pages only: whole sessions with their transcripts, and the feed connection. */
+export interface PageSnapshot extends StateSnapshot {
+  sessionDetails: SessionEntry[];
+  connection: ConnectionState | null;
 }

@@ -8,14 +8,30 @@ import type { CommandResult } from '../../utils/messages';
 const Id = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
 export const OfferCommand = v.object({ offerId: Id });
 export const RejectCommand = v.object({ offerId: Id, reason: v.optional(v.pipe(v.string(), v.maxLength(200))) });
+export const ConversationCommand = v.object({ conversationId: Id });
+export const ChatMessageCommand = v.object({
+  conversationId: Id,
+  clientMsgId: Id,
+  text: v.pipe(v.string(), v.trim(), v.minLength(1, 'The message is empty.'), v.maxLength(8000, 'The message is longer than 8000 characters.')),
+});
 
+export interface Sender {
+  tab?: { id?: number; windowId?: number };
+  url?: string;
+}
+
+/**
+ * Wraps a handler so it only ever sees a valid payload. `handle` is called
+ * synchronously when the payload is valid, so it can still use the user
+ * gesture that came with the message (sidePanel.open) before its first await.
+ */
 export function commandHandler<S extends v.GenericSchema, R extends CommandResult>(
   schema: S,
-  handle: (data: v.InferOutput<S>) => R | Promise<R>,
-): (message: { data: unknown }) => Promise<R | CommandResult> {
-  return async (message) => {
+  handle: (data: v.InferOutput<S>, sender: Sender) => R | Promise<R>,
+): (message: { data: unknown; sender?: Sender }) => Promise<R | CommandResult> {
+  return (message) => {
     const parsed = v.safeParse(schema, message.data);
-    if (!parsed.success) return { ok: false, error: `Refused a malformed request: ${v.summarize(parsed.issues)}` };
-    return handle(parsed.output);
+    if (!parsed.success) return Promise.resolve({ ok: false, error: `Refused a malformed request: ${v.summarize(parsed.issues)}` });
+    return Promise.resolve(handle(parsed.output, message.sender ?? {}));
   };
 }

@@ -4,7 +4,7 @@
  * the diagnostics the options page shows.
  */
 import { browser } from 'wxt/browser';
-import { FeedClient, type FeedCommand } from '../../utils/feed-client';
+import { type ConnectionState, FeedClient, type FeedCommand } from '../../utils/feed-client';
 import { applyEvent, resetForFreshSession } from '../../utils/feed-state';
 import { checkFeedUrl } from '../../utils/feed-url';
 import type { Conversation, ServerEvent } from '../../utils/protocol/feed';
@@ -34,10 +34,12 @@ export class FeedConnection {
   /**
    * @param maxOfferMs the longest the admin's template keeps an offer of this
    *   conversation up; the feed's deadline still wins when it is sooner.
+   * @param onConnection told of every change of the connection state.
    */
   constructor(
     private readonly keeper: StateKeeper,
     private readonly maxOfferMs: (conversation: Conversation) => number,
+    private readonly onConnection: (state: ConnectionState) => void,
   ) {
     this.#diag = diagnostics.getValue();
   }
@@ -54,9 +56,9 @@ export class FeedConnection {
     const [settings, presence] = await Promise.all([feedSettings.getValue(), agentPresence.getValue()]);
     const check = checkFeedUrl(settings.url);
     if (!check.ok || !settings.token) {
-      await this.#note({
-        connection: { status: 'idle', attempt: 0, since: Date.now(), lastError: check.ok ? 'No agent token is set.' : check.error },
-      });
+      const connection: ConnectionState = { status: 'idle', attempt: 0, since: Date.now(), lastError: check.ok ? 'No agent token is set.' : check.error };
+      this.onConnection(connection);
+      await this.#note({ connection });
       return;
     }
     const client = new FeedClient({
@@ -68,13 +70,16 @@ export class FeedConnection {
       onWelcome: async (welcome, skew) => {
         await this.keeper.update((s) => (welcome.resumed ? { ...s, skewMs: skew } : resetForFreshSession(s, skew)));
       },
-      onEvent: async (event) => {
-        await this.keeper.update((s, now) => applyEvent(s, event, now, this.maxOfferMs));
+      onEvents: async (events) => {
+        await this.keeper.update((s, now) => events.reduce((state, event) => applyEvent(state, event, now, this.maxOfferMs), s));
         await this.#note((d) => ({
-          journal: [...d.journal, { seq: event.seq, type: event.type, id: eventKey(event) }].slice(-JOURNAL_SIZE),
+          journal: [...d.journal, ...events.map((e) => ({ seq: e.seq, type: e.type, id: eventKey(e) }))].slice(-JOURNAL_SIZE),
         }));
       },
-      onState: (connection) => void this.#note({ connection, duplicates: client.stats.duplicates }),
+      onState: (connection) => {
+        this.onConnection(connection);
+        void this.#note({ connection, duplicates: client.stats.duplicates });
+      },
       onInvalidFrame: (reason) => void this.#note((d) => ({ invalidFrames: d.invalidFrames + 1, lastInvalidFrame: reason })),
       onError: (frame) => void this.#note({ lastFeedError: `${frame.code}: ${frame.message}` }),
     });

@@ -4,11 +4,11 @@
  */
 import { browser, type Browser } from 'wxt/browser';
 import { defineBackground } from 'wxt/utils/define-background';
-import { pendingOffers, resolveOffer } from '../../utils/feed-state';
-import { onMessage, STATE_PORT } from '../../utils/messages';
+import { closeSession, pendingOffers, resolveOffer } from '../../utils/feed-state';
+import { onMessage, PAGE_PORT, STATE_PORT } from '../../utils/messages';
 import { diagnostics, feedSettings, feedState, templateOverrides, theme } from '../../utils/storage-items';
 import { templateFor } from '../../utils/templates';
-import { commandHandler, OfferCommand, RejectCommand } from './commands';
+import { ChatMessageCommand, commandHandler, ConversationCommand, OfferCommand, RejectCommand, type Sender } from './commands';
 import { FeedConnection } from './feed-connection';
 import { injectIntoOpenTabs } from './reinject';
 import { StateHub, type ViewSettings } from './state-hub';
@@ -16,6 +16,7 @@ import { StateKeeper } from './state-keeper';
 
 const WAKE_ALARM = 'deskbell-wake';
 const DEADLINE_ALARM = 'deskbell-deadline';
+const NOT_CONNECTED = 'Not connected to the conversation feed.';
 
 export default defineBackground(() => {
   const hub = new StateHub();
@@ -33,20 +34,27 @@ export default defineBackground(() => {
     },
   });
   // An alert's template may keep it up for less than the feed allows; a toast's time is only how long it shows.
-  const feed = new FeedConnection(keeper, (c) => {
-    const template = templateFor(c.scenario, settings.templates);
-    return template.kind === 'alert' ? template.timeoutSec * 1000 : Infinity;
-  });
+  const feed = new FeedConnection(
+    keeper,
+    (c) => {
+      const template = templateFor(c.scenario, settings.templates);
+      return template.kind === 'alert' ? template.timeoutSec * 1000 : Infinity;
+    },
+    (connection) => hub.setConnection(connection),
+  );
 
-  const settingsReady = loadSettings();
   browser.runtime.onInstalled.addListener(({ reason }) => {
     if (reason === 'install' || reason === 'update') void injectIntoOpenTabs();
   });
 
+  const settingsReady = loadSettings();
+  const extensionOrigin = browser.runtime.getURL('/');
   browser.runtime.onConnect.addListener((port: Browser.runtime.Port) => {
-    if (port.name !== STATE_PORT) return;
+    const kind = port.name === STATE_PORT ? 'overlay' : port.name === PAGE_PORT ? 'page' : undefined;
+    // Whole sessions go to the extension's own pages only, never to a content script.
+    if (!kind || (kind === 'page' && !port.sender?.url?.startsWith(extensionOrigin))) return port.disconnect();
     // The first push waits for the stored state, so a woken worker never shows an empty view.
-    void Promise.all([keeper.ready, settingsReady]).then(() => hub.add(port));
+    void Promise.all([keeper.ready, settingsReady]).then(() => hub.add(port, kind));
   });
 
   // Wakes a stopped worker so it reconnects and expires offers on time; the
@@ -58,15 +66,21 @@ export default defineBackground(() => {
   theme.watch(() => void loadSettings());
   templateOverrides.watch(() => void loadSettings());
 
-  onMessage('acceptOffer', commandHandler(OfferCommand, async ({ offerId }) => {
+  onMessage('acceptOffer', commandHandler(OfferCommand, ({ offerId }, sender) => {
+    // Before any await: the click that sent this message still counts as a user gesture.
+    openSidePanel(sender);
+    return acceptOffer(offerId);
+  }));
+
+  async function acceptOffer(offerId: string) {
     await keeper.ready;
     const offer = keeper.state.offers[offerId];
-    if (offer?.status !== 'offered') return { ok: false, error: 'This conversation is no longer offered to you.' };
-    if (!feed.send({ type: 'accept', offerId })) return { ok: false, error: 'Not connected to the conversation feed.' };
+    if (offer?.status !== 'offered') return { ok: false as const, error: 'This conversation is no longer offered to you.' };
+    if (!feed.send({ type: 'accept', offerId })) return { ok: false as const, error: NOT_CONNECTED };
     // The feed's `accepted` event opens the session; until then the offer is settled here.
     await keeper.update((s, now) => resolveOffer(s, offerId, 'accepted', now));
-    return { ok: true };
-  }));
+    return { ok: true as const };
+  }
 
   onMessage('rejectOffer', commandHandler(RejectCommand, async ({ offerId, reason }) => {
     await keeper.ready;
@@ -75,10 +89,31 @@ export default defineBackground(() => {
     if (!templateFor(offer.conversation.scenario, settings.templates).rejectAllowed) {
       return { ok: false, error: 'Rejecting is not allowed for this kind of conversation.' };
     }
-    if (!feed.send({ type: 'reject', offerId, ...(reason ? { reason } : {}) })) {
-      return { ok: false, error: 'Not connected to the conversation feed.' };
-    }
+    if (!feed.send({ type: 'reject', offerId, ...(reason ? { reason } : {}) })) return { ok: false, error: NOT_CONNECTED };
     await keeper.update((s, now) => resolveOffer(s, offerId, 'rejected', now));
+    return { ok: true };
+  }));
+
+  onMessage('sendChatMessage', commandHandler(ChatMessageCommand, async ({ conversationId, clientMsgId, text }) => {
+    await keeper.ready;
+    const session = keeper.state.sessions[conversationId];
+    if (!session) return { ok: false, error: 'This conversation is not open.' };
+    if (session.endedBy) return { ok: false, error: 'This conversation has ended.' };
+    return feed.send({ type: 'send', conversationId, clientMsgId, text }) ? { ok: true } : { ok: false, error: NOT_CONNECTED };
+  }));
+
+  onMessage('endConversation', commandHandler(ConversationCommand, async ({ conversationId }) => {
+    await keeper.ready;
+    const session = keeper.state.sessions[conversationId];
+    if (!session) return { ok: false, error: 'This conversation is not open.' };
+    if (session.endedBy) return { ok: true };
+    return feed.send({ type: 'end', conversationId }) ? { ok: true } : { ok: false, error: NOT_CONNECTED };
+  }));
+
+  onMessage('closeSession', commandHandler(ConversationCommand, async ({ conversationId }) => {
+    await keeper.ready;
+    if (!keeper.state.sessions[conversationId]?.endedBy) return { ok: false, error: 'End the conversation before closing it.' };
+    await keeper.update((s) => closeSession(s, conversationId));
     return { ok: true };
   }));
 
@@ -92,6 +127,13 @@ export default defineBackground(() => {
     hub.setSettings(settings);
   }
 });
+
+/** Opens the side panel where the agent clicked; must run before any await in a message handler. */
+function openSidePanel(sender: Sender): void {
+  const target = sender.tab?.id !== undefined ? { tabId: sender.tab.id } : sender.tab?.windowId !== undefined ? { windowId: sender.tab.windowId } : undefined;
+  if (!target) return;
+  browser.sidePanel.open(target).catch((error: unknown) => console.warn('[deskbell] could not open the side panel:', error));
+}
 
 function badgeText(count: number): string {
   if (count === 0) return '';

@@ -1,11 +1,13 @@
 /**
  * Pushes the view to every open overlay and extension page over runtime
  * ports, so all CRM tabs follow a change within a frame. Each push is the
- * whole view (small), so a view that missed one is never left behind.
+ * whole view, so a view that missed one is never left behind. Overlays get
+ * offers only; extension pages also get whole sessions and the connection.
  */
 import type { Browser } from 'wxt/browser';
+import type { ConnectionState } from '../../utils/feed-client';
 import { EMPTY_STATE, type FeedState, pendingOffers } from '../../utils/feed-state';
-import type { StateSnapshot } from '../../utils/snapshot';
+import type { PageSnapshot, StateSnapshot } from '../../utils/snapshot';
 import type { ThemeSetting } from '../../utils/storage-items';
 import { templateFor, type TemplateOverrides } from '../../utils/templates';
 
@@ -17,16 +19,13 @@ export interface ViewSettings {
 export function toSnapshot(state: FeedState, settings: ViewSettings): StateSnapshot {
   return {
     theme: settings.theme,
-    offers: pendingOffers(state).map((o) => {
-      const template = templateFor(o.conversation.scenario, settings.templates);
-      return {
-        offerId: o.offerId,
-        conversation: o.conversation,
-        deadline: o.deadline,
-        receivedAt: o.receivedAt,
-        template,
-      };
-    }),
+    offers: pendingOffers(state).map((o) => ({
+      offerId: o.offerId,
+      conversation: o.conversation,
+      deadline: o.deadline,
+      receivedAt: o.receivedAt,
+      template: templateFor(o.conversation.scenario, settings.templates),
+    })),
     sessions: Object.values(state.sessions).map((s) => ({
       conversationId: s.conversationId,
       customerName: s.conversation.customer.name,
@@ -37,14 +36,16 @@ export function toSnapshot(state: FeedState, settings: ViewSettings): StateSnaps
 }
 
 export class StateHub {
-  readonly #ports = new Set<Browser.runtime.Port>();
+  readonly #ports = new Map<Browser.runtime.Port, 'overlay' | 'page'>();
   #state: FeedState = EMPTY_STATE;
   #settings: ViewSettings = { theme: 'system', templates: {} };
+  #connection: ConnectionState | null = null;
 
-  add(port: Browser.runtime.Port): void {
-    this.#ports.add(port);
+  add(port: Browser.runtime.Port, kind: 'overlay' | 'page'): void {
+    this.#ports.set(port, kind);
     port.onDisconnect.addListener(() => this.#ports.delete(port));
-    this.#post(port, toSnapshot(this.#state, this.#settings));
+    const view = toSnapshot(this.#state, this.#settings);
+    this.#post(port, kind === 'page' ? this.#page(view) : view);
   }
 
   setState(state: FeedState): void {
@@ -57,9 +58,26 @@ export class StateHub {
     this.#publish();
   }
 
-  #publish(): void {
-    const snapshot = toSnapshot(this.#state, this.#settings);
-    for (const port of this.#ports) this.#post(port, snapshot);
+  setConnection(connection: ConnectionState): void {
+    this.#connection = connection;
+    this.#publish('page');
+  }
+
+  #page(view: StateSnapshot): PageSnapshot {
+    return {
+      ...view,
+      sessionDetails: Object.values(this.#state.sessions).sort((a, b) => a.acceptedAt - b.acceptedAt),
+      connection: this.#connection,
+    };
+  }
+
+  #publish(only?: 'overlay' | 'page'): void {
+    const view = toSnapshot(this.#state, this.#settings);
+    let page: PageSnapshot | undefined;
+    for (const [port, kind] of this.#ports) {
+      if (only && kind !== only) continue;
+      this.#post(port, kind === 'page' ? (page ??= this.#page(view)) : view);
+    }
   }
 
   #post(port: Browser.runtime.Port, snapshot: StateSnapshot): void {

@@ -12,13 +12,15 @@ import { render } from 'preact';
 import { browser } from 'wxt/browser';
 import type { ContentScriptContext } from 'wxt/utils/content-script-context';
 import { Overlay } from '../../components/Overlay';
-import css from '../../components/overlay.css?inline';
+import overlayCss from '../../components/overlay.css?inline';
+import themeCss from '../../components/theme.css?inline';
 import { sendMessage, STATE_PORT } from '../../utils/messages';
 import { createOverlayModel } from '../../utils/overlay-model';
 import type { StateSnapshot } from '../../utils/snapshot';
 
 const HOST_ATTR = 'data-deskbell-overlay';
 const TICK_MS = 250;
+const css = themeCss + overlayCss;
 
 const HOST_STYLE: [string, string][] = [
   ['all', 'initial'],

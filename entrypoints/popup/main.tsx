@@ -1,6 +1,6 @@
 import { render } from 'preact';
 import { Popup } from '../../components/Popup';
-import { connectStatePort } from '../../utils/state-port';
+import { connectBackground } from '../../utils/background-client';
 import './popup.css';
 
-render(<Popup state={connectStatePort()} />, document.getElementById('app')!);
+render(<Popup client={connectBackground()} />, document.getElementById('app')!);

@@ -1,0 +1,230 @@
+/**
+ * The side panel: one tab per accepted conversation (newest focused), the
+ * customer summary, and the live communication pane.
+ */
+import { useSignal, useSignalEffect } from '@preact/signals';
+import { memo } from 'preact/compat';
+import { useEffect, useRef } from 'preact/hooks';
+import type { SessionEntry } from '../utils/feed-state';
+import { formatClock, linkify } from '../utils/format';
+import { type MessageKey, t } from '../utils/i18n';
+import type { Message } from '../utils/protocol/feed';
+import type { OutgoingMessage, SidePanelModel } from '../utils/sidepanel-model';
+import { ScenarioIcon } from './icons';
+import { scenarioTitle } from './Overlay';
+
+export function SidePanel({ model, now }: { model: SidePanelModel; now: number }) {
+  const sessions = model.sessions.value;
+  const selected = model.selected.value;
+  if (sessions.length === 0) {
+    return (
+      <main class="panel empty-panel">
+        <h1>{t('extName')}</h1>
+        <p>{t('panel_empty')}</p>
+      </main>
+    );
+  }
+  return (
+    <main class="panel">
+      <nav class="tabs" role="tablist" aria-label={t('panel_sessions')}>
+        {sessions.map((s) => (
+          <button
+            key={s.conversationId}
+            type="button"
+            role="tab"
+            id={`tab-${s.conversationId}`}
+            aria-selected={s === selected}
+            aria-controls="session"
+            class={`tab scenario-${s.conversation.scenario}${s.endedBy ? ' ended' : ''}`}
+            onClick={() => model.select(s.conversationId)}
+          >
+            <ScenarioIcon scenario={s.conversation.scenario} />
+            <span>{s.conversation.customer.name}</span>
+          </button>
+        ))}
+      </nav>
+      {selected && <Session key={selected.conversationId} session={selected} model={model} now={now} />}
+      {model.notice.value && (
+        <p class="notice" role="alert">
+          {model.notice.value}
+        </p>
+      )}
+    </main>
+  );
+}
+
+function Session({ session, model, now }: { session: SessionEntry; model: SidePanelModel; now: number }) {
+  const outgoing = model.outgoing.value.filter((m) => m.conversationId === session.conversationId);
+  return (
+    <section id="session" role="tabpanel" aria-labelledby={`tab-${session.conversationId}`} class={`session scenario-${session.conversation.scenario}`}>
+      <Summary session={session} now={now} />
+      <Transcript session={session} outgoing={outgoing} model={model} />
+      {session.endedBy ? (
+        <footer class="ended-bar" role="status">
+          <span>{t(session.endedBy === 'customer' ? 'ended_by_customer' : session.endedBy === 'agent' ? 'ended_by_agent' : 'ended_by_system')}</span>
+          <button type="button" class="secondary" onClick={() => void model.close(session.conversationId)}>
+            {t('close_session')}
+          </button>
+        </footer>
+      ) : (
+        <Composer session={session} model={model} />
+      )}
+    </section>
+  );
+}
+
+function Summary({ session, now }: { session: SessionEntry; now: number }) {
+  const c = session.conversation;
+  const rows: [MessageKey, string | preact.JSX.Element][] = [];
+  if (c.customer.phone) rows.push(['field_phone', <a href={`tel:${c.customer.phone.replace(/[^\d+]/g, '')}`}>{c.customer.phone}</a>]);
+  if (c.customer.email) rows.push(['field_email', <a href={`mailto:${c.customer.email}`}>{c.customer.email}</a>]);
+  rows.push(['field_channel', t(`channel_${c.channel}`)]);
+  if (c.queue) rows.push(['field_queue', c.queue]);
+  rows.push(['field_waited', formatClock(session.acceptedAt - c.waitingSince)]);
+  rows.push(['field_talking', session.endedBy ? '—' : formatClock(now - session.acceptedAt)]);
+  if (c.context?.fromAgent) rows.push(['field_transferred_by', c.context.fromAgent]);
+  if (c.context?.reason) rows.push(['field_reason', c.context.reason]);
+  return (
+    <header class="summary" aria-label={t('customer_summary')}>
+      <div class="who">
+        <span class="badge">
+          <ScenarioIcon scenario={c.scenario} />
+        </span>
+        <div>
+          <h1 class="name">{c.customer.name}</h1>
+          <p class="identified">{c.customer.crmId ? t('identified_crm') : t('identified_channel', t(`channel_${c.channel}`))}</p>
+        </div>
+        <span class="scenario">{scenarioTitle(c.scenario)}</span>
+      </div>
+      {c.comment && <p class="comment">{c.comment}</p>}
+      <dl class="facts">
+        {rows.map(([key, value]) => (
+          <div key={key}>
+            <dt>{t(key)}</dt>
+            <dd>{value}</dd>
+          </div>
+        ))}
+      </dl>
+      {c.context?.botTranscript && c.context.botTranscript.length > 0 && (
+        <details class="bot">
+          <summary>{t('bot_transcript', c.context.botTranscript.length)}</summary>
+          <ol>
+            {c.context.botTranscript.map((m) => (
+              <li key={m.id} class={`from-${m.from}`}>
+                <strong>{m.author ?? t(`sender_${m.from}`)}:</strong> {m.text}
+              </li>
+            ))}
+          </ol>
+        </details>
+      )}
+    </header>
+  );
+}
+
+/** One message; memoised so a new message does not re-render thousands of old ones. */
+const MessageRow = memo(function MessageRow({ message, customer }: { message: Message; customer: string }) {
+  const author = message.from === 'customer' ? customer : (message.author ?? t(`sender_${message.from}`));
+  return (
+    <li class={`msg from-${message.from}`} data-message-id={message.id}>
+      <span class="author">{author}</span>
+      <p class="text">
+        {linkify(message.text).map((part, i) =>
+          'href' in part ? (
+            <a key={i} href={part.href} target="_blank" rel="noopener noreferrer">
+              {part.text}
+            </a>
+          ) : (
+            part.text
+          ),
+        )}
+      </p>
+      <time dateTime={new Date(message.at).toISOString()}>{new Date(message.at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}</time>
+    </li>
+  );
+});
+
+function Transcript({ session, outgoing, model }: { session: SessionEntry; outgoing: OutgoingMessage[]; model: SidePanelModel }) {
+  const list = useRef<HTMLOListElement>(null);
+  const pinned = useSignal(true);
+  const count = session.transcript.length + outgoing.length;
+  // Follow new messages while the agent is at the bottom; leave them be when they scrolled up to read.
+  useEffect(() => {
+    const el = list.current;
+    if (el && pinned.value) el.scrollTop = el.scrollHeight;
+  }, [count]);
+  return (
+    <ol
+      ref={list}
+      class="transcript"
+      aria-label={t('transcript')}
+      aria-live="polite"
+      aria-relevant="additions"
+      onScroll={(e) => {
+        const el = e.currentTarget;
+        pinned.value = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+      }}
+    >
+      {session.transcript.map((m) => (
+        <MessageRow key={m.id} message={m} customer={session.conversation.customer.name} />
+      ))}
+      {outgoing.map((m) => (
+        <li key={m.clientMsgId} class={`msg from-agent pending ${m.status}`} data-client-msg-id={m.clientMsgId}>
+          <p class="text">{m.text}</p>
+          <span class="delivery">
+            {m.status === 'sending' ? (
+              t('sending')
+            ) : (
+              <>
+                {t('send_failed')} {m.error && <span class="why">{m.error}</span>}{' '}
+                <button type="button" class="link" onClick={() => model.retry(m.clientMsgId)}>
+                  {t('retry')}
+                </button>
+              </>
+            )}
+          </span>
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+function Composer({ session, model }: { session: SessionEntry; model: SidePanelModel }) {
+  const id = session.conversationId;
+  const input = useRef<HTMLTextAreaElement>(null);
+  useSignalEffect(() => {
+    // Switching sessions puts the cursor in that session's draft.
+    if (model.selected.value?.conversationId === id) input.current?.focus({ preventScroll: true });
+  });
+  return (
+    <form
+      class="composer"
+      onSubmit={(e) => {
+        e.preventDefault();
+        model.send(id);
+      }}
+    >
+      <textarea
+        ref={input}
+        rows={2}
+        aria-label={t('message_label', session.conversation.customer.name)}
+        placeholder={t('message_placeholder')}
+        value={model.drafts.value[id] ?? ''}
+        onInput={(e) => model.setDraft(id, e.currentTarget.value)}
+        onKeyDown={(e) => {
+          if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+            e.preventDefault();
+            model.send(id);
+          }
+        }}
+      />
+      <div class="composer-actions">
+        <button type="button" class="secondary end" onClick={() => void model.end(id)}>
+          {t('end_conversation')}
+        </button>
+        <button type="submit" class="primary">
+          {t('send')}
+        </button>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,42 @@
+/**
+ * What the extension's pages (side panel, popup, options) need from the
+ * worker, as one interface: the pushed view as a signal, and the commands.
+ * Production talks over a runtime port and messages; tests pass a fake.
+ */
+import { type ReadonlySignal, signal } from '@preact/signals';
+import { browser } from 'wxt/browser';
+import { type CommandResult, PAGE_PORT, sendMessage } from './messages';
+import type { PageSnapshot } from './snapshot';
+
+export interface BackgroundClient {
+  readonly view: ReadonlySignal<PageSnapshot | null>;
+  sendChatMessage(conversationId: string, clientMsgId: string, text: string): Promise<CommandResult>;
+  endConversation(conversationId: string): Promise<CommandResult>;
+  closeSession(conversationId: string): Promise<CommandResult>;
+}
+
+/** Turns a failed message into a result the UI can show. */
+async function safely(call: () => Promise<CommandResult>): Promise<CommandResult> {
+  try {
+    return await call();
+  } catch (error) {
+    return { ok: false, error: `Deskbell's background worker did not answer (${(error as Error).message}).` };
+  }
+}
+
+export function connectBackground(): BackgroundClient {
+  const view = signal<PageSnapshot | null>(null);
+  const connect = () => {
+    const port = browser.runtime.connect({ name: PAGE_PORT });
+    port.onMessage.addListener((message) => (view.value = message as PageSnapshot));
+    // The worker was stopped or restarted: reconnecting wakes it and it pushes the view again.
+    port.onDisconnect.addListener(() => setTimeout(connect, 300));
+  };
+  connect();
+  return {
+    view,
+    sendChatMessage: (conversationId, clientMsgId, text) => safely(() => sendMessage('sendChatMessage', { conversationId, clientMsgId, text })),
+    endConversation: (conversationId) => safely(() => sendMessage('endConversation', { conversationId })),
+    closeSession: (conversationId) => safely(() => sendMessage('closeSession', { conversationId })),
+  };
+}

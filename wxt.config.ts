@@ -1,6 +1,6 @@
 import preact from '@preact/preset-vite';
 import { defineConfig } from 'wxt';
-import { BUILT_IN_CRM_MATCHES } from './utils/crm-sites';
+import { BUILT_IN_CRM_MATCHES, LOCAL_HOSTS } from './utils/crm-sites';
 
 /**
  * Build-time default for the feed, so `npm run demo` and the e2e suite get an
@@ -10,6 +10,8 @@ import { BUILT_IN_CRM_MATCHES } from './utils/crm-sites';
  */
 const defaultFeedUrl = process.env.DESKBELL_FEED_URL ?? '';
 const defaultFeedToken = process.env.DESKBELL_FEED_TOKEN ?? '';
+/** Comma-separated CRM site patterns a development build starts with (the demo CRM). */
+const defaultCrmSites = (process.env.DESKBELL_CRM_SITES ?? '').split(',').filter(Boolean);
 
 export default defineConfig({
   // The demo builds elsewhere, so its preconfigured build never mixes with the test build.
@@ -22,6 +24,7 @@ export default defineConfig({
     define: {
       __DESKBELL_DEFAULT_FEED_URL__: JSON.stringify(defaultFeedUrl),
       __DESKBELL_DEFAULT_FEED_TOKEN__: JSON.stringify(defaultFeedToken),
+      __DESKBELL_DEFAULT_CRM_SITES__: JSON.stringify(defaultCrmSites),
     },
     build: { target: 'chrome116' },
   }),
@@ -31,7 +34,10 @@ export default defineConfig({
     default_locale: 'en',
     minimum_chrome_version: '116',
     permissions: ['storage', 'alarms', 'scripting'],
-    host_permissions: BUILT_IN_CRM_MATCHES,
+    host_permissions: [...BUILT_IN_CRM_MATCHES, ...LOCAL_HOSTS],
+    // Admin-added CRM sites: asked for one by one, on the admin's click.
+    optional_host_permissions: ['https://*/*', 'http://*/*'],
+    storage: { managed_schema: 'managed_schema.json' },
     action: { default_title: 'Deskbell' },
   },
 });

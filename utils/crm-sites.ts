@@ -1,7 +1,8 @@
 /**
- * Where the overlay runs out of the box: the hosted CRMs agents use most, and
- * this machine (the demo CRM, local development). Admins add their own sites
- * on the options page.
+ * Where the overlay runs. Built in: the hosted CRMs agents use most. Admins
+ * add their own sites (options page or policy); each added site needs the
+ * host permission, requested on the admin's click, and gets the content
+ * script registered at runtime.
  */
 export const BUILT_IN_CRM_MATCHES = [
   'https://*.dynamics.com/*',
@@ -9,6 +10,14 @@ export const BUILT_IN_CRM_MATCHES = [
   'https://*.my.salesforce.com/*',
   'https://app.hubspot.com/*',
   'https://app-eu1.hubspot.com/*',
-  'http://localhost/*',
-  'http://127.0.0.1/*',
 ];
+
+/**
+ * Hosts on this machine: declared as host permissions so a local CRM (or the
+ * demo) can be added as a CRM site without a permission prompt. Nothing runs
+ * there until an admin adds it.
+ */
+export const LOCAL_HOSTS = ['http://localhost/*', 'http://127.0.0.1/*'];
+
+/** Content-script registrations of admin-added sites carry this id prefix. */
+export const SITE_SCRIPT_PREFIX = 'crm-site:';

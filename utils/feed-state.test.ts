@@ -43,6 +43,12 @@ describe('feed state', () => {
     expect(expireDue(s, 31_000 + TOMBSTONE_MS).offers.o1).toBeUndefined();
   });
 
+  it('keeps offers handled in the same instant in feed order', () => {
+    let s = EMPTY_STATE;
+    for (const [id, seq] of [['zz', 1], ['aa', 2], ['mm', 3]] as const) s = applyEvent(s, offer(id, 30_000, seq), 5);
+    expect(pendingOffers(s).map((o) => o.offerId)).toEqual(['zz', 'aa', 'mm']);
+  });
+
   it('marks an offer that arrives already overdue as expired', () => {
     expect(applyEvent(EMPTY_STATE, offer('o1', 500), 1000).offers.o1?.status).toBe('expired');
   });

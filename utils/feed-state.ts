@@ -19,6 +19,8 @@ export type OfferStatus = 'offered' | 'accepted' | 'rejected' | 'expired' | 'wit
 
 export interface OfferEntry {
   offerId: string;
+  /** The feed's seq of the offer: the order offers arrived in, also within one batch. */
+  seq: number;
   conversation: Conversation;
   /** Local clock: when the offer arrived. */
   receivedAt: number;
@@ -55,7 +57,7 @@ export const TOMBSTONE_MS = 10 * 60_000;
 export function pendingOffers(state: FeedState): OfferEntry[] {
   return Object.values(state.offers)
     .filter((o) => o.status === 'offered')
-    .sort((a, b) => a.receivedAt - b.receivedAt || a.offerId.localeCompare(b.offerId));
+    .sort((a, b) => a.receivedAt - b.receivedAt || a.seq - b.seq);
 }
 
 /**
@@ -75,6 +77,7 @@ export function applyEvent(
       const deadline = Math.min(event.expiresAt - state.skewMs, now + maxOfferMs(event.conversation));
       const entry: OfferEntry = {
         offerId: event.offerId,
+        seq: event.seq,
         conversation: event.conversation,
         receivedAt: now,
         deadline,

@@ -26,7 +26,7 @@ function fakeClient(result: () => CommandResult = () => ({ ok: true })) {
     closeSession: async () => ({ ok: true }),
   };
   const show = (sessions: SessionEntry[]) =>
-    (view.value = { theme: 'dark', offers: [], sessions: [], sessionDetails: sessions, connection: null });
+    (view.value = { theme: 'dark', offers: [], sessions: [], sessionDetails: sessions, connection: null, sitesMissingPermission: [] });
   return { client, sent, show };
 }
 

@@ -24,6 +24,8 @@ export interface SessionView {
 
 export interface StateSnapshot {
   theme: ThemeSetting;
+  /** The catalogue of the language the admin chose; absent: the browser's language. */
+  strings?: Record<string, string>;
   offers: OfferView[];
   sessions: SessionView[];
 }
@@ -32,4 +34,6 @@ export interface StateSnapshot {
 export interface PageSnapshot extends StateSnapshot {
   sessionDetails: SessionEntry[];
   connection: ConnectionState | null;
+  /** CRM sites in the settings that lack their host permission. */
+  sitesMissingPermission: string[];
 }

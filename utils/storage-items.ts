@@ -8,29 +8,15 @@ import { storage } from 'wxt/utils/storage';
 import type { ConnectionState } from './feed-client';
 import { EMPTY_STATE, type FeedState } from './feed-state';
 import type { Presence } from './protocol/feed';
-import type { TemplateOverrides } from './templates';
+import type { Settings } from './settings';
 
-declare const __DESKBELL_DEFAULT_FEED_URL__: string;
-declare const __DESKBELL_DEFAULT_FEED_TOKEN__: string;
+export type ThemeSetting = Settings['theme'];
 
-export interface FeedSettings {
-  /** wss:// URL of the conversation feed (ws:// only for localhost). */
-  url: string;
-  /** The agent's token for the feed. */
-  token: string;
-}
-
-export const feedSettings = storage.defineItem<FeedSettings>('local:feedSettings', {
-  version: 1,
-  fallback: { url: __DESKBELL_DEFAULT_FEED_URL__, token: __DESKBELL_DEFAULT_FEED_TOKEN__ },
-});
-
-export type ThemeSetting = 'dark' | 'light' | 'system';
-
-export const theme = storage.defineItem<ThemeSetting>('local:theme', { version: 1, fallback: 'system' });
-
-/** The admin's changes to the default templates, per scenario and field. */
-export const templateOverrides = storage.defineItem<TemplateOverrides>('local:templates', { version: 1, fallback: {} });
+/**
+ * What the admin saved on the options page. Read through
+ * `effectiveSettings`, which checks each field and applies policy on top.
+ */
+export const savedSettings = storage.defineItem<Partial<Settings>>('local:settings', { version: 1, fallback: {} });
 
 export const agentPresence = storage.defineItem<Presence>('local:presence', { version: 1, fallback: 'available' });
 
@@ -52,3 +38,26 @@ export interface Diagnostics {
 export const diagnostics = storage.defineItem<Diagnostics>('session:diagnostics', {
   fallback: { connection: { status: 'idle', attempt: 0, since: 0 }, invalidFrames: 0, duplicates: 0, journal: [] },
 });
+
+/**
+ * Builds before settings were one object kept the feed, theme and templates
+ * under keys of their own. Moves them into `settings` once and removes them.
+ */
+export async function migrateLegacySettings(): Promise<boolean> {
+  const [feed, theme, templates, saved] = await Promise.all([
+    storage.getItem<{ url?: string; token?: string }>('local:feedSettings'),
+    storage.getItem<Settings['theme']>('local:theme'),
+    storage.getItem<Settings['templates']>('local:templates'),
+    savedSettings.getValue(),
+  ]);
+  if (feed === null && theme === null && templates === null) return false;
+  await savedSettings.setValue({
+    ...(feed?.url !== undefined ? { feedUrl: feed.url } : {}),
+    ...(feed?.token !== undefined ? { feedToken: feed.token } : {}),
+    ...(theme !== null ? { theme } : {}),
+    ...(templates !== null ? { templates } : {}),
+    ...saved,
+  });
+  await storage.removeItems(['local:feedSettings', 'local:theme', 'local:templates']);
+  return true;
+}

@@ -22,6 +22,8 @@ export const TemplateSchema = v.object({
   acceptLabel: v.pipe(v.string(), v.maxLength(30)),
   rejectLabel: v.pipe(v.string(), v.maxLength(30)),
   rejectAllowed: v.boolean(),
+  /** Reasons the agent picks from when rejecting; empty: reject at once without a reason. */
+  rejectReasons: v.pipe(v.array(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(60))), v.maxLength(10)),
   autoAccept: v.boolean(),
   sound: v.boolean(),
   desktop: v.picklist(DESKTOP_POLICIES),
@@ -37,6 +39,7 @@ const alert = (over: Partial<Template> = {}): Template => ({
   acceptLabel: '',
   rejectLabel: '',
   rejectAllowed: true,
+  rejectReasons: [],
   autoAccept: false,
   sound: true,
   desktop: 'when-hidden',

@@ -7,8 +7,8 @@ import { browser } from 'wxt/browser';
 import { type ConnectionState, FeedClient, type FeedCommand } from '../../utils/feed-client';
 import { applyEvent, resetForFreshSession } from '../../utils/feed-state';
 import { checkFeedUrl } from '../../utils/feed-url';
-import type { Conversation, ServerEvent } from '../../utils/protocol/feed';
-import { agentPresence, type Diagnostics, diagnostics, feedCursor, feedSettings } from '../../utils/storage-items';
+import type { Conversation, Presence, ServerEvent } from '../../utils/protocol/feed';
+import { agentPresence, type Diagnostics, diagnostics, feedCursor } from '../../utils/storage-items';
 import type { StateKeeper } from './state-keeper';
 
 const JOURNAL_SIZE = 500;
@@ -44,8 +44,11 @@ export class FeedConnection {
     this.#diag = diagnostics.getValue();
   }
 
-  /** Reads the settings and connects; stops a previous client first. Calls run one after another. */
-  restart(): Promise<void> {
+  #target = { url: '', token: '' };
+
+  /** Connects to this feed (again); stops a previous client first. Calls run one after another. */
+  restart(url: string, token: string): Promise<void> {
+    this.#target = { url, token };
     this.#restarting = this.#restarting.then(() => this.#restart());
     return this.#restarting;
   }
@@ -53,8 +56,9 @@ export class FeedConnection {
   async #restart(): Promise<void> {
     this.#client?.stop();
     this.#client = undefined;
-    const [settings, presence] = await Promise.all([feedSettings.getValue(), agentPresence.getValue()]);
-    const check = checkFeedUrl(settings.url);
+    const settings = this.#target;
+    const presence = await agentPresence.getValue();
+    const check = settings.url ? checkFeedUrl(settings.url) : ({ ok: false, error: 'No feed URL is set.' } as const);
     if (!check.ok || !settings.token) {
       const connection: ConnectionState = { status: 'idle', attempt: 0, since: Date.now(), lastError: check.ok ? 'No agent token is set.' : check.error };
       this.onConnection(connection);
@@ -94,8 +98,11 @@ export class FeedConnection {
 
   /** The worker woke up (alarm, message): skip any backoff wait. */
   nudge(): void {
-    if (this.#client) this.#client.reconnectNow();
-    else void this.restart();
+    this.#client?.reconnectNow();
+  }
+
+  setPresence(presence: Presence): void {
+    this.#client?.setPresence(presence);
   }
 
   /** Diagnostics changes go through one chain, so none overwrites another. */

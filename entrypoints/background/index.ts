@@ -6,8 +6,13 @@ import { browser, type Browser } from 'wxt/browser';
 import { defineBackground } from 'wxt/utils/define-background';
 import { closeSession, pendingOffers, resolveOffer } from '../../utils/feed-state';
 import { onMessage, PAGE_PORT, STATE_PORT } from '../../utils/messages';
-import { diagnostics, feedSettings, feedState, templateOverrides, theme } from '../../utils/storage-items';
+import { BUILT_IN_CRM_MATCHES } from '../../utils/crm-sites';
+import { loadCatalogue } from '../../utils/i18n';
+import { type EffectiveSettings } from '../../utils/settings';
+import { loadEffectiveSettings, refreshPolicy, watchEffectiveSettings } from '../../utils/settings-store';
+import { agentPresence, diagnostics, feedState, migrateLegacySettings } from '../../utils/storage-items';
 import { templateFor } from '../../utils/templates';
+import { syncCrmSites } from './crm-sites';
 import { ChatMessageCommand, commandHandler, ConversationCommand, OfferCommand, RejectCommand, type Sender } from './commands';
 import { FeedConnection } from './feed-connection';
 import { injectIntoOpenTabs } from './reinject';
@@ -20,7 +25,8 @@ const NOT_CONNECTED = 'Not connected to the conversation feed.';
 
 export default defineBackground(() => {
   const hub = new StateHub();
-  let settings: ViewSettings = { theme: 'system', templates: {} };
+  let settings: ViewSettings = { theme: 'system', templates: {}, sitesMissingPermission: [] };
+  let applied: EffectiveSettings | undefined;
   const keeper = new StateKeeper({
     load: () => feedState.getValue(),
     save: (state) => feedState.setValue(state),
@@ -44,16 +50,20 @@ export default defineBackground(() => {
   );
 
   browser.runtime.onInstalled.addListener(({ reason }) => {
-    if (reason === 'install' || reason === 'update') void injectIntoOpenTabs();
+    if (reason === 'install' || reason === 'update') {
+      void settingsReady.then(() => injectIntoOpenTabs([...BUILT_IN_CRM_MATCHES, ...(applied?.settings.crmSites ?? [])]));
+    }
   });
 
-  const settingsReady = loadSettings();
+  restrictLocalStorage();
+  const settingsReady = migrateLegacySettings().then(applySettings);
+  void settingsReady.then(refreshPolicy);
   const extensionOrigin = browser.runtime.getURL('/');
   browser.runtime.onConnect.addListener((port: Browser.runtime.Port) => {
     const kind = port.name === STATE_PORT ? 'overlay' : port.name === PAGE_PORT ? 'page' : undefined;
     // Whole sessions go to the extension's own pages only, never to a content script.
     if (!kind || (kind === 'page' && !port.sender?.url?.startsWith(extensionOrigin))) return port.disconnect();
-    // The first push waits for the stored state, so a woken worker never shows an empty view.
+    // The first push waits for the stored state and the settings, so a woken worker never shows an empty view.
     void Promise.all([keeper.ready, settingsReady]).then(() => hub.add(port, kind));
   });
 
@@ -62,9 +72,11 @@ export default defineBackground(() => {
   browser.alarms.onAlarm.addListener(() => feed.nudge());
   void browser.alarms.create(WAKE_ALARM, { periodInMinutes: 0.5 });
 
-  feedSettings.watch(() => void feed.restart());
-  theme.watch(() => void loadSettings());
-  templateOverrides.watch(() => void loadSettings());
+  watchEffectiveSettings(() => void applySettings());
+  agentPresence.watch((presence) => feed.setPresence(presence));
+  // A revoked or newly granted host permission changes which CRM sites can run.
+  browser.permissions.onAdded.addListener(() => void applySettings());
+  browser.permissions.onRemoved.addListener(() => void applySettings());
 
   onMessage('acceptOffer', commandHandler(OfferCommand, ({ offerId }, sender) => {
     // Before any await: the click that sent this message still counts as a user gesture.
@@ -119,14 +131,36 @@ export default defineBackground(() => {
 
   onMessage('getDiagnostics', () => diagnostics.getValue());
 
-  void feed.restart();
-
-  async function loadSettings(): Promise<void> {
-    const [t, templates] = await Promise.all([theme.getValue(), templateOverrides.getValue()]);
-    settings = { theme: t, templates };
+  /** Reads the effective settings (saved under policy) and applies what changed. */
+  async function applySettings(): Promise<void> {
+    const next = await loadEffectiveSettings();
+    const prev = applied?.settings;
+    applied = next;
+    const s = next.settings;
+    if (!prev || prev.feedUrl !== s.feedUrl || prev.feedToken !== s.feedToken) void feed.restart(s.feedUrl, s.feedToken);
+    const [sites, strings] = await Promise.all([
+      syncCrmSites(s.crmSites).catch((error: unknown) => {
+        console.warn('[deskbell] could not register the CRM sites:', error);
+        return { active: [], missingPermission: s.crmSites };
+      }),
+      s.language === 'auto' ? undefined : loadCatalogue(s.language).catch(() => undefined),
+    ]);
+    settings = { theme: s.theme, templates: s.templates, sitesMissingPermission: sites.missingPermission, ...(strings ? { strings } : {}) };
     hub.setSettings(settings);
   }
 });
+
+/**
+ * Settings (the feed token among them) live in storage.local, which content
+ * scripts may read and write by default. Only the extension's own pages and
+ * worker get it from here on; a browser that cannot restrict it says so.
+ */
+function restrictLocalStorage(): void {
+  const local = browser.storage.local as unknown as { setAccessLevel?: (o: { accessLevel: string }) => Promise<void> };
+  local.setAccessLevel?.({ accessLevel: 'TRUSTED_CONTEXTS' }).catch((error: unknown) => {
+    console.warn('[deskbell] this browser lets content scripts read storage.local:', error);
+  });
+}
 
 /** Opens the side panel where the agent clicked; must run before any await in a message handler. */
 function openSidePanel(sender: Sender): void {

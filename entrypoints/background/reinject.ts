@@ -1,17 +1,17 @@
 /**
  * Chrome does not put content scripts into tabs that were open before the
- * extension was installed or updated. Agents keep their CRM open all day, so
- * after an install or update the worker injects the overlay into those tabs;
- * the old overlay (if any) removes itself when its context is invalidated, and
- * the new one replaces whatever is left.
+ * extension was installed or updated, or before a CRM site was added.
+ * Agents keep their CRM open all day, so the worker injects the overlay into
+ * those tabs; an overlay already running in a tab keeps running (the content
+ * script checks), and one left by an older version gives way.
  */
 import { browser } from 'wxt/browser';
-import { BUILT_IN_CRM_MATCHES } from '../../utils/crm-sites';
 
 const CONTENT_SCRIPT = '/content-scripts/crm.js';
 
-export async function injectIntoOpenTabs(): Promise<void> {
-  const tabs = await browser.tabs.query({ url: BUILT_IN_CRM_MATCHES });
+export async function injectIntoOpenTabs(patterns: string[]): Promise<void> {
+  if (patterns.length === 0) return;
+  const tabs = await browser.tabs.query({ url: patterns });
   await Promise.all(
     tabs.map(async (tab) => {
       if (tab.id === undefined || tab.discarded) return;

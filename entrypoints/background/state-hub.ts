@@ -14,11 +14,14 @@ import { templateFor, type TemplateOverrides } from '../../utils/templates';
 export interface ViewSettings {
   theme: ThemeSetting;
   templates: TemplateOverrides;
+  strings?: Record<string, string>;
+  sitesMissingPermission: string[];
 }
 
 export function toSnapshot(state: FeedState, settings: ViewSettings): StateSnapshot {
   return {
     theme: settings.theme,
+    ...(settings.strings ? { strings: settings.strings } : {}),
     offers: pendingOffers(state).map((o) => ({
       offerId: o.offerId,
       conversation: o.conversation,
@@ -38,7 +41,7 @@ export function toSnapshot(state: FeedState, settings: ViewSettings): StateSnaps
 export class StateHub {
   readonly #ports = new Map<Browser.runtime.Port, 'overlay' | 'page'>();
   #state: FeedState = EMPTY_STATE;
-  #settings: ViewSettings = { theme: 'system', templates: {} };
+  #settings: ViewSettings = { theme: 'system', templates: {}, sitesMissingPermission: [] };
   #connection: ConnectionState | null = null;
 
   add(port: Browser.runtime.Port, kind: 'overlay' | 'page'): void {
@@ -68,6 +71,7 @@ export class StateHub {
       ...view,
       sessionDetails: Object.values(this.#state.sessions).sort((a, b) => a.acceptedAt - b.acceptedAt),
       connection: this.#connection,
+      sitesMissingPermission: this.#settings.sitesMissingPermission,
     };
   }
 

@@ -14,6 +14,7 @@ import type { ContentScriptContext } from 'wxt/utils/content-script-context';
 import { Overlay } from '../../components/Overlay';
 import overlayCss from '../../components/overlay.css?inline';
 import themeCss from '../../components/theme.css?inline';
+import { useCatalogue } from '../../utils/i18n';
 import { sendMessage, STATE_PORT } from '../../utils/messages';
 import { createOverlayModel } from '../../utils/overlay-model';
 import type { StateSnapshot } from '../../utils/snapshot';
@@ -39,7 +40,19 @@ const HOST_STYLE: [string, string][] = [
   ['pointer-events', 'none'],
 ];
 
+/**
+ * Set while an overlay of this version runs in this frame: the content
+ * script can be both declared and registered for a site, and is injected
+ * into open tabs after an update, so it may start twice in the same world.
+ */
+const RUNNING = Symbol.for('deskbell.overlay');
+type Running = { [RUNNING]?: ContentScriptContext };
+
 export function mountOverlay(ctx: ContentScriptContext): void {
+  const running = globalThis as Running;
+  if (running[RUNNING]?.isValid) return;
+  running[RUNNING] = ctx;
+
   // A previous version's overlay (extension reloaded or updated) gives way.
   for (const stale of document.querySelectorAll(`[${HOST_ATTR}]`)) stale.remove();
 
@@ -90,7 +103,11 @@ export function mountOverlay(ctx: ContentScriptContext): void {
     } catch {
       return; // The extension is gone; ctx is about to be invalidated.
     }
-    port.onMessage.addListener((message) => model.receive(message as StateSnapshot));
+    port.onMessage.addListener((message) => {
+      const snapshot = message as StateSnapshot;
+      useCatalogue(snapshot.strings);
+      model.receive(snapshot);
+    });
     // The worker was stopped or restarted: reconnecting wakes it, and it pushes the state again.
     port.onDisconnect.addListener(() => {
       port = undefined;

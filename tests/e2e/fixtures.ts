@@ -3,7 +3,7 @@
  * a fake CRM site, and Debian Chromium with the built extension loaded in a
  * persistent context (extensions need one).
  */
-import { test as base, type BrowserContext, chromium, type Page, type Worker } from '@playwright/test';
+import { test as base, type BrowserContext, chromium, expect as baseExpect, type Page, type Worker } from '@playwright/test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,6 +16,8 @@ export const EXTENSION_PATH = path.resolve('.output/chrome-mv3');
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const AGENT = { id: 'agent-1', name: 'Alex Morgan', token: 'e2e-agent-token', capacity: 100 };
 export const API_KEY = 'e2e-api-key';
+/** The fake CRM's origin as a CRM site pattern (declared host permission: no prompt). */
+export const CRM_SITE = 'http://127.0.0.1/*';
 
 /** Flags Chromium needs as root in a sandboxless container with no network. */
 export const CHROMIUM_ARGS = [
@@ -83,8 +85,10 @@ export interface ExtensionHandle {
   killWorker(): Promise<void>;
   /** Loads the build again under the same id, as an update does (CDP Extensions.loadUnpacked). */
   reload(): Promise<void>;
-  /** Writes a setting to storage.local, as the options page would. */
+  /** Writes a value to storage.local. */
   setLocal(key: string, value: unknown): Promise<void>;
+  /** Changes saved settings, as the options page does. */
+  updateSettings(change: Record<string, unknown>): Promise<void>;
   /** Points the extension at a feed, as an admin would on the options page. */
   configureFeed(url: string, token?: string): Promise<void>;
   feedState(): Promise<FeedState>;
@@ -170,6 +174,17 @@ export const test = base.extend<Fixtures>({
     const setLocal = async (key: string, value: unknown) => {
       await inExtension(async ([k, v]) => chrome.storage.local.set({ [k as string]: v }), [key, value] as const);
     };
+    const updateSettings = async (change: Record<string, unknown>) => {
+      await inExtension(async (c) => {
+        const { settings } = await chrome.storage.local.get('settings');
+        await chrome.storage.local.set({ settings: { ...(settings ?? {}), ...c } });
+      }, change);
+    };
+    const registeredSites = () => inExtension(async () => (await chrome.scripting.getRegisteredContentScripts()).map((s) => s.id), null);
+
+    // The fake CRM runs on 127.0.0.1: add it as a CRM site, as an admin would, before the test.
+    await updateSettings({ crmSites: [CRM_SITE] });
+    await baseExpect.poll(registeredSites).toContain(`crm-site:${CRM_SITE}`);
     const reload = async () => {
       const cdp = await context.browser()!.newBrowserCDPSession();
       const { id: reloaded } = (await cdp.send('Extensions.loadUnpacked' as never, { path: EXTENSION_PATH } as never)) as { id: string };
@@ -183,7 +198,8 @@ export const test = base.extend<Fixtures>({
       killWorker,
       reload,
       setLocal,
-      configureFeed: (url, token = AGENT.token) => setLocal('feedSettings', { url, token }),
+      updateSettings,
+      configureFeed: (url, token = AGENT.token) => updateSettings({ feedUrl: url, feedToken: token }),
       feedState: () => readSession<FeedState>('feedState'),
       diagnostics: () => readSession<Diagnostics>('diagnostics'),
     });

@@ -51,7 +51,7 @@ test('an incoming chat shows as an alert in the CRM tab, and Accept takes it', a
 
 for (const theme of ['dark', 'light'] as const) {
   test(`every scenario renders as its template says, ${theme} theme`, async ({ context, extension, feed, crm }) => {
-    await extension.setLocal('theme', theme);
+    await extension.updateSettings({ theme });
     const { page, overlay } = await openCrm(context, crm.url());
     await connect(extension, feed);
     for (const c of SCENARIO_CASES) {
@@ -181,7 +181,7 @@ test('customer text is rendered as text: an XSS payload stays inert', async ({ c
 });
 
 test('a toast opens the session when selected, and vanishes after its time otherwise', async ({ context, extension, feed, crm }) => {
-  await extension.setLocal('templates', { 'work-item': { timeoutSec: 3 } });
+  await extension.updateSettings({ templates: { 'work-item': { timeoutSec: 3 } } });
   const { overlay } = await openCrm(context, crm.url());
   await connect(extension, feed);
   const workItem = { scenario: 'work-item', customer: { name: 'Aisha Khan' }, comment: 'Call back about the contract renewal', queue: 'Back office' };

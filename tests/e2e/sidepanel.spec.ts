@@ -151,7 +151,7 @@ test('a long transcript stays usable: a thousand messages, and the composer stil
 
 for (const theme of ['dark', 'light'] as const) {
   test(`side panel screenshot, ${theme} theme`, async ({ context, extension, feed, crm }) => {
-    await extension.setLocal('theme', theme);
+    await extension.updateSettings({ theme });
     const { overlay } = await setup(context, extension, feed, crm.url());
     await acceptFromOverlay(overlay, feed, { scenario: 'chat', customer: { name: 'Tom Becker', email: 'tom.becker@example.de' }, comment: 'Can I change the delivery address?' });
     const id = await acceptFromOverlay(overlay, feed, maria);

@@ -1,10 +1,19 @@
-/** The toolbar popup: is the feed connected, and what is waiting. */
+/** The toolbar popup: the agent's status, whether the feed is connected, and what is waiting. */
 import { formatClock } from '../utils/format';
 import { t } from '../utils/i18n';
+import { PRESENCES, type Presence } from '../utils/protocol/feed';
 import type { BackgroundClient } from '../utils/background-client';
 import { scenarioTitle } from './Overlay';
 
-export function Popup({ client }: { client: BackgroundClient }) {
+interface Props {
+  client: BackgroundClient;
+  presence: Presence;
+  now: number;
+  onPresence(presence: Presence): void;
+  onSettings(): void;
+}
+
+export function Popup({ client, presence, now, onPresence, onSettings }: Props) {
   const connection = client.view.value?.connection;
   const offers = client.view.value?.offers ?? [];
   const status = connection?.status ?? 'idle';
@@ -19,6 +28,15 @@ export function Popup({ client }: { client: BackgroundClient }) {
         </p>
         {connection?.lastError && status !== 'open' && <p class="hint">{connection.lastError}</p>}
       </header>
+      <fieldset class="presence">
+        <legend>{t('presence')}</legend>
+        {PRESENCES.map((p) => (
+          <label key={p} class={`presence-${p}`}>
+            <input type="radio" name="presence" value={p} checked={presence === p} onChange={() => onPresence(p)} />
+            <span class="dot" aria-hidden="true" /> {t(`presence_${p}`)}
+          </label>
+        ))}
+      </fieldset>
       <section aria-label={t('pending_offers')}>
         {offers.length === 0 ? (
           <p class="empty">{t('no_pending_offers')}</p>
@@ -28,13 +46,18 @@ export function Popup({ client }: { client: BackgroundClient }) {
               <li key={o.offerId}>
                 <strong>{o.conversation.customer.name}</strong>
                 <span>
-                  {scenarioTitle(o.conversation.scenario)} · {formatClock(o.deadline - Date.now())}
+                  {scenarioTitle(o.conversation.scenario)} · {formatClock(o.deadline - now)}
                 </span>
               </li>
             ))}
           </ul>
         )}
       </section>
+      <footer>
+        <button type="button" class="link" onClick={onSettings}>
+          {t('open_settings')}
+        </button>
+      </footer>
     </main>
   );
 }

@@ -26,6 +26,7 @@ execFileSync('npx', ['wxt', 'build'], {
     DESKBELL_OUT_DIR: OUT_DIR,
     DESKBELL_FEED_URL: `ws://127.0.0.1:${FEED_PORT}/feed`,
     DESKBELL_FEED_TOKEN: DEMO_AGENT.token,
+    DESKBELL_CRM_SITES: 'http://127.0.0.1/*',
   },
 });
 

@@ -11,7 +11,7 @@ export type MessageKey = keyof typeof import('../public/_locales/en/messages.jso
 let catalogue: Readonly<Record<string, string>> | null = null;
 
 /** Uses this catalogue (key → message) instead of the browser's language; null goes back to it. */
-export function useCatalogue(strings: Readonly<Record<string, string>> | null | undefined): void {
+export function setCatalogue(strings: Readonly<Record<string, string>> | null | undefined): void {
   catalogue = strings ?? null;
 }
 

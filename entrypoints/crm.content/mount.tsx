@@ -14,7 +14,7 @@ import type { ContentScriptContext } from 'wxt/utils/content-script-context';
 import { Overlay } from '../../components/Overlay';
 import overlayCss from '../../components/overlay.css?inline';
 import themeCss from '../../components/theme.css?inline';
-import { useCatalogue } from '../../utils/i18n';
+import { setCatalogue } from '../../utils/i18n';
 import { sendMessage, STATE_PORT } from '../../utils/messages';
 import { createOverlayModel } from '../../utils/overlay-model';
 import type { StateSnapshot } from '../../utils/snapshot';
@@ -105,7 +105,7 @@ export function mountOverlay(ctx: ContentScriptContext): void {
     }
     port.onMessage.addListener((message) => {
       const snapshot = message as StateSnapshot;
-      useCatalogue(snapshot.strings);
+      setCatalogue(snapshot.strings);
       model.receive(snapshot);
     });
     // The worker was stopped or restarted: reconnecting wakes it, and it pushes the state again.

@@ -3,6 +3,7 @@ import { render } from 'preact';
 import '../../components/theme.css';
 import { SidePanel } from '../../components/SidePanel';
 import { connectBackground } from '../../utils/background-client';
+import { setCatalogue } from '../../utils/i18n';
 import { createSidePanelModel } from '../../utils/sidepanel-model';
 import './sidepanel.css';
 
@@ -20,6 +21,7 @@ function App() {
     return setting === 'system' ? (prefersDark.value ? 'dark' : 'light') : setting;
   });
   document.documentElement.className = `theme-${theme.value}`;
+  setCatalogue(client.view.value?.strings);
   return <SidePanel model={model} now={now.value} />;
 }
 

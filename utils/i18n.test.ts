@@ -1,0 +1,31 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+const dir = 'public/_locales';
+const load = (lang: string) => JSON.parse(readFileSync(`${dir}/${lang}/messages.json`, 'utf8')) as Record<string, { message: string }>;
+const slots = (text: string) => [...text.matchAll(/\$(\d)/g)].map((m) => m[1]).sort();
+
+describe('translations', () => {
+  const en = load('en');
+  for (const lang of readdirSync(dir).filter((l) => l !== 'en')) {
+    it(`${lang} has every English string, with the same placeholders`, () => {
+      const other = load(lang);
+      expect(Object.keys(other).sort()).toEqual(Object.keys(en).sort());
+      for (const [key, { message }] of Object.entries(en)) {
+        expect(other[key]!.message, key).not.toBe('');
+        expect(slots(other[key]!.message), key).toEqual(slots(message));
+      }
+    });
+  }
+
+  it('every string the code asks for exists', () => {
+    const sources = ['components', 'entrypoints', 'utils'].flatMap((d) =>
+      readdirSync(d, { recursive: true, encoding: 'utf8' })
+        .filter((f) => /\.tsx?$/.test(f) && !f.endsWith('.test.ts') && !f.endsWith('.test.tsx'))
+        .map((f) => readFileSync(`${d}/${f}`, 'utf8')),
+    );
+    const keys = new Set(sources.flatMap((s) => [...s.matchAll(/\bt\('([a-z_A-Z]+)'/g)].map((m) => m[1]!)));
+    const missing = [...keys].filter((k) => !(k in en));
+    expect(missing).toEqual([]);
+  });
+});

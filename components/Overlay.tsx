@@ -9,6 +9,7 @@ import { formatClock, secondsLeft } from '../utils/format';
 import { type MessageKey, t } from '../utils/i18n';
 import type { OverlayModel } from '../utils/overlay-model';
 import type { Scenario } from '../utils/protocol/feed';
+import type { Identification } from '../utils/crm/types';
 import type { OfferView } from '../utils/snapshot';
 import { ScenarioIcon } from './icons';
 
@@ -63,8 +64,35 @@ export function Overlay({ model, theme }: { model: OverlayModel; theme: Theme })
   );
 }
 
+/** What the CRM said about the customer's number. The record link is built by the worker (http(s) only). */
+function IdentificationLine({ ident }: { ident: Exclude<Identification, { status: 'channel' }> }) {
+  switch (ident.status) {
+    case 'pending':
+      return <p class="ident pending">{t('ident_pending')}</p>;
+    case 'matched':
+      return (
+        <p class="ident matched">
+          {t('ident_matched')}
+          {ident.contact.recordUrl && (
+            <>
+              {' · '}
+              <a href={ident.contact.recordUrl} target="_blank" rel="noopener noreferrer">
+                {t('ident_open_record')}
+              </a>
+            </>
+          )}
+        </p>
+      );
+    case 'ambiguous':
+      return <p class="ident ambiguous">{t('ident_ambiguous', ident.candidates.length)}</p>;
+    default:
+      return <p class="ident problem">{ident.message}</p>;
+  }
+}
+
 function OfferCard({ offer, model }: { offer: OfferView; model: OverlayModel }) {
-  const { conversation: c, template } = offer;
+  const { conversation: c, template, identification: ident } = offer;
+  const customerName = ident?.status === 'matched' ? ident.contact.name : c.customer.name;
   const now = model.now.value;
   const busy = model.busy.value.has(offer.offerId);
   const error = model.errors.value[offer.offerId];
@@ -105,7 +133,7 @@ function OfferCard({ offer, model }: { offer: OfferView; model: OverlayModel }) 
     >
       <div
         class="main"
-        {...(isAlert ? {} : { role: 'button', tabIndex: 0, onClick: open, onKeyDown: onToastKey, 'aria-label': `${acceptLabel}: ${c.customer.name}` })}
+        {...(isAlert ? {} : { role: 'button', tabIndex: 0, onClick: open, onKeyDown: onToastKey, 'aria-label': `${acceptLabel}: ${customerName}` })}
       >
         <span class="badge">
           <ScenarioIcon scenario={c.scenario} />
@@ -122,7 +150,8 @@ function OfferCard({ offer, model }: { offer: OfferView; model: OverlayModel }) 
             )}
           </header>
           <div id={bodyId}>
-            {fields.has('customer') && <p class="customer">{c.customer.name}</p>}
+            {fields.has('customer') && <p class="customer">{customerName}</p>}
+            {ident && ident.status !== 'channel' && <IdentificationLine ident={ident} />}
             {fields.has('comment') && c.comment && <p class="comment">{c.comment}</p>}
             {context && <p class="context">{context}</p>}
             {meta.length > 0 && (

@@ -57,7 +57,7 @@ function Session({ session, model, now }: { session: SessionEntry; model: SidePa
   const outgoing = model.outgoing.value.filter((m) => m.conversationId === session.conversationId);
   return (
     <section id="session" role="tabpanel" aria-labelledby={`tab-${session.conversationId}`} class={`session scenario-${session.conversation.scenario}`}>
-      <Summary session={session} now={now} />
+      <Summary session={session} now={now} model={model} />
       <Transcript session={session} outgoing={outgoing} model={model} />
       {session.endedBy ? (
         <footer class="ended-bar" role="status">
@@ -73,11 +73,14 @@ function Session({ session, model, now }: { session: SessionEntry; model: SidePa
   );
 }
 
-function Summary({ session, now }: { session: SessionEntry; now: number }) {
+function Summary({ session, now, model }: { session: SessionEntry; now: number; model: SidePanelModel }) {
   const c = session.conversation;
+  const ident = model.identification(c.id);
+  const contact = ident?.status === 'matched' ? ident.contact : undefined;
   const rows: [MessageKey, string | preact.JSX.Element][] = [];
   if (c.customer.phone) rows.push(['field_phone', <a href={`tel:${c.customer.phone.replace(/[^\d+]/g, '')}`}>{c.customer.phone}</a>]);
-  if (c.customer.email) rows.push(['field_email', <a href={`mailto:${c.customer.email}`}>{c.customer.email}</a>]);
+  const email = contact?.email ?? c.customer.email;
+  if (email) rows.push(['field_email', <a href={`mailto:${email}`}>{email}</a>]);
   rows.push(['field_channel', t(`channel_${c.channel}`)]);
   if (c.queue) rows.push(['field_queue', c.queue]);
   rows.push(['field_waited', formatClock(session.acceptedAt - c.waitingSince)]);
@@ -91,11 +94,45 @@ function Summary({ session, now }: { session: SessionEntry; now: number }) {
           <ScenarioIcon scenario={c.scenario} />
         </span>
         <div>
-          <h1 class="name">{c.customer.name}</h1>
-          <p class="identified">{c.customer.crmId ? t('identified_crm') : t('identified_channel', t(`channel_${c.channel}`))}</p>
+          <h1 class="name">{contact?.name ?? c.customer.name}</h1>
+          <p class="identified">
+            {contact
+              ? t(ident?.status === 'matched' && ident.picked ? 'identified_picked' : 'identified_phone')
+              : c.customer.crmId
+                ? t('identified_crm')
+                : t('identified_channel', t(`channel_${c.channel}`))}
+            {contact?.recordUrl && (
+              <>
+                {' · '}
+                <a href={contact.recordUrl} target="_blank" rel="noopener noreferrer" class="record-link">
+                  {t('ident_open_record')}
+                </a>
+              </>
+            )}
+          </p>
         </div>
         <span class="scenario">{scenarioTitle(c.scenario)}</span>
       </div>
+      {ident?.status === 'pending' && <p class="ident-note">{t('ident_pending')}</p>}
+      {ident && 'message' in ident && <p class="ident-note problem">{ident.message}</p>}
+      {ident?.status === 'ambiguous' && (
+        <div class="choose" role="group" aria-label={t('ident_choose')}>
+          <p>{t('ident_choose')}</p>
+          <ul>
+            {ident.candidates.map((candidate) => (
+              <li key={candidate.id}>
+                <span>
+                  <strong>{candidate.name}</strong>
+                  {candidate.email && <span class="muted"> · {candidate.email}</span>}
+                </span>
+                <button type="button" onClick={() => void model.pick(c.id, candidate.id)} aria-label={`${t('ident_this_one')}: ${candidate.name}`}>
+                  {t('ident_this_one')}
+                </button>
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
       {c.comment && <p class="comment">{c.comment}</p>}
       <dl class="facts">
         {rows.map(([key, value]) => (

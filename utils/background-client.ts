@@ -13,6 +13,7 @@ export interface BackgroundClient {
   sendChatMessage(conversationId: string, clientMsgId: string, text: string): Promise<CommandResult>;
   endConversation(conversationId: string): Promise<CommandResult>;
   closeSession(conversationId: string): Promise<CommandResult>;
+  pickContact(conversationId: string, contactId: string): Promise<CommandResult>;
 }
 
 /** Turns a failed message into a result the UI can show. */
@@ -38,5 +39,6 @@ export function connectBackground(): BackgroundClient {
     sendChatMessage: (conversationId, clientMsgId, text) => safely(() => sendMessage('sendChatMessage', { conversationId, clientMsgId, text })),
     endConversation: (conversationId) => safely(() => sendMessage('endConversation', { conversationId })),
     closeSession: (conversationId) => safely(() => sendMessage('closeSession', { conversationId })),
+    pickContact: (conversationId, contactId) => safely(() => sendMessage('pickContact', { conversationId, contactId })),
   };
 }

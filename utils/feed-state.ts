@@ -13,6 +13,7 @@
  * A resolved offer stays in the state for a short while as a tombstone, so a
  * replayed `offer` frame for it does not bring it back.
  */
+import type { Identification } from './crm/types';
 import type { Conversation, Message, ServerEvent } from './protocol/feed';
 
 export type OfferStatus = 'offered' | 'accepted' | 'rejected' | 'expired' | 'withdrawn';
@@ -46,9 +47,11 @@ export interface FeedState {
   sessions: Record<string, SessionEntry>;
   /** serverTime − local time, from the last welcome. */
   skewMs: number;
+  /** How each conversation's customer was identified (CRM lookup by phone), by conversation id. */
+  identifications: Record<string, Identification>;
 }
 
-export const EMPTY_STATE: FeedState = { offers: {}, sessions: {}, skewMs: 0 };
+export const EMPTY_STATE: FeedState = { offers: {}, sessions: {}, skewMs: 0, identifications: {} };
 
 /** How long a resolved offer is remembered, to ignore replays of it. */
 export const TOMBSTONE_MS = 10 * 60_000;
@@ -139,7 +142,7 @@ export function resolveOffer(state: FeedState, offerId: string, status: Exclude<
   return { ...state, offers: { ...state.offers, [offerId]: { ...offer, status, resolvedAt: now } } };
 }
 
-/** Expires every offer whose deadline has passed, and forgets old tombstones. */
+/** Expires every offer whose deadline has passed, and forgets old tombstones and what only they used. */
 export function expireDue(state: FeedState, now: number): FeedState {
   let next = state;
   for (const offer of Object.values(state.offers)) {
@@ -149,7 +152,30 @@ export function expireDue(state: FeedState, now: number): FeedState {
       next = { ...next, offers: rest };
     }
   }
-  return next;
+  return forgetUnused(next);
+}
+
+/** Drops identifications of conversations that are neither offered nor open any more. */
+function forgetUnused(state: FeedState): FeedState {
+  const used = new Set([...Object.values(state.offers).map((o) => o.conversation.id), ...Object.keys(state.sessions)]);
+  const stale = Object.keys(state.identifications).filter((id) => !used.has(id));
+  if (stale.length === 0) return state;
+  const identifications = { ...state.identifications };
+  for (const id of stale) delete identifications[id];
+  return { ...state, identifications };
+}
+
+export function setIdentification(state: FeedState, conversationId: string, identification: Identification): FeedState {
+  return { ...state, identifications: { ...state.identifications, [conversationId]: identification } };
+}
+
+/** The agent chose one of several contacts that share the number. */
+export function pickContact(state: FeedState, conversationId: string, contactId: string): FeedState {
+  const current = state.identifications[conversationId];
+  if (current?.status !== 'ambiguous') return state;
+  const contact = current.candidates.find((c) => c.id === contactId);
+  if (!contact) return state;
+  return setIdentification(state, conversationId, { status: 'matched', phone: current.phone, contact, picked: true });
 }
 
 /** The earliest deadline of a pending offer, for the next timer. */
@@ -173,5 +199,5 @@ export function closeSession(state: FeedState, conversationId: string): FeedStat
   const session = state.sessions[conversationId];
   if (!session?.endedBy) return state;
   const { [conversationId]: _closed, ...sessions } = state.sessions;
-  return { ...state, sessions };
+  return forgetUnused({ ...state, sessions });
 }

@@ -5,6 +5,7 @@
  * validates each with the schemas below before acting.
  */
 import { defineExtensionMessaging } from '@webext-core/messaging';
+import type { PageLookup } from './crm/dynamics365';
 import type { Diagnostics } from './storage-items';
 
 export type CommandResult = { ok: true } | { ok: false; error: string };
@@ -22,7 +23,11 @@ export interface ProtocolMap {
   endConversation(data: { conversationId: string }): CommandResult;
   /** Removes an ended conversation from the side panel. */
   closeSession(data: { conversationId: string }): CommandResult;
+  /** The agent chose which of several CRM contacts the customer is. */
+  pickContact(data: { conversationId: string; contactId: string }): CommandResult;
   getDiagnostics(): Diagnostics;
+  /** Worker → the content script in a Dynamics 365 tab: look contacts up on the org's Web API. */
+  findContacts(data: { tails: string[] }): PageLookup;
 }
 
 export const { sendMessage, onMessage } = defineExtensionMessaging<ProtocolMap>();

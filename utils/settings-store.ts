@@ -8,11 +8,8 @@
  * contexts only) and applied at once; the live read replaces it when it comes.
  */
 import { browser } from 'wxt/browser';
-import { storage } from 'wxt/utils/storage';
 import { type EffectiveSettings, effectiveSettings } from './settings';
-import { savedSettings } from './storage-items';
-
-export const policyCache = storage.defineItem<Record<string, unknown>>('local:policyCache', { version: 1, fallback: {} });
+import { policyCache, savedSettings } from './storage-items';
 
 export async function readPolicy(): Promise<Record<string, unknown>> {
   try {

@@ -24,9 +24,10 @@ function fakeClient(result: () => CommandResult = () => ({ ok: true })) {
     sendChatMessage: async (c, id, text) => (sent.push([c, id, text]), result()),
     endConversation: async () => ({ ok: true }),
     closeSession: async () => ({ ok: true }),
+    pickContact: async () => ({ ok: true }),
   };
   const show = (sessions: SessionEntry[]) =>
-    (view.value = { theme: 'dark', offers: [], sessions: [], sessionDetails: sessions, connection: null, sitesMissingPermission: [] });
+    (view.value = { theme: 'dark', offers: [], sessions: [], sessionDetails: sessions, connection: null, sitesMissingPermission: [], identifications: {} });
   return { client, sent, show };
 }
 

@@ -71,6 +71,11 @@ export function createSidePanelModel(client: BackgroundClient, options: { now?: 
   return {
     sessions,
     selected,
+    identification: (conversationId: string) => client.view.value?.identifications[conversationId],
+    async pick(conversationId: string, contactId: string): Promise<void> {
+      const result = await client.pickContact(conversationId, contactId);
+      notice.value = result.ok ? null : result.error;
+    },
     drafts,
     outgoing,
     notice,

@@ -1,4 +1,5 @@
 /** What the worker pushes to overlays and pages: the view of the state, nothing secret. */
+import type { Identification } from './crm/types';
 import type { ConnectionState } from './feed-client';
 import type { SessionEntry } from './feed-state';
 import type { Conversation } from './protocol/feed';
@@ -13,6 +14,7 @@ export interface OfferView {
   /** Local clock: when it arrived; toasts show for template.timeoutSec from here. */
   receivedAt: number;
   template: Template;
+  identification?: Identification;
 }
 
 export interface SessionView {
@@ -33,6 +35,7 @@ export interface StateSnapshot {
 /** For extension pages only: whole sessions with their transcripts, and the feed connection. */
 export interface PageSnapshot extends StateSnapshot {
   sessionDetails: SessionEntry[];
+  identifications: Record<string, Identification>;
   connection: ConnectionState | null;
   /** CRM sites in the settings that lack their host permission. */
   sitesMissingPermission: string[];

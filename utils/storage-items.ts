@@ -18,6 +18,9 @@ export type ThemeSetting = Settings['theme'];
  */
 export const savedSettings = storage.defineItem<Partial<Settings>>('local:settings', { version: 1, fallback: {} });
 
+/** The last enterprise policy read from storage.managed (see settings-store.ts for why). */
+export const policyCache = storage.defineItem<Record<string, unknown>>('local:policyCache', { version: 1, fallback: {} });
+
 export const agentPresence = storage.defineItem<Presence>('local:presence', { version: 1, fallback: 'available' });
 
 /** Last feed seq the worker has handled; the next connection resumes from it. */

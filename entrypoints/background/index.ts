@@ -4,8 +4,8 @@
  */
 import { browser, type Browser } from 'wxt/browser';
 import { defineBackground } from 'wxt/utils/define-background';
-import { closeSession, pendingOffers, resolveOffer } from '../../utils/feed-state';
-import { onMessage, PAGE_PORT, STATE_PORT } from '../../utils/messages';
+import { closeSession, type FeedState, pendingOffers, pickContact, resolveOffer, setIdentification } from '../../utils/feed-state';
+import { onMessage, PAGE_PORT, sendMessage, STATE_PORT } from '../../utils/messages';
 import { BUILT_IN_CRM_MATCHES } from '../../utils/crm-sites';
 import { loadCatalogue } from '../../utils/i18n';
 import { type EffectiveSettings } from '../../utils/settings';
@@ -13,7 +13,8 @@ import { loadEffectiveSettings, refreshPolicy, watchEffectiveSettings } from '..
 import { agentPresence, diagnostics, feedState, migrateLegacySettings } from '../../utils/storage-items';
 import { templateFor } from '../../utils/templates';
 import { syncCrmSites } from './crm-sites';
-import { ChatMessageCommand, commandHandler, ConversationCommand, OfferCommand, RejectCommand, type Sender } from './commands';
+import { ChatMessageCommand, commandHandler, ConversationCommand, OfferCommand, PickContactCommand, RejectCommand, type Sender } from './commands';
+import { findDynamicsTabs, identifyCustomer, needsLookup } from './identify';
 import { FeedConnection } from './feed-connection';
 import { injectIntoOpenTabs } from './reinject';
 import { StateHub, type ViewSettings } from './state-hub';
@@ -33,6 +34,7 @@ export default defineBackground(() => {
     onChange: (state) => {
       hub.setState(state);
       void browser.action.setBadgeText({ text: badgeText(pendingOffers(state).length) });
+      identifyNewCustomers(state);
     },
     scheduleWake: (at) => {
       if (at === undefined) void browser.alarms.clear(DEADLINE_ALARM);
@@ -129,7 +131,37 @@ export default defineBackground(() => {
     return { ok: true };
   }));
 
+  onMessage('pickContact', commandHandler(PickContactCommand, async ({ conversationId, contactId }) => {
+    await keeper.ready;
+    const next = await keeper.update((s) => pickContact(s, conversationId, contactId));
+    return next.identifications[conversationId]?.status === 'matched' ? { ok: true } : { ok: false, error: 'That contact is not one of the matches.' };
+  }));
+
   onMessage('getDiagnostics', () => diagnostics.getValue());
+
+  /**
+   * Starts a CRM lookup for each conversation that has a number to look up
+   * and no answer yet; a lookup cut short by a worker restart starts again.
+   */
+  const lookups = new Set<string>();
+  function identifyNewCustomers(state: FeedState): void {
+    const conversations = [...pendingOffers(state).map((o) => o.conversation), ...Object.values(state.sessions).map((s) => s.conversation)];
+    for (const c of conversations) {
+      const known = state.identifications[c.id];
+      if (lookups.has(c.id) || !needsLookup(c) || (known && known.status !== 'pending')) continue;
+      lookups.add(c.id);
+      void (async () => {
+        if (!known) await keeper.update((s) => setIdentification(s, c.id, { status: 'pending', phone: c.customer.phone! }));
+        const result = await identifyCustomer(c, {
+          region: applied?.settings.defaultRegion ?? 'NL',
+          findOrgTabs: findDynamicsTabs,
+          askTab: (tabId, tails) => sendMessage('findContacts', { tails }, tabId),
+        });
+        await keeper.update((s) => (s.identifications[c.id] ? setIdentification(s, c.id, result) : s));
+        lookups.delete(c.id);
+      })();
+    }
+  }
 
   /** Reads the effective settings (saved under policy) and applies what changed. */
   async function applySettings(): Promise<void> {

@@ -28,6 +28,7 @@ export function toSnapshot(state: FeedState, settings: ViewSettings): StateSnaps
       deadline: o.deadline,
       receivedAt: o.receivedAt,
       template: templateFor(o.conversation.scenario, settings.templates),
+      ...(state.identifications[o.conversation.id] ? { identification: state.identifications[o.conversation.id] } : {}),
     })),
     sessions: Object.values(state.sessions).map((s) => ({
       conversationId: s.conversationId,
@@ -70,6 +71,7 @@ export class StateHub {
     return {
       ...view,
       sessionDetails: Object.values(this.#state.sessions).sort((a, b) => a.acceptedAt - b.acceptedAt),
+      identifications: this.#state.identifications,
       connection: this.#connection,
       sitesMissingPermission: this.#settings.sitesMissingPermission,
     };

@@ -24,7 +24,9 @@ export class StateKeeper {
 
   constructor(options: StateKeeperOptions) {
     this.#o = { now: Date.now, ...options };
-    this.#queue = this.#o.load().then((loaded) => {
+    this.#queue = this.#o.load().then((stored) => {
+      // A state saved by an older version may lack newer fields.
+      const loaded = { ...EMPTY_STATE, ...stored };
       this.#state = loaded;
       return this.#commit(expireDue(loaded, this.#o.now()), true);
     });

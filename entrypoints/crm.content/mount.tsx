@@ -15,7 +15,8 @@ import { Overlay } from '../../components/Overlay';
 import overlayCss from '../../components/overlay.css?inline';
 import themeCss from '../../components/theme.css?inline';
 import { setCatalogue } from '../../utils/i18n';
-import { sendMessage, STATE_PORT } from '../../utils/messages';
+import { findContactsInPage } from '../../utils/crm/dynamics365';
+import { onMessage, sendMessage, STATE_PORT } from '../../utils/messages';
 import { createOverlayModel } from '../../utils/overlay-model';
 import type { StateSnapshot } from '../../utils/snapshot';
 
@@ -116,11 +117,18 @@ export function mountOverlay(ctx: ContentScriptContext): void {
   };
   connect();
 
+  // The worker asks the org tab to look a number up with the agent's own session.
+  const stopLookups = onMessage('findContacts', ({ data, sender }) => {
+    if (sender.id !== browser.runtime.id || sender.tab) return { ok: false, error: 'Refused: not from Deskbell.' };
+    return findContactsInPage(Array.isArray(data?.tails) ? data.tails.filter((t): t is string => typeof t === 'string').slice(0, 8) : []);
+  });
+
   ctx.setInterval(() => {
     if (model.snapshot.value?.offers.length) model.tick();
   }, TICK_MS);
 
   ctx.onInvalidated(() => {
+    stopLookups();
     keepMounted.disconnect();
     systemDark.removeEventListener('change', onScheme);
     port?.disconnect();

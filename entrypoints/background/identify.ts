@@ -1,0 +1,81 @@
+/**
+ * Links a conversation to the CRM contact whose mobile phone is the
+ * customer's number. Never throws and never waits past its budget: the offer
+ * is already on screen, and the answer (or the reason there is none) only
+ * adds to it.
+ */
+import { browser } from 'wxt/browser';
+import { digitTails, isDynamicsPage, type PageLookup, parseContacts } from '../../utils/crm/dynamics365';
+import type { CrmContact, Identification } from '../../utils/crm/types';
+import { normalizePhone } from '../../utils/phone';
+import type { Conversation } from '../../utils/protocol/feed';
+
+export const LOOKUP_BUDGET_MS = 4000;
+
+export interface IdentifyDeps {
+  region: string;
+  /** Tabs with a Dynamics 365 org open, the one to ask first first. */
+  findOrgTabs(): Promise<number[]>;
+  askTab(tabId: number, tails: string[]): Promise<PageLookup>;
+  budgetMs?: number;
+}
+
+/** True when the customer has a number to look up and no CRM id from the channel. */
+export function needsLookup(c: Conversation): boolean {
+  return !!c.customer.phone && !c.customer.crmId;
+}
+
+/** Contacts whose mobile phone, normalised, is the number. */
+export function matchContacts(contacts: readonly CrmContact[], e164: string, region: string): CrmContact[] {
+  return contacts.filter((c) => {
+    if (!c.phone) return false;
+    const check = normalizePhone(c.phone, region);
+    return check.ok && check.e164 === e164;
+  });
+}
+
+export async function identifyCustomer(conversation: Conversation, deps: IdentifyDeps): Promise<Identification> {
+  const phone = conversation.customer.phone;
+  if (!phone || !needsLookup(conversation)) return { status: 'channel' };
+  const number = normalizePhone(phone, deps.region);
+  if (!number.ok) return { status: 'unreadable', phone, message: number.reason };
+
+  const budget = deps.budgetMs ?? LOOKUP_BUDGET_MS;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<Identification>((resolve) => {
+    timer = setTimeout(() => resolve({ status: 'failed', phone, message: `The CRM did not answer within ${budget / 1000} s.` }), budget);
+  });
+  const lookup = (async (): Promise<Identification> => {
+    const tabs = await deps.findOrgTabs();
+    if (tabs.length === 0) return { status: 'unavailable', phone, message: 'No Dynamics 365 tab is open to look the number up in.' };
+    let lastError = '';
+    for (const tabId of tabs) {
+      const answer = await deps.askTab(tabId, digitTails(number.e164)).catch((error: unknown) => ({ ok: false as const, error: String(error) }));
+      if (!answer.ok) {
+        lastError = answer.error;
+        continue;
+      }
+      const parsed = parseContacts(answer.body, answer.origin);
+      if (!parsed.ok) return { status: 'failed', phone, message: parsed.error };
+      const matches = matchContacts(parsed.contacts, number.e164, deps.region);
+      if (matches.length === 1) return { status: 'matched', phone, contact: matches[0]! };
+      if (matches.length > 1) return { status: 'ambiguous', phone, candidates: matches };
+      return { status: 'none', phone, message: `No CRM contact has ${number.e164} as mobile phone.` };
+    }
+    return { status: 'failed', phone, message: lastError };
+  })();
+  try {
+    return await Promise.race([lookup, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Production: CRM tabs with a Dynamics org, the active one first. */
+export async function findDynamicsTabs(): Promise<number[]> {
+  const tabs = await browser.tabs.query({});
+  return tabs
+    .filter((t) => t.id !== undefined && t.url && isDynamicsPage(t.url))
+    .sort((a, b) => Number(b.active) - Number(a.active) || (b.lastAccessed ?? 0) - (a.lastAccessed ?? 0))
+    .map((t) => t.id!);
+}

@@ -33,11 +33,16 @@ export default defineConfig({
     description: '__MSG_extDescription__',
     default_locale: 'en',
     minimum_chrome_version: '116',
-    permissions: ['storage', 'alarms', 'scripting'],
+    permissions: ['storage', 'alarms', 'scripting', 'notifications', 'offscreen'],
     host_permissions: [...BUILT_IN_CRM_MATCHES, ...LOCAL_HOSTS],
     // Admin-added CRM sites: asked for one by one, on the admin's click.
     optional_host_permissions: ['https://*/*', 'http://*/*'],
     storage: { managed_schema: 'managed_schema.json' },
+    commands: {
+      'accept-newest': { suggested_key: { default: 'Alt+Shift+Y' }, description: 'Accept the newest conversation offered' },
+      'reject-newest': { suggested_key: { default: 'Alt+Shift+K' }, description: 'Reject the newest conversation offered' },
+      'open-panel': { suggested_key: { default: 'Alt+Shift+D' }, description: 'Open the Deskbell conversation panel' },
+    },
     action: { default_title: 'Deskbell' },
   },
 });

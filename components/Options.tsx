@@ -13,7 +13,7 @@ import type { SettingKey } from '../utils/settings';
 import type { PageSnapshot } from '../utils/snapshot';
 import type { Diagnostics } from '../utils/storage-items';
 import { DEFAULT_TEMPLATES, DESKTOP_POLICIES, FIELDS, type Template, templateFor } from '../utils/templates';
-import { scenarioTitle } from './Overlay';
+import { scenarioTitle } from './scenario-title';
 
 interface Props {
   model: OptionsModel;

@@ -1,6 +1,6 @@
 // @vitest-environment happy-dom
-import { act, fireEvent, render, screen } from '@testing-library/preact';
-import { describe, expect, it, vi } from 'vitest';
+import { act, cleanup, fireEvent, render, screen } from '@testing-library/preact';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createOverlayModel } from '../utils/overlay-model';
 import type { OfferView } from '../utils/snapshot';
 import { DEFAULT_TEMPLATES } from '../utils/templates';
@@ -23,11 +23,14 @@ function setup(offers: OfferView[]) {
   let now = NOW;
   const accept = vi.fn(async () => ({ ok: true as const }));
   const reject = vi.fn(async () => ({ ok: false as const, error: 'Not connected to the conversation feed.' }));
-  const model = createOverlayModel({ accept, reject }, () => now);
+  const open = vi.fn(async () => ({ ok: true as const }));
+  const model = createOverlayModel({ accept, reject, open }, () => now);
   model.receive({ theme: 'dark', offers, sessions: [] });
   render(<Overlay model={model} theme="dark" />);
-  return { model, accept, reject, advance: (ms: number) => ((now += ms), model.tick()) };
+  return { model, accept, reject, open, advance: (ms: number) => ((now += ms), model.tick()) };
 }
+
+afterEach(cleanup);
 
 describe('Overlay', () => {
   it('shows name, comment, live wait time and countdown as text', async () => {
@@ -65,6 +68,24 @@ describe('Overlay', () => {
     expect(t.model.hiddenCount.value).toBe(2);
     t.model.expanded.value = true;
     expect(t.model.shown.value).toHaveLength(5);
+  });
+
+  it('asks for a reason before rejecting when the template lists reasons', async () => {
+    const t = setup([offer('1')]);
+    await t.model.reject('1', ['Busy', 'Wrong skill']);
+    expect(t.reject).not.toHaveBeenCalled();
+    expect(t.model.choosing.value.has('1')).toBe(true);
+    await t.model.reject('1', ['Busy', 'Wrong skill'], 'Wrong skill');
+    expect(t.reject).toHaveBeenCalledWith('1', 'Wrong skill');
+  });
+
+  it('offers Open, not Accept / Reject, for an auto-accepted conversation', async () => {
+    const auto = offer('1', { autoAccepted: true, template: { ...DEFAULT_TEMPLATES.chat, autoAccept: true } });
+    setup([auto]);
+    await act(() => undefined);
+    const buttons = [...document.querySelectorAll('.actions button')].map((b) => b.textContent);
+    expect(buttons).toEqual(['Open']);
+    expect(document.querySelector('.countdown')).toBeNull();
   });
 
   it('shows why an action failed on the card', async () => {

@@ -6,26 +6,16 @@
 import { useComputed } from '@preact/signals';
 import type { JSX } from 'preact';
 import { formatClock, secondsLeft } from '../utils/format';
-import { type MessageKey, t } from '../utils/i18n';
+import { t } from '../utils/i18n';
 import type { OverlayModel } from '../utils/overlay-model';
-import type { Scenario } from '../utils/protocol/feed';
 import type { Identification } from '../utils/crm/types';
 import type { OfferView } from '../utils/snapshot';
 import { ScenarioIcon } from './icons';
+import { scenarioTitle } from './scenario-title';
 
 type Theme = 'dark' | 'light';
 
-const SCENARIO_TITLE: Record<Scenario, MessageKey> = {
-  chat: 'scenario_chat',
-  sms: 'scenario_sms',
-  facebook: 'scenario_facebook',
-  'work-item': 'scenario_work_item',
-  transfer: 'scenario_transfer',
-  escalation: 'scenario_escalation',
-  'bot-escalation': 'scenario_bot_escalation',
-};
 
-export const scenarioTitle = (s: Scenario) => t(SCENARIO_TITLE[s]);
 
 /** Runs the handler only for events the browser marks as coming from the user. */
 function trusted<E extends Event>(handler: (event: E) => void) {
@@ -96,13 +86,14 @@ function OfferCard({ offer, model }: { offer: OfferView; model: OverlayModel }) 
   const now = model.now.value;
   const busy = model.busy.value.has(offer.offerId);
   const error = model.errors.value[offer.offerId];
-  const isAlert = template.kind === 'alert';
+  const isAlert = template.kind === 'alert' || !!offer.autoAccepted;
+  const choosing = model.choosing.value.has(offer.offerId);
   const titleId = `t-${offer.offerId}`;
   const bodyId = `b-${offer.offerId}`;
   const left = secondsLeft(offer.deadline, now);
   const total = Math.max(1, offer.deadline - offer.receivedAt);
   const fields = new Set(template.fields);
-  const acceptLabel = template.acceptLabel || t(template.autoAccept ? 'open' : 'accept');
+  const acceptLabel = offer.autoAccepted ? t('open') : template.acceptLabel || t('accept');
   const rejectLabel = template.rejectLabel || t('reject');
 
   const meta: string[] = [];
@@ -113,7 +104,7 @@ function OfferCard({ offer, model }: { offer: OfferView; model: OverlayModel }) 
   if (fields.has('email') && c.customer.email) meta.push(c.customer.email);
   const context = fields.has('context') && c.context ? [c.context.fromAgent && t('transferred_by', c.context.fromAgent), c.context.reason].filter(Boolean).join(' · ') : '';
 
-  const open = trusted<JSX.TargetedMouseEvent<HTMLElement>>(() => void model.accept(offer.offerId));
+  const open = trusted<JSX.TargetedMouseEvent<HTMLElement>>(() => void (offer.autoAccepted ? model.open(offer.offerId) : model.accept(offer.offerId)));
   const onToastKey = trusted<JSX.TargetedKeyboardEvent<HTMLElement>>((e) => {
     if (e.key === 'Enter' || e.key === ' ') {
       e.preventDefault();
@@ -143,7 +134,7 @@ function OfferCard({ offer, model }: { offer: OfferView; model: OverlayModel }) 
             <h2 id={titleId} class="title">
               {scenarioTitle(c.scenario)}
             </h2>
-            {isAlert && template.showCountdown && (
+            {isAlert && !offer.autoAccepted && template.showCountdown && (
               <span class="countdown" aria-label={t('time_left', formatClock(left * 1000))}>
                 {formatClock(left * 1000)}
               </span>
@@ -178,19 +169,31 @@ function OfferCard({ offer, model }: { offer: OfferView; model: OverlayModel }) 
           {error}
         </p>
       )}
-      {isAlert && (
+      {isAlert && !choosing && (
         <div class="actions">
           <button type="button" class="accept" disabled={busy} onClick={open}>
             {busy ? t('working') : acceptLabel}
           </button>
-          {template.rejectAllowed && (
-            <button type="button" class="reject" disabled={busy} onClick={trusted(() => void model.reject(offer.offerId))}>
+          {template.rejectAllowed && !offer.autoAccepted && (
+            <button type="button" class="reject" disabled={busy} onClick={trusted(() => void model.reject(offer.offerId, template.rejectReasons))}>
               {rejectLabel}
             </button>
           )}
         </div>
       )}
-      {isAlert && template.showCountdown && (
+      {choosing && (
+        <div class="reasons" role="group" aria-label={t('reject_reason_label')}>
+          {template.rejectReasons.map((reason) => (
+            <button key={reason} type="button" class="reason" disabled={busy} onClick={trusted(() => void model.reject(offer.offerId, template.rejectReasons, reason))}>
+              {reason}
+            </button>
+          ))}
+          <button type="button" class="cancel" onClick={trusted(() => model.cancelReject(offer.offerId))}>
+            {t('cancel')}
+          </button>
+        </div>
+      )}
+      {isAlert && !offer.autoAccepted && template.showCountdown && (
         <div class="progress" aria-hidden="true">
           <div class="bar" style={{ transform: `scaleX(${Math.max(0, Math.min(1, (offer.deadline - now) / total))})` }} />
         </div>

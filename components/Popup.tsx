@@ -3,7 +3,7 @@ import { formatClock } from '../utils/format';
 import { t } from '../utils/i18n';
 import { PRESENCES, type Presence } from '../utils/protocol/feed';
 import type { BackgroundClient } from '../utils/background-client';
-import { scenarioTitle } from './Overlay';
+import { scenarioTitle } from './scenario-title';
 
 interface Props {
   client: BackgroundClient;

@@ -11,7 +11,7 @@ import { type MessageKey, t } from '../utils/i18n';
 import type { Message } from '../utils/protocol/feed';
 import type { OutgoingMessage, SidePanelModel } from '../utils/sidepanel-model';
 import { ScenarioIcon } from './icons';
-import { scenarioTitle } from './Overlay';
+import { scenarioTitle } from './scenario-title';
 
 export function SidePanel({ model, now }: { model: SidePanelModel; now: number }) {
   const sessions = model.sessions.value;

@@ -147,6 +147,8 @@ describe('feed server', () => {
     const offer = await holder.next('offer');
     holder.send({ type: 'reject', offerId: offer.offerId, reason: 'busy' });
     expect(await holder.next('offer-withdrawn')).toMatchObject({ offerId: offer.offerId, reason: 'rejected' });
+    const history = (await api(s, 'GET', `/api/conversations/${id}`)).body.offers as { state: string; reason: string | null }[];
+    expect(history[0]).toMatchObject({ state: 'rejected', reason: 'busy' });
     const reoffer = await other.next('offer');
     expect(reoffer.conversation.id).toBe(id);
     expect(await other.next('offer-withdrawn', () => true, 3000)).toMatchObject({ reason: 'expired' });

@@ -340,8 +340,8 @@ export class FeedService {
   }
 
   /** Closes an open offer, tells its agent why, and puts the conversation back in the queue. */
-  #withdraw(offer: OfferRecord, state: 'rejected' | 'expired' | 'withdrawn', reason: WithdrawReason): void {
-    if (!this.store.closeOffer(offer.id, state, this.#now())) return;
+  #withdraw(offer: OfferRecord, state: 'rejected' | 'expired' | 'withdrawn', reason: WithdrawReason, agentReason?: string): void {
+    if (!this.store.closeOffer(offer.id, state, this.#now(), agentReason)) return;
     clearTimeout(this.#timers.get(offer.id));
     this.#timers.delete(offer.id);
     this.store.setConversationStatus(offer.conversationId, 'waiting', null);
@@ -383,7 +383,7 @@ export class FeedService {
     const offer = this.#ownOffer(agentId, offerId);
     if (offer.state === 'rejected') return;
     if (offer.state !== 'open') throw new FeedError('offer-closed', `offer ${offerId} is ${offer.state}`, offerId);
-    this.#tx(() => this.#withdraw(offer, 'rejected', 'rejected'));
+    this.#tx(() => this.#withdraw(offer, 'rejected', 'rejected', reason));
     this.#log.info('rejected', { offer: offerId, agent: agentId, reason });
     this.dispatch();
   }

@@ -116,7 +116,7 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
     case 'GET conversations/:id': {
       const conversation = service.store.conversation(parts[1]!);
       if (!conversation) throw new HttpError(404, 'not-found', `no conversation ${parts[1]}`);
-      sendJson(res, 200, { conversation, transcript: service.store.transcript(conversation.id) });
+      sendJson(res, 200, { conversation, transcript: service.store.transcript(conversation.id), offers: service.store.offersOf(conversation.id) });
       return true;
     }
     case 'POST conversations/:id/messages': {

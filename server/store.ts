@@ -89,7 +89,8 @@ create table if not exists offers (
   offered_at integer not null,
   expires_at integer not null,
   state text not null,
-  closed_at integer
+  closed_at integer,
+  reason text
 );
 create index if not exists offers_open on offers(state, expires_at);
 create index if not exists offers_agent on offers(agent_id, state);
@@ -175,6 +176,7 @@ export class Store {
   #migrate(): void {
     const columns = (this.db.prepare('pragma table_info(offers)').all() as Row[]).map((c) => c.name);
     if (!columns.includes('closed_at')) this.db.exec('alter table offers add column closed_at integer');
+    if (!columns.includes('reason')) this.db.exec('alter table offers add column reason text');
   }
 
   close(): void {
@@ -315,8 +317,19 @@ export class Store {
   }
 
   /** Moves an open offer to `state`; false when it was no longer open. */
-  closeOffer(id: string, state: Exclude<OfferState, 'open'>, at: number): boolean {
-    return this.db.prepare(`update offers set state = ?, closed_at = ? where id = ? and state = 'open'`).run(state, at, id).changes === 1;
+  closeOffer(id: string, state: Exclude<OfferState, 'open'>, at: number, reason?: string): boolean {
+    return (
+      this.db.prepare(`update offers set state = ?, closed_at = ?, reason = ? where id = ? and state = 'open'`).run(state, at, reason ?? null, id).changes === 1
+    );
+  }
+
+  /** Every offer of a conversation, oldest first: who had it, how it ended, and why. */
+  offersOf(conversationId: string): (OfferRecord & { closedAt: number | null; reason: string | null })[] {
+    return (this.db.prepare('select * from offers where conversation_id = ? order by offered_at, rowid').all(conversationId) as Row[]).map((row) => ({
+      ...toOffer(row),
+      closedAt: (row.closed_at as number | null) ?? null,
+      reason: (row.reason as string | null) ?? null,
+    }));
   }
 
   openOffers(): OfferRecord[] {

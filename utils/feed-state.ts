@@ -30,6 +30,9 @@ export interface OfferEntry {
   status: OfferStatus;
   /** Local clock: when the offer left `offered`. */
   resolvedAt?: number;
+  /** Accepted by the worker because the template says so; the agent has not opened it yet unless `opened`. */
+  autoAccepted?: boolean;
+  opened?: boolean;
 }
 
 export interface SessionEntry {
@@ -200,4 +203,24 @@ export function closeSession(state: FeedState, conversationId: string): FeedStat
   if (!session?.endedBy) return state;
   const { [conversationId]: _closed, ...sessions } = state.sessions;
   return forgetUnused({ ...state, sessions });
+}
+
+/** Accepts an offer for the agent (auto-accept template): it stays on screen, with Open, until opened. */
+export function autoAccept(state: FeedState, offerId: string, now: number): FeedState {
+  const next = resolveOffer(state, offerId, 'accepted', now);
+  if (next === state) return state;
+  return { ...next, offers: { ...next.offers, [offerId]: { ...next.offers[offerId]!, autoAccepted: true } } };
+}
+
+export function markOpened(state: FeedState, offerId: string): FeedState {
+  const offer = state.offers[offerId];
+  if (!offer?.autoAccepted || offer.opened) return state;
+  return { ...state, offers: { ...state.offers, [offerId]: { ...offer, opened: true } } };
+}
+
+/** Auto-accepted offers the agent has not opened yet, oldest first. */
+export function unopenedOffers(state: FeedState): OfferEntry[] {
+  return Object.values(state.offers)
+    .filter((o) => o.autoAccepted && !o.opened)
+    .sort((a, b) => a.receivedAt - b.receivedAt || a.seq - b.seq);
 }

@@ -28,7 +28,23 @@ export interface ProtocolMap {
   getDiagnostics(): Diagnostics;
   /** Worker → the content script in a Dynamics 365 tab: look contacts up on the org's Web API. */
   findContacts(data: { tails: string[] }): PageLookup;
+  /** Opens the side panel on an auto-accepted conversation (the overlay's Open button). */
+  openSession(data: { offerId: string }): CommandResult;
+  /** Worker → offscreen document. */
+  playSound(data: { sound: string; volume: number; loop: boolean }): void;
+  stopSound(): void;
 }
+
+/** What the offscreen document reports about its audio, for diagnostics and tests. */
+export interface SoundState {
+  playing: boolean;
+  sound?: string;
+  loop?: boolean;
+  volume?: number;
+}
+
+/** Port the offscreen document keeps open, so the worker knows when it is gone. */
+export const OFFSCREEN_PORT = 'deskbell-offscreen';
 
 export const { sendMessage, onMessage } = defineExtensionMessaging<ProtocolMap>();
 

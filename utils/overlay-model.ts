@@ -10,7 +10,9 @@ import type { OfferView, StateSnapshot } from './snapshot';
 
 export interface OverlayActions {
   accept(offerId: string): Promise<CommandResult>;
-  reject(offerId: string): Promise<CommandResult>;
+  reject(offerId: string, reason?: string): Promise<CommandResult>;
+  /** Opens an auto-accepted conversation in the side panel. */
+  open(offerId: string): Promise<CommandResult>;
 }
 
 /** Cards shown before the rest fold into "+N more". */
@@ -23,6 +25,8 @@ export function createOverlayModel(actions: OverlayActions, clock: () => number 
   const errors = signal<Readonly<Record<string, string>>>({});
   const dismissed = signal<ReadonlySet<string>>(new Set());
   const expanded = signal(false);
+  /** Offers whose Reject button was pressed and whose reasons are showing. */
+  const choosing = signal<ReadonlySet<string>>(new Set());
 
   /** Offers still up in this tab: alerts until their deadline, toasts for their time. */
   const offers = computed<OfferView[]>(() => {
@@ -72,8 +76,22 @@ export function createOverlayModel(actions: OverlayActions, clock: () => number 
       snapshot.value = next;
       now.value = clock();
     },
+    choosing,
     accept: (offerId: string) => act(offerId, actions.accept),
-    reject: (offerId: string) => act(offerId, actions.reject),
+    open: (offerId: string) => act(offerId, actions.open),
+    /** Rejects at once, or first shows the template's reasons to pick from. */
+    reject(offerId: string, reasons: readonly string[] = [], reason?: string): Promise<void> {
+      if (reasons.length > 0 && reason === undefined) {
+        choosing.value = new Set(choosing.value).add(offerId);
+        return Promise.resolve();
+      }
+      return act(offerId, (id) => actions.reject(id, reason));
+    },
+    cancelReject: (offerId: string) => {
+      const next = new Set(choosing.value);
+      next.delete(offerId);
+      choosing.value = next;
+    },
     dismiss: (offerId: string) => void (dismissed.value = new Set(dismissed.value).add(offerId)),
   };
 }

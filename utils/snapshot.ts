@@ -15,6 +15,8 @@ export interface OfferView {
   receivedAt: number;
   template: Template;
   identification?: Identification;
+  /** Already accepted for the agent (auto-accept): the card offers Open, not Accept / Reject. */
+  autoAccepted?: true;
 }
 
 export interface SessionView {

@@ -7,6 +7,7 @@
 import { storage } from 'wxt/utils/storage';
 import type { ConnectionState } from './feed-client';
 import { EMPTY_STATE, type FeedState } from './feed-state';
+import type { SoundState } from './messages';
 import type { Presence } from './protocol/feed';
 import type { Settings } from './settings';
 
@@ -36,6 +37,8 @@ export interface Diagnostics {
   lastFeedError?: string;
   /** The last events handled, newest last: seq, type and the id they concern. */
   journal: { seq: number; type: string; id: string }[];
+  /** What the offscreen document last said about the ringtone. */
+  sound?: SoundState;
 }
 
 export const diagnostics = storage.defineItem<Diagnostics>('session:diagnostics', {

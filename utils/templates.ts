@@ -12,6 +12,8 @@ export const FIELDS = ['customer', 'comment', 'waitTime', 'channel', 'queue', 'p
 export type Field = (typeof FIELDS)[number];
 
 export const DESKTOP_POLICIES = ['never', 'when-hidden', 'always'] as const;
+/** Bundled ringtones (public/sounds/<name>.wav). */
+export const SOUNDS = ['chime', 'ring', 'soft'] as const;
 
 export const TemplateSchema = v.object({
   kind: v.picklist(['alert', 'toast']),
@@ -26,6 +28,10 @@ export const TemplateSchema = v.object({
   rejectReasons: v.pipe(v.array(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(60))), v.maxLength(10)),
   autoAccept: v.boolean(),
   sound: v.boolean(),
+  /** Which bundled ringtone; alerts ring until answered, toasts once. */
+  soundName: v.picklist(SOUNDS),
+  /** 0–100. */
+  volume: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(100)),
   desktop: v.picklist(DESKTOP_POLICIES),
   fields: v.array(v.picklist(FIELDS)),
 });
@@ -42,6 +48,8 @@ const alert = (over: Partial<Template> = {}): Template => ({
   rejectReasons: [],
   autoAccept: false,
   sound: true,
+  soundName: 'ring',
+  volume: 80,
   desktop: 'when-hidden',
   fields: ['customer', 'comment', 'waitTime', 'queue'],
   ...over,
@@ -54,6 +62,7 @@ const toast = (over: Partial<Template> = {}): Template => ({
   showCountdown: false,
   rejectAllowed: false,
   sound: false,
+  soundName: 'chime',
   desktop: 'never',
   ...over,
 });

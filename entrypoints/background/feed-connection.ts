@@ -105,6 +105,11 @@ export class FeedConnection {
     this.#client?.setPresence(presence);
   }
 
+  /** For other parts of the worker: records diagnostics through the same chain. */
+  noteDiagnostics(change: Partial<Diagnostics>): void {
+    void this.#note(change);
+  }
+
   /** Diagnostics changes go through one chain, so none overwrites another. */
   #note(change: Partial<Diagnostics> | ((d: Diagnostics) => Partial<Diagnostics>)): Promise<Diagnostics> {
     this.#diag = this.#diag.then(async (d) => {

@@ -4,8 +4,8 @@
  */
 import { browser, type Browser } from 'wxt/browser';
 import { defineBackground } from 'wxt/utils/define-background';
-import { closeSession, type FeedState, pendingOffers, pickContact, resolveOffer, setIdentification } from '../../utils/feed-state';
-import { onMessage, PAGE_PORT, sendMessage, STATE_PORT } from '../../utils/messages';
+import { closeSession, type FeedState, pendingOffers, pickContact, setIdentification } from '../../utils/feed-state';
+import { OFFSCREEN_PORT, onMessage, PAGE_PORT, sendMessage, STATE_PORT } from '../../utils/messages';
 import { BUILT_IN_CRM_MATCHES } from '../../utils/crm-sites';
 import { loadCatalogue } from '../../utils/i18n';
 import { type EffectiveSettings } from '../../utils/settings';
@@ -13,10 +13,14 @@ import { loadEffectiveSettings, refreshPolicy, watchEffectiveSettings } from '..
 import { agentPresence, diagnostics, feedState, migrateLegacySettings } from '../../utils/storage-items';
 import { templateFor } from '../../utils/templates';
 import { syncCrmSites } from './crm-sites';
-import { ChatMessageCommand, commandHandler, ConversationCommand, OfferCommand, PickContactCommand, RejectCommand, type Sender } from './commands';
+import { planAttention } from './attention';
+import { ChatMessageCommand, commandHandler, ConversationCommand, OfferCommand, PickContactCommand, RejectCommand } from './commands';
 import { findDynamicsTabs, identifyCustomer, needsLookup } from './identify';
 import { FeedConnection } from './feed-connection';
+import { Notifier } from './notifier';
+import { OfferActions, openSidePanel, type PanelTarget } from './offer-actions';
 import { injectIntoOpenTabs } from './reinject';
+import { Ringer } from './ringer';
 import { StateHub, type ViewSettings } from './state-hub';
 import { StateKeeper } from './state-keeper';
 
@@ -24,8 +28,13 @@ const WAKE_ALARM = 'deskbell-wake';
 const DEADLINE_ALARM = 'deskbell-deadline';
 const NOT_CONNECTED = 'Not connected to the conversation feed.';
 
+/** Keyboard shortcuts (manifest `commands`), handled in the worker from any tab. */
+export const COMMANDS = { accept: 'accept-newest', reject: 'reject-newest', panel: 'open-panel' } as const;
+
 export default defineBackground(() => {
-  const hub = new StateHub();
+  const hub = new StateHub(() => attend());
+  const notifier = new Notifier();
+  const ringer = new Ringer((sound) => feed.noteDiagnostics({ sound }));
   let settings: ViewSettings = { theme: 'system', templates: {}, sitesMissingPermission: [] };
   let applied: EffectiveSettings | undefined;
   const keeper = new StateKeeper({
@@ -35,6 +44,8 @@ export default defineBackground(() => {
       hub.setState(state);
       void browser.action.setBadgeText({ text: badgeText(pendingOffers(state).length) });
       identifyNewCustomers(state);
+      actions.autoAcceptNew();
+      attend();
     },
     scheduleWake: (at) => {
       if (at === undefined) void browser.alarms.clear(DEADLINE_ALARM);
@@ -50,6 +61,14 @@ export default defineBackground(() => {
     },
     (connection) => hub.setConnection(connection),
   );
+  const actions = new OfferActions(keeper, feed, () => settings.templates);
+
+  /** Brings desktop notifications and the ringtone in line with the offers waiting. */
+  function attend(): void {
+    const plan = planAttention(keeper.state, settings.templates, hub.crmTabInView(), Date.now());
+    void notifier.apply(plan.notifications);
+    void ringer.apply(plan.sound);
+  }
 
   browser.runtime.onInstalled.addListener(({ reason }) => {
     if (reason === 'install' || reason === 'update') {
@@ -62,6 +81,7 @@ export default defineBackground(() => {
   void settingsReady.then(refreshPolicy);
   const extensionOrigin = browser.runtime.getURL('/');
   browser.runtime.onConnect.addListener((port: Browser.runtime.Port) => {
+    if (port.name === OFFSCREEN_PORT && port.sender?.url?.startsWith(extensionOrigin)) return ringer.attach(port);
     const kind = port.name === STATE_PORT ? 'overlay' : port.name === PAGE_PORT ? 'page' : undefined;
     // Whole sessions go to the extension's own pages only, never to a content script.
     if (!kind || (kind === 'page' && !port.sender?.url?.startsWith(extensionOrigin))) return port.disconnect();
@@ -82,31 +102,45 @@ export default defineBackground(() => {
 
   onMessage('acceptOffer', commandHandler(OfferCommand, ({ offerId }, sender) => {
     // Before any await: the click that sent this message still counts as a user gesture.
-    openSidePanel(sender);
-    return acceptOffer(offerId);
+    openSidePanel(panelTarget(sender.tab));
+    return actions.accept(offerId);
   }));
 
-  async function acceptOffer(offerId: string) {
-    await keeper.ready;
-    const offer = keeper.state.offers[offerId];
-    if (offer?.status !== 'offered') return { ok: false as const, error: 'This conversation is no longer offered to you.' };
-    if (!feed.send({ type: 'accept', offerId })) return { ok: false as const, error: NOT_CONNECTED };
-    // The feed's `accepted` event opens the session; until then the offer is settled here.
-    await keeper.update((s, now) => resolveOffer(s, offerId, 'accepted', now));
-    return { ok: true as const };
-  }
+  onMessage('rejectOffer', commandHandler(RejectCommand, ({ offerId, reason }) => actions.reject(offerId, reason)));
 
-  onMessage('rejectOffer', commandHandler(RejectCommand, async ({ offerId, reason }) => {
-    await keeper.ready;
-    const offer = keeper.state.offers[offerId];
-    if (offer?.status !== 'offered') return { ok: false, error: 'This conversation is no longer offered to you.' };
-    if (!templateFor(offer.conversation.scenario, settings.templates).rejectAllowed) {
-      return { ok: false, error: 'Rejecting is not allowed for this kind of conversation.' };
+  onMessage('openSession', commandHandler(OfferCommand, ({ offerId }, sender) => {
+    openSidePanel(panelTarget(sender.tab));
+    return actions.open(offerId);
+  }));
+
+  browser.notifications.onClicked.addListener((id) => {
+    // Back to the CRM tab, where the alert is.
+    const tab = hub.crmTab();
+    if (tab) {
+      void browser.tabs.update(tab.tabId, { active: true });
+      void browser.windows.update(tab.windowId, { focused: true });
     }
-    if (!feed.send({ type: 'reject', offerId, ...(reason ? { reason } : {}) })) return { ok: false, error: NOT_CONNECTED };
-    await keeper.update((s, now) => resolveOffer(s, offerId, 'rejected', now));
-    return { ok: true };
-  }));
+    void browser.notifications.clear(id);
+  });
+
+  browser.notifications.onButtonClicked.addListener((id, button) => {
+    const plan = notifier.offerOf(id);
+    if (!plan) return;
+    if (button === 0) {
+      openSidePanel(panelTarget(hub.crmTab()));
+      void actions.accept(plan.offerId);
+    } else void actions.reject(plan.offerId);
+  });
+
+  browser.commands.onCommand.addListener((command, tab) => {
+    if (command === COMMANDS.panel) return openSidePanel(panelTarget(tab));
+    const offerId = actions.newest();
+    if (!offerId) return;
+    if (command === COMMANDS.accept) {
+      openSidePanel(panelTarget(tab));
+      void actions.accept(offerId);
+    } else if (command === COMMANDS.reject) void actions.reject(offerId);
+  });
 
   onMessage('sendChatMessage', commandHandler(ChatMessageCommand, async ({ conversationId, clientMsgId, text }) => {
     await keeper.ready;
@@ -179,6 +213,9 @@ export default defineBackground(() => {
     ]);
     settings = { theme: s.theme, templates: s.templates, sitesMissingPermission: sites.missingPermission, ...(strings ? { strings } : {}) };
     hub.setSettings(settings);
+    // A template may now notify, ring or auto-accept differently.
+    actions.autoAcceptNew();
+    attend();
   }
 });
 
@@ -194,11 +231,11 @@ function restrictLocalStorage(): void {
   });
 }
 
-/** Opens the side panel where the agent clicked; must run before any await in a message handler. */
-function openSidePanel(sender: Sender): void {
-  const target = sender.tab?.id !== undefined ? { tabId: sender.tab.id } : sender.tab?.windowId !== undefined ? { windowId: sender.tab.windowId } : undefined;
-  if (!target) return;
-  browser.sidePanel.open(target).catch((error: unknown) => console.warn('[deskbell] could not open the side panel:', error));
+/** Where to open the side panel for an action in this tab. */
+function panelTarget(tab: { id?: number; windowId?: number; tabId?: number } | undefined): PanelTarget {
+  const tabId = tab?.tabId ?? tab?.id;
+  if (tabId !== undefined) return { tabId };
+  return tab?.windowId !== undefined ? { windowId: tab.windowId } : undefined;
 }
 
 function badgeText(count: number): string {

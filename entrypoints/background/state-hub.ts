@@ -6,7 +6,7 @@
  */
 import type { Browser } from 'wxt/browser';
 import type { ConnectionState } from '../../utils/feed-client';
-import { EMPTY_STATE, type FeedState, pendingOffers } from '../../utils/feed-state';
+import { EMPTY_STATE, type FeedState, type OfferEntry, pendingOffers, unopenedOffers } from '../../utils/feed-state';
 import type { PageSnapshot, StateSnapshot } from '../../utils/snapshot';
 import type { ThemeSetting } from '../../utils/storage-items';
 import { templateFor, type TemplateOverrides } from '../../utils/templates';
@@ -19,17 +19,23 @@ export interface ViewSettings {
 }
 
 export function toSnapshot(state: FeedState, settings: ViewSettings): StateSnapshot {
+  const view = (o: OfferEntry) => {
+    const template = templateFor(o.conversation.scenario, settings.templates);
+    return {
+      offerId: o.offerId,
+      conversation: o.conversation,
+      // An auto-accepted conversation shows, with Open, for the template's time.
+      deadline: o.autoAccepted ? o.receivedAt + template.timeoutSec * 1000 : o.deadline,
+      receivedAt: o.receivedAt,
+      template,
+      ...(state.identifications[o.conversation.id] ? { identification: state.identifications[o.conversation.id] } : {}),
+      ...(o.autoAccepted ? { autoAccepted: true as const } : {}),
+    };
+  };
   return {
     theme: settings.theme,
     ...(settings.strings ? { strings: settings.strings } : {}),
-    offers: pendingOffers(state).map((o) => ({
-      offerId: o.offerId,
-      conversation: o.conversation,
-      deadline: o.deadline,
-      receivedAt: o.receivedAt,
-      template: templateFor(o.conversation.scenario, settings.templates),
-      ...(state.identifications[o.conversation.id] ? { identification: state.identifications[o.conversation.id] } : {}),
-    })),
+    offers: [...unopenedOffers(state), ...pendingOffers(state)].map(view),
     sessions: Object.values(state.sessions).map((s) => ({
       conversationId: s.conversationId,
       customerName: s.conversation.customer.name,
@@ -41,15 +47,43 @@ export function toSnapshot(state: FeedState, settings: ViewSettings): StateSnaps
 
 export class StateHub {
   readonly #ports = new Map<Browser.runtime.Port, 'overlay' | 'page'>();
+  /** Overlays whose page is visible, reported by each overlay. */
+  readonly #visible = new Set<Browser.runtime.Port>();
+
+  constructor(private readonly onVisibility: () => void = () => {}) {}
   #state: FeedState = EMPTY_STATE;
   #settings: ViewSettings = { theme: 'system', templates: {}, sitesMissingPermission: [] };
   #connection: ConnectionState | null = null;
 
   add(port: Browser.runtime.Port, kind: 'overlay' | 'page'): void {
     this.#ports.set(port, kind);
-    port.onDisconnect.addListener(() => this.#ports.delete(port));
+    port.onDisconnect.addListener(() => {
+      this.#ports.delete(port);
+      if (this.#visible.delete(port)) this.onVisibility();
+    });
+    if (kind === 'overlay') {
+      port.onMessage.addListener((message: unknown) => {
+        const visible = typeof message === 'object' && message !== null && (message as { visible?: unknown }).visible === true;
+        if (visible === this.#visible.has(port)) return;
+        if (visible) this.#visible.add(port);
+        else this.#visible.delete(port);
+        this.onVisibility();
+      });
+    }
     const view = toSnapshot(this.#state, this.#settings);
     this.#post(port, kind === 'page' ? this.#page(view) : view);
+  }
+
+  /** True while any CRM tab with the overlay is visible to the agent. */
+  crmTabInView(): boolean {
+    return this.#visible.size > 0;
+  }
+
+  /** The tab of an overlay, preferring one in view: where to take the agent back to. */
+  crmTab(): { tabId: number; windowId: number } | undefined {
+    const ports = [...this.#visible, ...this.#ports.keys()].filter((p) => this.#ports.get(p) === 'overlay' && p.sender?.tab?.id !== undefined);
+    const tab = ports[0]?.sender?.tab;
+    return tab ? { tabId: tab.id!, windowId: tab.windowId } : undefined;
   }
 
   setState(state: FeedState): void {

@@ -81,8 +81,12 @@ export function mountOverlay(ctx: ContentScriptContext): void {
 
   const model = createOverlayModel({
     accept: (offerId) => sendMessage('acceptOffer', { offerId }),
-    reject: (offerId) => sendMessage('rejectOffer', { offerId }),
+    reject: (offerId, reason) => sendMessage('rejectOffer', { offerId, ...(reason ? { reason } : {}) }),
+    open: (offerId) => sendMessage('openSession', { offerId }),
   });
+
+  const onVisibility = () => port?.postMessage({ visible: document.visibilityState === 'visible' });
+  document.addEventListener('visibilitychange', onVisibility);
 
   const systemDark = window.matchMedia('(prefers-color-scheme: dark)');
   const prefersDark = signal(systemDark.matches);
@@ -104,6 +108,8 @@ export function mountOverlay(ctx: ContentScriptContext): void {
     } catch {
       return; // The extension is gone; ctx is about to be invalidated.
     }
+    // The worker sends desktop notifications only when no CRM tab is in view.
+    port.postMessage({ visible: document.visibilityState === 'visible' });
     port.onMessage.addListener((message) => {
       const snapshot = message as StateSnapshot;
       setCatalogue(snapshot.strings);
@@ -131,6 +137,7 @@ export function mountOverlay(ctx: ContentScriptContext): void {
     stopLookups();
     keepMounted.disconnect();
     systemDark.removeEventListener('change', onScheme);
+    document.removeEventListener('visibilitychange', onVisibility);
     port?.disconnect();
     render(null, container);
     host.remove();

@@ -4,6 +4,7 @@
  * persistent context (extensions need one).
  */
 import { test as base, type BrowserContext, chromium, expect as baseExpect, type Page, type Worker } from '@playwright/test';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -207,3 +208,34 @@ export const test = base.extend<Fixtures>({
 });
 
 export const expect = test.expect;
+
+/**
+ * Runs `body` in a headed Chromium on a virtual X display (Xvfb), with a
+ * `press` that sends real key events through X (xdotool): the only input that
+ * reaches browser-level accelerators such as extension shortcuts.
+ */
+export async function withHeadedChromium(
+  body: (context: BrowserContext, extensionId: string, press: (keys: string) => void) => Promise<void>,
+): Promise<void> {
+  const display = `:${90 + Math.floor(Math.random() * 9)}`;
+  const xvfb = spawn('Xvfb', [display, '-screen', '0', '1280x800x24', '-nolisten', 'tcp'], { stdio: 'ignore' });
+  const env = { ...process.env, DISPLAY: display };
+  const userDataDir = mkdtempSync(path.join(tmpdir(), 'deskbell-headed-'));
+  try {
+    await new Promise((r) => setTimeout(r, 700));
+    const context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: false, args: CHROMIUM_ARGS, env });
+    try {
+      const worker = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker'));
+      const press = (keys: string) => {
+        execFileSync('xdotool', ['search', '--sync', '--onlyvisible', '--class', 'chromium', 'windowfocus', '--sync'], { env });
+        execFileSync('xdotool', ['key', '--clearmodifiers', keys], { env });
+      };
+      await body(context, new URL(worker.url()).host, press);
+    } finally {
+      await context.close();
+    }
+  } finally {
+    xvfb.kill();
+    rmSync(userDataDir, { recursive: true, force: true });
+  }
+}

@@ -5,9 +5,8 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
 import path from 'node:path';
+import { orgContact, startDynamicsOrg } from '../demo/dynamics-org.ts';
 import { startFeedServer } from '../server/feed-server.ts';
 import { DEMO_AGENT, DEMO_API_KEY } from '../server/demo-agent.ts';
 import { runSimulator } from '../server/simulator.ts';
@@ -40,18 +39,20 @@ const feed = await startFeedServer({
 const controller = new AbortController();
 void runSimulator({ apiUrl: feed.httpUrl, apiKey: DEMO_API_KEY, everySec: 15, signal: controller.signal });
 
-const crm = createServer(async (req, res) => {
-  const name = new URL(req.url ?? '/', 'http://x').pathname.slice(1) || 'crm.html';
-  if (!/^[\w.-]+$/.test(name)) return void res.writeHead(404).end();
-  try {
-    const body = await readFile(path.resolve('demo', name));
-    res.writeHead(200, { 'content-type': name.endsWith('.html') ? 'text/html; charset=utf-8' : 'application/octet-stream' }).end(body);
-  } catch {
-    res.writeHead(404).end('not found');
-  }
-});
-await new Promise<void>((resolve) => crm.listen(CRM_PORT, '127.0.0.1', resolve));
-const crmUrl = `http://127.0.0.1:${CRM_PORT}/`;
+// The demo CRM: a Dynamics 365 look-alike whose contacts are the simulator's
+// customers, phones typed by hand, so SMS offers get linked to them.
+const crm = await startDynamicsOrg(
+  [
+    orgContact('Maria Jansen', '06-1234 5678', 'maria.jansen@example.nl', { company: 'Jansen Bakkerij', jobtitle: 'Owner' }),
+    orgContact('Tom Becker', '0049 151 23456789', 'tom.becker@example.de', { company: 'Becker GmbH', jobtitle: 'Buyer' }),
+    orgContact('Aisha Khan', '+44 7700 900 123', 'aisha.khan@example.co.uk', { company: 'Khan & Co', jobtitle: 'Director' }),
+    orgContact('Lucas Martin', '+33 6 12 34 56 78', 'lucas.martin@example.fr', { company: 'Martin SARL' }),
+    orgContact('Sofia Rossi', '+39 312 345 6789', 'sofia.rossi@example.it', { company: 'Rossi Srl' }),
+    orgContact('Daniel Kim', '+1 (415) 555-0134', 'daniel.kim@example.com', { company: 'Kim Labs' }),
+  ],
+  CRM_PORT,
+);
+const crmUrl = crm.orgUrl;
 
 console.log(`demo: feed server   ${feed.httpUrl} (agent ${DEMO_AGENT.name}, API key ${DEMO_API_KEY})`);
 console.log(`demo: demo CRM      ${crmUrl}`);
@@ -84,7 +85,7 @@ function stop(): void {
   console.log('demo: stopping…');
   controller.abort();
   browser?.kill();
-  crm.close();
+  void crm.close();
   void feed.close().then(() => process.exit(0));
 }
 process.on('SIGINT', stop);

@@ -57,6 +57,7 @@ const crmUrl = crm.orgUrl;
 console.log(`demo: feed server   ${feed.httpUrl} (agent ${DEMO_AGENT.name}, API key ${DEMO_API_KEY})`);
 console.log(`demo: demo CRM      ${crmUrl}`);
 console.log('demo: simulator     a new conversation about every 15 s');
+console.log(`demo: be a customer ${feed.httpUrl}/chat`);
 
 let browser: ReturnType<typeof spawn> | undefined;
 if (process.env.DISPLAY && existsSync(CHROMIUM)) {

@@ -21,6 +21,8 @@ import {
 } from '../utils/protocol/feed.ts';
 import { type AgentLink, FeedError, FeedService, type Logger, silentLogger } from './feed-service.ts';
 import { handleApi, HttpError, sendError, sendJson } from './http-api.ts';
+import { type ChannelOptions, channelRoutes } from './channels/webhooks.ts';
+import { ChannelRouter, LoggingSender, type OutboundSender } from './channels/outbound.ts';
 import { type AgentSeed, Store } from './store.ts';
 
 /** WebSocket close codes, mirrored in docs/protocol.md. */
@@ -55,7 +57,13 @@ export interface FeedServerOptions {
   /** Frames per second one connection may send before it is told to slow down. */
   rateLimit?: number;
   logger?: Logger;
-  /** Extra HTTP routes (webhooks, demo pages); return true when handled. */
+  /** SMS and Messenger webhooks, web chat. */
+  channels?: ChannelOptions;
+  /** Where agent replies on SMS and Messenger go; logged when not set. */
+  outbound?: OutboundSender;
+  /** Seconds a disconnected agent keeps its open offers. */
+  rerouteGraceSec?: number;
+  /** Extra HTTP routes (demo pages); return true when handled. */
   routes?: (req: IncomingMessage, res: ServerResponse, url: URL, service: FeedService) => Promise<boolean> | boolean;
 }
 
@@ -81,8 +89,11 @@ export async function startFeedServer(options: FeedServerOptions = {}): Promise<
     logger,
     ...(options.offerTimeoutSec ? { offerTimeoutSec: options.offerTimeoutSec } : {}),
     ...(options.reofferCooldownSec !== undefined ? { reofferCooldownSec: options.reofferCooldownSec } : {}),
+    ...(options.rerouteGraceSec !== undefined ? { rerouteGraceSec: options.rerouteGraceSec } : {}),
+    outbound: options.outbound ?? new ChannelRouter({ sms: new LoggingSender(logger), facebook: new LoggingSender(logger) }, logger),
   });
   const stats = { badFrames: 0, rateLimited: 0, connections: 0, resumes: 0 };
+  const channels = channelRoutes(options.channels ?? {});
 
   const http = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -94,7 +105,9 @@ export async function startFeedServer(options: FeedServerOptions = {}): Promise<
             service,
             ...(options.apiKey ? { apiKey: options.apiKey } : {}),
             isConnected: (id) => service.isConnected(id),
-          })) || (await options.routes?.(req, res, url, service));
+          })) ||
+          (await channels(req, res, url, service)) ||
+          (await options.routes?.(req, res, url, service));
         if (!handled) throw new HttpError(404, 'not-found', `no route ${req.method} ${url.pathname}`);
       } catch (error) {
         if (!(error instanceof HttpError || error instanceof FeedError)) logger.warn('http error', { error: String(error) });

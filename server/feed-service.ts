@@ -20,6 +20,7 @@ import {
   type ServerEventBody,
   type WithdrawReason,
 } from '../utils/protocol/feed.ts';
+import type { OutboundSender } from './channels/outbound.ts';
 import {
   type AgentRecord,
   type ConversationRecord,
@@ -54,7 +55,31 @@ export interface FeedServiceOptions {
    * conversation, when nobody else can take it.
    */
   reofferCooldownSec?: number;
+  /**
+   * How long an agent who lost the connection keeps its open offers; after
+   * that they go to someone else (reason `rerouted`).
+   */
+  rerouteGraceSec?: number;
+  /** Agent replies in SMS and Messenger conversations go out through this. */
+  outbound?: OutboundSender;
   logger?: Logger;
+}
+
+/** What a customer-side client (web chat) hears about its conversation. */
+export type ConversationUpdate =
+  | { type: 'message'; message: Message }
+  | { type: 'joined'; agentName: string }
+  | { type: 'ended'; by: 'customer' | 'agent' | 'system' };
+
+export interface InboundMessage {
+  source: string;
+  /** The provider's id of the message: a retried webhook is recognised by it. */
+  externalId: string;
+  channel: 'sms' | 'facebook';
+  scenario: Conversation['scenario'];
+  address: string;
+  customer: Conversation['customer'];
+  text: string;
 }
 
 export class FeedError extends Error {
@@ -75,12 +100,17 @@ export interface NewConversation {
   queue?: string;
   context?: Conversation['context'];
   waitingSince?: number;
+  address?: string;
 }
 
 export class FeedService {
   readonly store: Store;
   readonly offerTimeoutMs: number;
   readonly reofferCooldownMs: number;
+  readonly rerouteGraceMs: number;
+  readonly #outbound: OutboundSender | undefined;
+  readonly #watchers = new Map<string, Set<(update: ConversationUpdate) => void>>();
+  readonly #graces = new Map<string, NodeJS.Timeout>();
   #retry: NodeJS.Timeout | undefined;
   readonly #now: () => number;
   readonly #log: Logger;
@@ -93,6 +123,8 @@ export class FeedService {
     this.#now = options.now ?? Date.now;
     this.offerTimeoutMs = (options.offerTimeoutSec ?? 30) * 1000;
     this.reofferCooldownMs = (options.reofferCooldownSec ?? 30) * 1000;
+    this.rerouteGraceMs = (options.rerouteGraceSec ?? 15) * 1000;
+    this.#outbound = options.outbound;
     this.#log = options.logger ?? silentLogger;
   }
 
@@ -106,6 +138,8 @@ export class FeedService {
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
     clearTimeout(this.#retry);
+    for (const t of this.#graces.values()) clearTimeout(t);
+    this.#graces.clear();
     this.#links.clear();
   }
 
@@ -150,6 +184,8 @@ export class FeedService {
     };
     const previous = this.#links.get(agent.id);
     this.#links.set(agent.id, link);
+    clearTimeout(this.#graces.get(agent.id));
+    this.#graces.delete(agent.id);
     this.#log.info('agent attached', { agent: agent.id, resumeFrom, resumed: resumable, replay: replay.length });
     return { welcome, replay, previous };
   }
@@ -160,10 +196,77 @@ export class FeedService {
   }
 
   detach(link: AgentLink): void {
-    if (this.#links.get(link.agentId) === link) {
-      this.#links.delete(link.agentId);
-      this.#log.info('agent detached', { agent: link.agentId });
+    if (this.#links.get(link.agentId) !== link) return;
+    this.#links.delete(link.agentId);
+    this.#log.info('agent detached', { agent: link.agentId });
+    // Its offers wait a little for it to come back, then go to someone else.
+    clearTimeout(this.#graces.get(link.agentId));
+    this.#graces.set(
+      link.agentId,
+      setTimeout(() => {
+        this.#graces.delete(link.agentId);
+        if (this.#links.has(link.agentId)) return;
+        const offers = this.store.openOffersFor(link.agentId);
+        if (offers.length === 0) return;
+        this.#tx(() => {
+          for (const offer of offers) this.#withdraw(offer, 'withdrawn', 'rerouted');
+        });
+        this.#log.info('offers rerouted from a disconnected agent', { agent: link.agentId, offers: offers.length });
+        this.dispatch();
+      }, this.rerouteGraceMs),
+    );
+  }
+
+  /** Listens to what happens in one conversation (the customer's side: web chat). */
+  watch(conversationId: string, listener: (update: ConversationUpdate) => void): () => void {
+    const set = this.#watchers.get(conversationId) ?? new Set();
+    set.add(listener);
+    this.#watchers.set(conversationId, set);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.#watchers.delete(conversationId);
+    };
+  }
+
+  #tell(conversationId: string, update: ConversationUpdate): void {
+    for (const listener of this.#watchers.get(conversationId) ?? []) listener(update);
+  }
+
+  /**
+   * A message from a channel webhook: added to the customer's open
+   * conversation on that address, or opening a new one. A retried webhook
+   * (same provider message id) changes nothing.
+   */
+  receiveInbound(inbound: InboundMessage): { conversationId: string; duplicate: boolean } {
+    const seen = this.store.inboundConversation(inbound.source, inbound.externalId);
+    if (seen) return { conversationId: seen, duplicate: true };
+    const open = this.store.openConversationAt(inbound.channel, inbound.address);
+    if (open) {
+      this.store.claimInbound(inbound.source, inbound.externalId, open.id);
+      this.postMessage(open.id, inbound.text);
+      return { conversationId: open.id, duplicate: false };
     }
+    const created = this.createConversation({
+      scenario: inbound.scenario,
+      channel: inbound.channel,
+      customer: inbound.customer,
+      comment: inbound.text,
+      address: inbound.address,
+    });
+    this.store.claimInbound(inbound.source, inbound.externalId, created.id);
+    return { conversationId: created.id, duplicate: false };
+  }
+
+  /** Conversations waiting for an agent, longest waiting first, with how long. */
+  queue(): { conversationId: string; scenario: Conversation['scenario']; customerName: string; waitingSec: number; position: number }[] {
+    const now = this.#now();
+    return this.store.waitingConversations().map((c, i) => ({
+      conversationId: c.id,
+      scenario: c.scenario,
+      customerName: c.customer.name,
+      waitingSec: Math.round((now - c.waitingSince) / 1000),
+      position: i + 1,
+    }));
   }
 
   isConnected(agentId: string): boolean {
@@ -206,6 +309,7 @@ export class FeedService {
       status: 'waiting',
       agentId: null,
       createdAt: now,
+      ...(input.address ? { address: input.address } : {}),
     };
     this.#tx(() => {
       this.store.insertConversation(record);
@@ -233,6 +337,7 @@ export class FeedService {
         this.#emit(conversation.agentId, { type: 'message', message });
       }
     });
+    this.#tell(conversationId, { type: 'message', message });
     return message;
   }
 
@@ -249,6 +354,7 @@ export class FeedService {
       }
       this.store.setConversationStatus(conversationId, 'ended', conversation.agentId);
     });
+    this.#tell(conversationId, { type: 'ended', by: 'customer' });
   }
 
   // -- routing --------------------------------------------------------------------
@@ -376,6 +482,7 @@ export class FeedService {
     });
     clearTimeout(this.#timers.get(offerId));
     this.#timers.delete(offerId);
+    this.#tell(offer.conversationId, { type: 'joined', agentName: this.store.agent(agentId)!.name });
     this.#log.info('accepted', { offer: offerId, agent: agentId });
   }
 
@@ -401,9 +508,16 @@ export class FeedService {
     if (c.status !== 'active') throw new FeedError('unknown-conversation', `conversation ${conversationId} has ended`, clientMsgId);
     const agent = this.store.agent(agentId)!;
     const message: Message = { id: randomUUID(), conversationId, from: 'agent', text, at: this.#now(), clientMsgId, author: agent.name };
-    this.#tx(() => {
-      if (this.store.insertMessage(message)) this.#emit(agentId, { type: 'message', message });
+    const fresh = this.#tx(() => {
+      if (!this.store.insertMessage(message)) return false;
+      this.#emit(agentId, { type: 'message', message });
+      return true;
     });
+    if (!fresh) return;
+    this.#tell(conversationId, { type: 'message', message });
+    if ((c.channel === 'sms' || c.channel === 'facebook') && c.address) {
+      void this.#outbound?.send({ channel: c.channel, to: c.address, text, conversationId });
+    }
   }
 
   #agentEnd(agentId: string, conversationId: string): void {
@@ -413,6 +527,7 @@ export class FeedService {
       this.store.setConversationStatus(conversationId, 'ended', agentId);
       this.#emit(agentId, { type: 'conversation-ended', conversationId, by: 'agent' });
     });
+    this.#tell(conversationId, { type: 'ended', by: 'agent' });
     this.dispatch();
   }
 

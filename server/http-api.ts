@@ -129,6 +129,10 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
       sendJson(res, 200, { conversation: service.store.conversation(parts[1]!) });
       return true;
     }
+    case 'GET queue': {
+      sendJson(res, 200, { queue: service.queue() });
+      return true;
+    }
     case 'GET agents/:id': {
       const agent = service.store.agent(parts[1]!);
       if (!agent) throw new HttpError(404, 'not-found', `no agent ${parts[1]}`);

@@ -29,6 +29,10 @@ const { values } = parseArgs({
     agents: { type: 'string', default: process.env.DESKBELL_AGENTS_FILE },
     'api-key': { type: 'string', default: process.env.DESKBELL_API_KEY ?? DEMO_API_KEY },
     'offer-timeout': { type: 'string', default: process.env.DESKBELL_OFFER_TIMEOUT ?? '30' },
+    'sms-auth-token': { type: 'string', default: process.env.DESKBELL_SMS_AUTH_TOKEN },
+    'sms-public-url': { type: 'string', default: process.env.DESKBELL_SMS_PUBLIC_URL },
+    'messenger-app-secret': { type: 'string', default: process.env.DESKBELL_MESSENGER_APP_SECRET },
+    'messenger-verify-token': { type: 'string', default: process.env.DESKBELL_MESSENGER_VERIFY_TOKEN },
     simulate: { type: 'boolean', default: false },
     'simulate-every': { type: 'string', default: '20' },
     quiet: { type: 'boolean', default: false },
@@ -66,6 +70,12 @@ const logger: Logger = values.quiet
     };
 
 const agents = loadAgents();
+if (!!values['sms-auth-token'] !== !!values['sms-public-url']) fail('--sms-auth-token and --sms-public-url go together');
+if (!!values['messenger-app-secret'] !== !!values['messenger-verify-token']) fail('--messenger-app-secret and --messenger-verify-token go together');
+const channels = {
+  ...(values['sms-auth-token'] ? { sms: { authToken: values['sms-auth-token'], publicUrl: values['sms-public-url']! } } : {}),
+  ...(values['messenger-app-secret'] ? { messenger: { appSecret: values['messenger-app-secret'], verifyToken: values['messenger-verify-token']! } } : {}),
+};
 const server = await startFeedServer({
   host: values.host,
   port,
@@ -73,9 +83,12 @@ const server = await startFeedServer({
   agents,
   apiKey: values['api-key'],
   offerTimeoutSec,
+  channels,
   logger,
 });
 console.log(`Deskbell feed server on ${server.httpUrl}  (agents' WebSocket: ${server.feedUrl})`);
+console.log(`Web chat for customers: ${server.httpUrl}/chat`);
+console.log(`Channels: SMS webhook ${channels.sms ? 'on' : 'off'}, Messenger webhook ${channels.messenger ? 'on' : 'off'}`);
 if (!values.agents) console.log(`Demo agent "${DEMO_AGENT.name}", token ${DEMO_AGENT.token}; API key ${values['api-key']}`);
 
 const controller = new AbortController();

@@ -40,6 +40,8 @@ export interface OfferRecord {
 export interface ConversationRecord extends Conversation {
   agentId: string | null;
   createdAt: number;
+  /** Where the customer is reached on the channel: phone number, Messenger id, web chat token hash. */
+  address?: string;
 }
 
 export interface AgentSeed {
@@ -68,7 +70,8 @@ create table if not exists conversations (
   context text,
   status text not null,
   agent_id text,
-  created_at integer not null
+  created_at integer not null,
+  address text
 );
 create index if not exists conversations_status on conversations(status, waiting_since);
 create table if not exists messages (
@@ -102,6 +105,12 @@ create table if not exists events (
   body text not null,
   primary key (agent_id, seq)
 ) without rowid;
+create table if not exists inbound (
+  source text not null,
+  external_id text not null,
+  conversation_id text not null,
+  primary key (source, external_id)
+) without rowid;
 create table if not exists agent_cursors (
   agent_id text primary key,
   last_seq integer not null
@@ -127,6 +136,7 @@ function toConversation(row: Row): ConversationRecord {
     status: row.status as Conversation['status'],
     agentId: (row.agent_id as string | null) ?? null,
     createdAt: row.created_at as number,
+    ...(row.address ? { address: row.address as string } : {}),
   };
 }
 
@@ -155,7 +165,7 @@ function toOffer(row: Row): OfferRecord {
 
 /** Strips the fields that only the server keeps, for frames sent to agents. */
 export function publicConversation(c: ConversationRecord): Conversation {
-  const { agentId: _agentId, createdAt: _createdAt, ...rest } = c;
+  const { agentId: _agentId, createdAt: _createdAt, address: _address, ...rest } = c;
   return rest;
 }
 
@@ -177,6 +187,9 @@ export class Store {
     const columns = (this.db.prepare('pragma table_info(offers)').all() as Row[]).map((c) => c.name);
     if (!columns.includes('closed_at')) this.db.exec('alter table offers add column closed_at integer');
     if (!columns.includes('reason')) this.db.exec('alter table offers add column reason text');
+    const convColumns = (this.db.prepare('pragma table_info(conversations)').all() as Row[]).map((c) => c.name);
+    if (!convColumns.includes('address')) this.db.exec('alter table conversations add column address text');
+    this.db.exec('create index if not exists conversations_address on conversations(channel, address, status)');
   }
 
   close(): void {
@@ -244,15 +257,34 @@ export class Store {
   insertConversation(c: ConversationRecord): void {
     this.db
       .prepare(
-        `insert into conversations (id, scenario, channel, customer, comment, queue, waiting_since, context, status, agent_id, created_at)
-         values (@id, @scenario, @channel, @customer, @comment, @queue, @waitingSince, @context, @status, @agentId, @createdAt)`,
+        `insert into conversations (id, scenario, channel, customer, comment, queue, waiting_since, context, status, agent_id, created_at, address)
+         values (@id, @scenario, @channel, @customer, @comment, @queue, @waitingSince, @context, @status, @agentId, @createdAt, @address)`,
       )
       .run({
         ...c,
         customer: JSON.stringify(c.customer),
         queue: c.queue ?? null,
         context: c.context ? JSON.stringify(c.context) : null,
+        address: c.address ?? null,
       });
+  }
+
+  /** The conversation a customer on this channel address is still in, if any. */
+  openConversationAt(channel: Conversation['channel'], address: string): ConversationRecord | undefined {
+    const row = this.db
+      .prepare(`select * from conversations where channel = ? and address = ? and status != 'ended' order by created_at desc limit 1`)
+      .get(channel, address) as Row | undefined;
+    return row && toConversation(row);
+  }
+
+  /** Records a provider's message id once; false when it was seen before (a webhook retry). */
+  claimInbound(source: string, externalId: string, conversationId: string): boolean {
+    return this.db.prepare('insert into inbound (source, external_id, conversation_id) values (?, ?, ?) on conflict do nothing').run(source, externalId, conversationId).changes === 1;
+  }
+
+  inboundConversation(source: string, externalId: string): string | undefined {
+    const row = this.db.prepare('select conversation_id from inbound where source = ? and external_id = ?').get(source, externalId) as Row | undefined;
+    return row?.conversation_id as string | undefined;
   }
 
   conversation(id: string): ConversationRecord | undefined {

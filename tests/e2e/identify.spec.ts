@@ -59,6 +59,7 @@ test('no match, an unreadable number and a failing CRM are said, and never hold 
 
   org.mode = 'fail';
   await feed.createConversation(sms('0655500000'));
+  await expect.poll(() => overlay.evaluate<string>(`function () { return this.querySelector('.more')?.textContent; }`)).toBe('+1 more');
   await overlay.click('.more');
   await expect.poll(async () => (await overlay.cards()).length).toBe(4);
   await expect.poll(lastIdent).toBe('Dynamics 365 answered 500 Internal Server Error');

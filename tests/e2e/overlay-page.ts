@@ -96,21 +96,25 @@ export class OverlayPage {
     return (await this.evaluate<string>(`function () { return this.querySelector('[role=status][aria-live]')?.textContent ?? ''; }`)) ?? '';
   }
 
-  /** A trusted click: real mouse input at the centre of the element. */
-  async click(selector: string, offerId?: string): Promise<void> {
-    const box = await this.evaluate<{ x: number; y: number } | null>(
-      `function (selector, offerId) {
-        const scope = offerId ? this.querySelector('[data-offer-id="' + offerId + '"]') : this;
-        const el = scope?.querySelector(selector);
-        if (!el) return null;
-        const r = el.getBoundingClientRect();
-        return { x: r.x + r.width / 2, y: r.y + r.height / 2 };
-      }`,
-      selector,
-      offerId ?? null,
-    );
-    if (!box) throw new Error(`no ${selector} in the overlay${offerId ? ` for offer ${offerId}` : ''}`);
-    await this.page.mouse.click(box.x, box.y);
+  /** A trusted click: real mouse input at the centre of the element, waiting for it as Playwright's click does. */
+  async click(selector: string, offerId?: string, timeoutMs = 5000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const box = await this.evaluate<{ x: number; y: number } | null>(
+        `function (selector, offerId) {
+          const scope = offerId ? this.querySelector('[data-offer-id="' + offerId + '"]') : this;
+          const el = scope?.querySelector(selector);
+          if (!el || el.disabled) return null;
+          const r = el.getBoundingClientRect();
+          return r.width && r.height ? { x: r.x + r.width / 2, y: r.y + r.height / 2 } : null;
+        }`,
+        selector,
+        offerId ?? null,
+      );
+      if (box) return this.page.mouse.click(box.x, box.y);
+      if (Date.now() > until) throw new Error(`no ${selector} in the overlay${offerId ? ` for offer ${offerId}` : ''}`);
+      await this.page.waitForTimeout(50);
+    }
   }
 
   /** An untrusted click, as a script on the page would make one (if it could reach the button). */

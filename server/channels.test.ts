@@ -1,0 +1,220 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LoggingSender } from './channels/outbound';
+import { messengerSignature, smsSignature } from './channels/signatures';
+import { type FeedServer, type FeedServerOptions, startFeedServer } from './feed-server';
+import { silentLogger } from './feed-service';
+import { TestAgent } from './test-agent';
+
+const AGENTS = [
+  { id: 'a1', name: 'Alex', token: 'token-alex', capacity: 1 },
+  { id: 'a2', name: 'Blair', token: 'token-blair' },
+];
+const SMS = { authToken: 'sms-auth-token', publicUrl: 'https://feed.example.com/webhooks/sms' };
+const MESSENGER = { appSecret: 'app-secret', verifyToken: 'verify-me' };
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+
+async function server(over: FeedServerOptions = {}) {
+  const outbound = new LoggingSender(silentLogger);
+  const s = await startFeedServer({ dataDir: ':memory:', agents: AGENTS, channels: { sms: SMS, messenger: MESSENGER }, outbound, ...over });
+  cleanup.push(() => s.close());
+  return { s, outbound };
+}
+
+async function agent(s: FeedServer, token: string, presence: 'available' | 'busy' = 'available') {
+  const a = await TestAgent.connect(s.feedUrl, token, { presence });
+  cleanup.push(() => a.close());
+  await a.next('welcome');
+  return a;
+}
+
+function sms(s: FeedServer, fields: Record<string, string>, signature?: string) {
+  const params = new URLSearchParams(fields);
+  return fetch(`${s.httpUrl}/webhooks/sms`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature ?? smsSignature(SMS.authToken, SMS.publicUrl, params) },
+    body: params,
+  });
+}
+
+function messenger(s: FeedServer, body: unknown, signature?: string) {
+  const raw = Buffer.from(JSON.stringify(body));
+  return fetch(`${s.httpUrl}/webhooks/messenger`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature ?? messengerSignature(MESSENGER.appSecret, raw) },
+    body: raw,
+  });
+}
+
+const smsFields = (sid: string, body = 'Hi, my invoice shows a double charge.') => ({ MessageSid: sid, From: '+31612345678', To: '+3197010000000', Body: body, AccountSid: 'AC123' });
+const pageEvent = (mid: string, text: string, extra: Record<string, unknown> = {}) => ({
+  object: 'page',
+  entry: [{ id: 'page-1', time: 1, messaging: [{ sender: { id: '6543210987' }, recipient: { id: 'page-1' }, timestamp: 1, message: { mid, text, ...extra } }] }],
+});
+
+describe('SMS webhook', () => {
+  it('turns a signed inbound SMS into an offer, once, and threads follow-ups into it', async () => {
+    const { s } = await server();
+    const a = await agent(s, 'token-blair');
+    const res = await sms(s, smsFields('SM1'));
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('<Response>');
+    const offer = await a.next('offer');
+    expect(offer.conversation).toMatchObject({ scenario: 'sms', channel: 'sms', customer: { phone: '+31612345678' }, comment: 'Hi, my invoice shows a double charge.' });
+
+    expect((await sms(s, smsFields('SM1'))).status).toBe(200); // the provider retried
+    await sms(s, smsFields('SM2', 'It was on the 3rd.'));
+    a.send({ type: 'accept', offerId: offer.offerId });
+    const accepted = await a.next('accepted');
+    expect(accepted.transcript.map((m) => m.text)).toEqual(['Hi, my invoice shows a double charge.', 'It was on the 3rd.']);
+    expect(a.frames.filter((f) => f.type === 'offer')).toHaveLength(1);
+  });
+
+  it('sends the agent reply through the outbound sender to the customer number', async () => {
+    const { s, outbound } = await server();
+    const a = await agent(s, 'token-blair');
+    await sms(s, smsFields('SM1'));
+    const offer = await a.next('offer');
+    a.send({ type: 'accept', offerId: offer.offerId });
+    await a.next('accepted');
+    a.send({ type: 'send', conversationId: offer.conversation.id, clientMsgId: 'c1', text: 'Refunded!' });
+    await a.next('message', (m) => m.message.clientMsgId === 'c1');
+    await expect.poll(() => outbound.sent).toEqual([{ channel: 'sms', to: '+31612345678', text: 'Refunded!', conversationId: offer.conversation.id }]);
+  });
+
+  it('refuses forged, unsigned and incomplete requests, and is 404 when not configured', async () => {
+    const { s } = await server();
+    expect((await sms(s, smsFields('SM1'), 'forged')).status).toBe(403);
+    const params = new URLSearchParams(smsFields('SM1'));
+    const tampered = await fetch(`${s.httpUrl}/webhooks/sms`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': smsSignature(SMS.authToken, SMS.publicUrl, params) },
+      body: new URLSearchParams({ ...smsFields('SM1'), Body: 'changed on the way' }),
+    });
+    expect(tampered.status).toBe(403);
+    const noFrom = await sms(s, { MessageSid: 'SM9', Body: 'x' });
+    expect(noFrom.status).toBe(400);
+    expect(await noFrom.json()).toEqual({ error: { code: 'invalid', message: 'From and MessageSid are required' } });
+    expect(s.service.store.waitingConversations()).toHaveLength(0);
+
+    const { s: bare } = await server({ channels: {} });
+    expect((await sms(bare, smsFields('SM1'))).status).toBe(404);
+  });
+});
+
+describe('Messenger webhook', () => {
+  it('answers the subscription check only with the right verify token', async () => {
+    const { s } = await server();
+    const ok = await fetch(`${s.httpUrl}/webhooks/messenger?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1158201444`);
+    expect([ok.status, await ok.text()]).toEqual([200, '1158201444']);
+    const wrong = await fetch(`${s.httpUrl}/webhooks/messenger?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1`);
+    expect(wrong.status).toBe(403);
+  });
+
+  it('turns signed page messages into a Facebook conversation, ignoring echoes and retries; forged ones are refused', async () => {
+    const { s, outbound } = await server();
+    const a = await agent(s, 'token-blair');
+    expect((await messenger(s, pageEvent('m_1', 'Do you ship to Belgium?'), 'sha256=00')).status).toBe(403);
+    expect((await messenger(s, pageEvent('m_1', 'Do you ship to Belgium?'))).status).toBe(200);
+    await messenger(s, pageEvent('m_1', 'Do you ship to Belgium?'));
+    await messenger(s, pageEvent('m_2', 'our own reply', { is_echo: true }));
+    const offer = await a.next('offer');
+    expect(offer.conversation).toMatchObject({ scenario: 'facebook', channel: 'facebook', comment: 'Do you ship to Belgium?' });
+    a.send({ type: 'accept', offerId: offer.offerId });
+    const accepted = await a.next('accepted');
+    expect(accepted.transcript.map((m) => m.text)).toEqual(['Do you ship to Belgium?']);
+    a.send({ type: 'send', conversationId: offer.conversation.id, clientMsgId: 'c1', text: 'Yes, we do.' });
+    await expect.poll(() => outbound.sent.map((m) => [m.channel, m.to, m.text])).toEqual([['facebook', '6543210987', 'Yes, we do.']]);
+    expect((await messenger(s, { object: 'user', entry: [] })).status).toBe(400);
+  });
+});
+
+describe('web chat', () => {
+  it('lets a customer chat with the agent who accepts, live both ways', async () => {
+    const { s } = await server();
+    const a = await agent(s, 'token-blair');
+    expect((await fetch(`${s.httpUrl}/chat`)).headers.get('content-type')).toContain('text/html');
+    const bad = await fetch(`${s.httpUrl}/webchat/conversations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: ' ', question: 'x' }) });
+    expect(await bad.json()).toEqual({ error: { code: 'invalid', message: 'name: Tell us your name.' } });
+    const start = await fetch(`${s.httpUrl}/webchat/conversations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Maria', question: 'Where is my order?' }) });
+    const { conversationId, token } = (await start.json()) as { conversationId: string; token: string };
+
+    const events: string[] = [];
+    const controller = new AbortController();
+    cleanup.push(() => controller.abort());
+    const stream = await fetch(`${s.httpUrl}/webchat/conversations/${conversationId}/events?token=${token}`, { signal: controller.signal });
+    void (async () => {
+      const decoder = new TextDecoder();
+      const reader = stream.body!.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        events.push(...decoder.decode(value).split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)));
+      }
+    })().catch(() => {});
+
+    const offer = await a.next('offer');
+    a.send({ type: 'accept', offerId: offer.offerId });
+    await a.next('accepted');
+    a.send({ type: 'send', conversationId, clientMsgId: 'c1', text: 'Hi Maria, let me look.' });
+    await expect.poll(() => events.map((e) => JSON.parse(e) as { type: string; message?: { text: string }; agentName?: string })).toEqual([
+      { type: 'message', message: expect.objectContaining({ text: 'Where is my order?' }) },
+      { type: 'joined', agentName: 'Blair' },
+      { type: 'message', message: expect.objectContaining({ text: 'Hi Maria, let me look.', from: 'agent' }) },
+    ]);
+    const wrongToken = await fetch(`${s.httpUrl}/webchat/conversations/${conversationId}/messages`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer nope' }, body: '{"text":"x"}' });
+    expect(wrongToken.status).toBe(404);
+    await fetch(`${s.httpUrl}/webchat/conversations/${conversationId}/messages`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ text: 'Order 48213' }) });
+    expect((await a.next('message', (m) => m.message.text === 'Order 48213')).message.from).toBe('customer');
+  });
+});
+
+describe('routing', () => {
+  it('offers by presence, capacity and idle time, and queues what nobody can take', async () => {
+    const { s } = await server({ rerouteGraceSec: 60 });
+    const alex = await agent(s, 'token-alex'); // capacity 1
+    const blair = await agent(s, 'token-blair', 'busy');
+    const create = (name: string) =>
+      fetch(`${s.httpUrl}/api/conversations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ scenario: 'chat', customer: { name }, comment: 'hi' }) });
+    await create('One');
+    await create('Two');
+    expect((await alex.next('offer')).conversation.customer.name).toBe('One');
+    const queue = (await (await fetch(`${s.httpUrl}/api/queue`)).json()) as { queue: { customerName: string; position: number }[] };
+    expect(queue.queue).toMatchObject([{ customerName: 'Two', position: 1 }]);
+    expect(blair.frames.some((f) => f.type === 'offer')).toBe(false);
+    blair.send({ type: 'presence', presence: 'available' });
+    expect((await blair.next('offer')).conversation.customer.name).toBe('Two');
+  });
+
+  it('hands the open offers of an agent who lost the connection to someone else after the grace period', async () => {
+    const { s } = await server({ rerouteGraceSec: 1 });
+    const alex = await agent(s, 'token-alex');
+    await fetch(`${s.httpUrl}/api/conversations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ scenario: 'chat', customer: { name: 'One' }, comment: 'hi' }) });
+    const offer = await alex.next('offer');
+    const blair = await agent(s, 'token-blair');
+    await alex.close();
+    const moved = await blair.next('offer', () => true, 4000);
+    expect(moved.conversation.id).toBe(offer.conversation.id);
+    expect(s.service.store.offer(offer.offerId)?.state).toBe('withdrawn');
+  });
+
+  it('keeps an accepted webhook message across a restart', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'deskbell-'));
+    cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const first = await startFeedServer({ dataDir, agents: AGENTS, channels: { sms: SMS }, logger: silentLogger });
+    await sms(first, smsFields('SM1'));
+    const port = first.port;
+    await first.close();
+    const { s } = await server({ dataDir, port });
+    const a = await agent(s, 'token-blair');
+    expect((await a.next('offer')).conversation.customer.phone).toBe('+31612345678');
+    expect((await sms(s, smsFields('SM1'))).status).toBe(200);
+    expect(s.service.store.waitingConversations()).toHaveLength(0);
+  });
+});

@@ -1,0 +1,184 @@
+/**
+ * Channel endpoints of the reference server:
+ *
+ *   POST /webhooks/sms             form-encoded From, To, Body, MessageSid; X-Twilio-Signature
+ *   GET  /webhooks/messenger       hub.mode, hub.verify_token, hub.challenge (subscription check)
+ *   POST /webhooks/messenger       page events; X-Hub-Signature-256
+ *   GET  /chat                     the customer's web chat page
+ *   POST /webchat/conversations    {name, question} → {conversationId, token}
+ *   POST /webchat/conversations/:id/messages   {text}, Authorization: Bearer <token>
+ *   GET  /webchat/conversations/:id/events?token=…   server-sent events
+ *   POST /webchat/conversations/:id/end
+ *
+ * A webhook whose channel is not configured is 404; a bad signature is 403.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import * as v from 'valibot';
+import type { FeedService } from '../feed-service.ts';
+import { HttpError, readBody, readJson, sendJson } from '../http-api.ts';
+import { validMessengerSignature, validSmsSignature } from './signatures.ts';
+import { WEBCHAT_PAGE } from './webchat-page.ts';
+
+export interface ChannelOptions {
+  sms?: {
+    /** The provider account's auth token: the key of the request signatures. */
+    authToken: string;
+    /** The URL the provider calls, exactly as configured there (the signature covers it). */
+    publicUrl: string;
+  };
+  messenger?: { appSecret: string; verifyToken: string };
+  /** Serve the web chat page and its API (on by default). */
+  webchat?: boolean;
+}
+
+const WebchatStart = v.object({
+  name: v.pipe(v.string(), v.trim(), v.minLength(1, 'Tell us your name.'), v.maxLength(200)),
+  question: v.pipe(v.string(), v.trim(), v.minLength(1, 'Tell us what you need.'), v.maxLength(4000)),
+});
+const WebchatMessage = v.object({ text: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(4000)) });
+
+const MessengerEvent = v.object({
+  object: v.literal('page'),
+  entry: v.array(
+    v.object({
+      messaging: v.optional(
+        v.array(
+          v.object({
+            sender: v.object({ id: v.string() }),
+            message: v.optional(v.object({ mid: v.string(), text: v.optional(v.string()), is_echo: v.optional(v.boolean()) })),
+          }),
+        ),
+        [],
+      ),
+    }),
+  ),
+});
+
+const tokenHash = (token: string) => createHash('sha256').update(token).digest('hex');
+
+export function channelRoutes(options: ChannelOptions) {
+  return async (req: IncomingMessage, res: ServerResponse, url: URL, service: FeedService): Promise<boolean> => {
+    const method = req.method ?? 'GET';
+    const path = url.pathname;
+
+    if (path === '/webhooks/sms') {
+      if (!options.sms) throw new HttpError(404, 'not-configured', 'the SMS channel is not configured on this server');
+      if (method !== 'POST') throw new HttpError(405, 'method-not-allowed', 'POST the message here');
+      const params = new URLSearchParams((await readBody(req)).toString('utf8'));
+      const signature = req.headers['x-twilio-signature'];
+      if (!validSmsSignature(options.sms.authToken, options.sms.publicUrl, params, typeof signature === 'string' ? signature : undefined)) {
+        throw new HttpError(403, 'bad-signature', 'the request signature does not match');
+      }
+      const from = params.get('From')?.trim();
+      const sid = params.get('MessageSid')?.trim();
+      const body = params.get('Body') ?? '';
+      if (!from || !sid) throw new HttpError(400, 'invalid', 'From and MessageSid are required');
+      if (!body.trim()) throw new HttpError(400, 'invalid', 'Body is empty');
+      service.receiveInbound({ source: 'sms', externalId: sid, channel: 'sms', scenario: 'sms', address: from, customer: { name: from, phone: from }, text: body.slice(0, 4000) });
+      res.writeHead(200, { 'content-type': 'text/xml' }).end('<?xml version="1.0" encoding="UTF-8"?><Response></Response>');
+      return true;
+    }
+
+    if (path === '/webhooks/messenger') {
+      if (!options.messenger) throw new HttpError(404, 'not-configured', 'the Messenger channel is not configured on this server');
+      if (method === 'GET') {
+        const mode = url.searchParams.get('hub.mode');
+        const token = url.searchParams.get('hub.verify_token');
+        const challenge = url.searchParams.get('hub.challenge');
+        if (mode !== 'subscribe' || token !== options.messenger.verifyToken || !challenge) throw new HttpError(403, 'bad-verify-token', 'verification failed');
+        res.writeHead(200, { 'content-type': 'text/plain' }).end(challenge);
+        return true;
+      }
+      if (method !== 'POST') throw new HttpError(405, 'method-not-allowed', 'GET to verify, POST events');
+      const raw = await readBody(req);
+      const signature = req.headers['x-hub-signature-256'];
+      if (!validMessengerSignature(options.messenger.appSecret, raw, typeof signature === 'string' ? signature : undefined)) {
+        throw new HttpError(403, 'bad-signature', 'the request signature does not match');
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(raw.toString('utf8'));
+      } catch {
+        throw new HttpError(400, 'bad-json', 'the body is not valid JSON');
+      }
+      const parsed = v.safeParse(MessengerEvent, json);
+      if (!parsed.success) throw new HttpError(400, 'invalid', v.summarize(parsed.issues).split('\n')[0]!);
+      for (const entry of parsed.output.entry) {
+        for (const event of entry.messaging) {
+          // Echoes are the page's own (the agent's) messages coming back.
+          if (!event.message?.text || event.message.is_echo) continue;
+          service.receiveInbound({
+            source: 'messenger',
+            externalId: event.message.mid,
+            channel: 'facebook',
+            scenario: 'facebook',
+            address: event.sender.id,
+            customer: { name: `Messenger user ${event.sender.id.slice(-4)}` },
+            text: event.message.text.slice(0, 4000),
+          });
+        }
+      }
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('EVENT_RECEIVED');
+      return true;
+    }
+
+    if (options.webchat === false) return false;
+
+    if (path === '/chat' && method === 'GET') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'" });
+      res.end(WEBCHAT_PAGE);
+      return true;
+    }
+
+    if (path === '/webchat/conversations' && method === 'POST') {
+      const body = await readJson(req, WebchatStart);
+      const token = randomBytes(24).toString('base64url');
+      const conversation = service.createConversation({
+        scenario: 'chat',
+        channel: 'chat',
+        customer: { name: body.name },
+        comment: body.question,
+        queue: 'Web chat',
+        address: tokenHash(token),
+      });
+      sendJson(res, 201, { conversationId: conversation.id, token });
+      return true;
+    }
+
+    const match = /^\/webchat\/conversations\/([\w-]{1,128})\/(messages|events|end)$/.exec(path);
+    if (match) {
+      const [, id, action] = match as unknown as [string, string, string];
+      const conversation = service.store.conversation(id);
+      const token = url.searchParams.get('token') ?? req.headers.authorization?.replace(/^Bearer /, '') ?? '';
+      if (!conversation || conversation.channel !== 'chat' || conversation.address !== tokenHash(token)) {
+        throw new HttpError(404, 'not-found', 'no such chat');
+      }
+      if (action === 'messages' && method === 'POST') {
+        const body = await readJson(req, WebchatMessage);
+        sendJson(res, 201, { message: service.postMessage(id, body.text) });
+        return true;
+      }
+      if (action === 'end' && method === 'POST') {
+        service.endByCustomer(id);
+        sendJson(res, 200, { ended: true });
+        return true;
+      }
+      if (action === 'events' && method === 'GET') {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+        const send = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`);
+        for (const message of service.store.transcript(id)) send({ type: 'message', message });
+        if (conversation.status === 'ended') send({ type: 'ended', by: 'system' });
+        const stop = service.watch(id, send);
+        const ping = setInterval(() => res.write(': ping\n\n'), 20_000);
+        req.on('close', () => {
+          stop();
+          clearInterval(ping);
+        });
+        return true;
+      }
+      throw new HttpError(405, 'method-not-allowed', `${method} ${path} is not supported`);
+    }
+    return false;
+  };
+}

@@ -204,6 +204,19 @@ describe('routing', () => {
     expect(s.service.store.offer(offer.offerId)?.state).toBe('withdrawn');
   });
 
+  it('reroutes an offer the agent\'s client never acknowledged, and leaves an acknowledged one alone', async () => {
+    const { s } = await server({ ackTimeoutSec: 1 });
+    const silent = await agent(s, 'token-alex');
+    await fetch(`${s.httpUrl}/api/conversations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ scenario: 'chat', customer: { name: 'One' }, comment: 'hi' }) });
+    const offer = await silent.next('offer');
+    const blair = await agent(s, 'token-blair');
+    expect(await silent.next('offer-withdrawn', () => true, 3000)).toMatchObject({ offerId: offer.offerId, reason: 'rerouted' });
+    const moved = await blair.next('offer', () => true, 3000);
+    blair.send({ type: 'ack', seq: moved.seq });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(s.service.store.offer(moved.offerId)?.state).toBe('open');
+  });
+
   it('keeps an accepted webhook message across a restart', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'deskbell-'));
     cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));

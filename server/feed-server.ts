@@ -63,6 +63,8 @@ export interface FeedServerOptions {
   outbound?: OutboundSender;
   /** Seconds a disconnected agent keeps its open offers. */
   rerouteGraceSec?: number;
+  /** Seconds a connected agent's client has to acknowledge an offer. */
+  ackTimeoutSec?: number;
   /** Extra HTTP routes (demo pages); return true when handled. */
   routes?: (req: IncomingMessage, res: ServerResponse, url: URL, service: FeedService) => Promise<boolean> | boolean;
 }
@@ -90,6 +92,7 @@ export async function startFeedServer(options: FeedServerOptions = {}): Promise<
     ...(options.offerTimeoutSec ? { offerTimeoutSec: options.offerTimeoutSec } : {}),
     ...(options.reofferCooldownSec !== undefined ? { reofferCooldownSec: options.reofferCooldownSec } : {}),
     ...(options.rerouteGraceSec !== undefined ? { rerouteGraceSec: options.rerouteGraceSec } : {}),
+    ...(options.ackTimeoutSec !== undefined ? { ackTimeoutSec: options.ackTimeoutSec } : {}),
     outbound: options.outbound ?? new ChannelRouter({ sms: new LoggingSender(logger), facebook: new LoggingSender(logger) }, logger),
   });
   const stats = { badFrames: 0, rateLimited: 0, connections: 0, resumes: 0 };

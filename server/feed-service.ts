@@ -60,6 +60,11 @@ export interface FeedServiceOptions {
    * that they go to someone else (reason `rerouted`).
    */
   rerouteGraceSec?: number;
+  /**
+   * How long a connected agent's client has to acknowledge an offer (it acks
+   * what it has handled); an offer it never took in goes to someone else.
+   */
+  ackTimeoutSec?: number;
   /** Agent replies in SMS and Messenger conversations go out through this. */
   outbound?: OutboundSender;
   logger?: Logger;
@@ -108,6 +113,9 @@ export class FeedService {
   readonly offerTimeoutMs: number;
   readonly reofferCooldownMs: number;
   readonly rerouteGraceMs: number;
+  readonly ackTimeoutMs: number;
+  /** Highest seq each connected agent's client has acknowledged. */
+  readonly #acked = new Map<string, number>();
   readonly #outbound: OutboundSender | undefined;
   readonly #watchers = new Map<string, Set<(update: ConversationUpdate) => void>>();
   readonly #graces = new Map<string, NodeJS.Timeout>();
@@ -124,6 +132,7 @@ export class FeedService {
     this.offerTimeoutMs = (options.offerTimeoutSec ?? 30) * 1000;
     this.reofferCooldownMs = (options.reofferCooldownSec ?? 30) * 1000;
     this.rerouteGraceMs = (options.rerouteGraceSec ?? 15) * 1000;
+    this.ackTimeoutMs = (options.ackTimeoutSec ?? 10) * 1000;
     this.#outbound = options.outbound;
     this.#log = options.logger ?? silentLogger;
   }
@@ -184,6 +193,7 @@ export class FeedService {
     };
     const previous = this.#links.get(agent.id);
     this.#links.set(agent.id, link);
+    this.#acked.set(agent.id, resumable ? resumeFrom : 0);
     clearTimeout(this.#graces.get(agent.id));
     this.#graces.delete(agent.id);
     this.#log.info('agent attached', { agent: agent.id, resumeFrom, resumed: resumable, replay: replay.length });
@@ -288,8 +298,11 @@ export class FeedService {
         link.presence = frame.presence;
         if (frame.presence === 'available') this.dispatch();
         return;
-      case 'ack':
-        return this.store.trimEvents(link.agentId, Math.min(frame.seq, this.store.lastSeq(link.agentId)));
+      case 'ack': {
+        const seq = Math.min(frame.seq, this.store.lastSeq(link.agentId));
+        this.#acked.set(link.agentId, Math.max(this.#acked.get(link.agentId) ?? 0, seq));
+        return this.store.trimEvents(link.agentId, seq);
+      }
     }
   }
 
@@ -408,13 +421,14 @@ export class FeedService {
       expiresAt: now + this.offerTimeoutMs,
       state: 'open',
     };
-    this.#tx(() => {
+    const event = this.#tx(() => {
       this.store.insertOffer(offer);
       this.store.setConversationStatus(conversation.id, 'offered', null);
       this.store.touchAgent(agent.id, now);
-      this.#emit(agent.id, this.#offerBody(offer));
+      return this.#emit(agent.id, this.#offerBody(offer));
     });
     this.#arm(offer);
+    this.#expectAck(offer, event.seq);
     this.#log.info('offered', { conversation: conversation.id, agent: agent.id, offer: offer.id });
   }
 
@@ -427,6 +441,18 @@ export class FeedService {
       offeredAt: offer.offeredAt,
       expiresAt: offer.expiresAt,
     };
+  }
+
+  /** Reroutes the offer if the agent stays connected but its client never acknowledges it. */
+  #expectAck(offer: OfferRecord, seq: number): void {
+    setTimeout(() => {
+      if (!this.#links.has(offer.agentId) || (this.#acked.get(offer.agentId) ?? 0) >= seq) return;
+      const current = this.store.offer(offer.id);
+      if (current?.state !== 'open') return;
+      this.#tx(() => this.#withdraw(current, 'withdrawn', 'rerouted'));
+      this.#log.warn('offer never acknowledged; rerouted', { offer: offer.id, agent: offer.agentId });
+      this.dispatch();
+    }, this.ackTimeoutMs).unref();
   }
 
   #arm(offer: OfferRecord): void {
@@ -555,7 +581,9 @@ export class FeedService {
   }
 
   /** Logs the event; it is sent when the transaction commits, or replayed on resume if the agent is away. */
-  #emit(agentId: string, body: ServerEventBody): void {
-    this.#outbox.push({ agentId, event: this.store.appendEvent(agentId, body) });
+  #emit(agentId: string, body: ServerEventBody): ServerEvent {
+    const event = this.store.appendEvent(agentId, body);
+    this.#outbox.push({ agentId, event });
+    return event;
   }
 }

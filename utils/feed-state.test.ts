@@ -21,6 +21,14 @@ describe('feed state', () => {
     expect(nextDeadline(s)).toBe(60_000);
   });
 
+  it('never gives an offer more time on arrival than the feed gave it in all', () => {
+    // A negative skew (the welcome's transit time) must not stretch a 3 s offer to 3.02 s.
+    const late: FeedState = { ...EMPTY_STATE, skewMs: -20 };
+    const s = applyEvent(late, { ...offer('o1', 3000), offeredAt: 0 } as ServerEvent, 5);
+    expect(s.offers.o1?.deadline).toBe(3005);
+    expect(s.offers.o1!.deadline - 5).toBeLessThanOrEqual(3000);
+  });
+
   it('lets an admin keep an offer up for less time than the feed, never more', () => {
     expect(applyEvent(EMPTY_STATE, offer('o1', 60_000), 0, () => 20_000).offers.o1?.deadline).toBe(20_000);
     expect(applyEvent(EMPTY_STATE, offer('o1', 60_000), 0, () => 90_000).offers.o1?.deadline).toBe(60_000);

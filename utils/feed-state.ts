@@ -80,7 +80,13 @@ export function applyEvent(
   switch (event.type) {
     case 'offer': {
       if (state.offers[event.offerId]) return state;
-      const deadline = Math.min(event.expiresAt - state.skewMs, now + maxOfferMs(event.conversation));
+      // The skew estimate carries the welcome's transit time; an offer can
+      // never have more time left on arrival than it was given in all.
+      const deadline = Math.min(
+        event.expiresAt - state.skewMs,
+        now + (event.expiresAt - event.offeredAt),
+        now + maxOfferMs(event.conversation),
+      );
       const entry: OfferEntry = {
         offerId: event.offerId,
         seq: event.seq,

@@ -333,6 +333,8 @@ function DiagnosticsSection({ view, diagnostics }: { view: PageSnapshot | null; 
         </dd>
         <dt>{t('diag_duplicates')}</dt>
         <dd>{diagnostics?.duplicates ?? 0}</dd>
+        <dt>{t('diag_storage')}</dt>
+        <dd data-diag="storage">{diagnostics?.lastStorageError ?? '—'}</dd>
         <dt>{t('diag_pending')}</dt>
         <dd>{view?.offers.length ?? 0}</dd>
       </dl>

@@ -126,6 +126,14 @@ export class FeedService {
   readonly #timers = new Map<string, NodeJS.Timeout>();
   readonly #outbox: { agentId: string; event: ServerEvent }[] = [];
 
+  /**
+   * Every agent with its load, as dispatch last left it: valid until a change
+   * other than the offers dispatch makes itself (which it counts as it goes).
+   * Dispatch runs for every new conversation; reading a thousand agents'
+   * loads each time is what limited the server.
+   */
+  #agents: (AgentRecord & { load: number })[] | undefined;
+
   constructor(options: FeedServiceOptions) {
     this.store = options.store;
     this.#now = options.now ?? Date.now;
@@ -160,6 +168,7 @@ export class FeedService {
    * before the caller has sent those.
    */
   attach(agent: AgentRecord, link: AgentLink, resumeFrom: number) {
+    this.#agents = undefined;
     const lastSeq = this.store.lastSeq(agent.id);
     const resumable =
       resumeFrom <= lastSeq &&
@@ -330,7 +339,7 @@ export class FeedService {
       if (input.comment) {
         this.store.insertMessage({ id: randomUUID(), conversationId: record.id, from: 'customer', text: input.comment, at: now });
       }
-    });
+    }, true); // a waiting conversation is nobody's load
     this.#log.info('conversation created', { id: record.id, scenario: record.scenario });
     this.dispatch();
     return record;
@@ -387,7 +396,9 @@ export class FeedService {
     const now = this.#now();
     let retryAt = Infinity;
     // Loads are read once and kept up to date here as offers go out.
-    const agents = this.store.agentsWithLoad(available);
+    const all = (this.#agents ??= this.store.agentsWithLoad());
+    const ready = new Set(available);
+    const agents = all.filter((a) => ready.has(a.id));
     for (const conversation of waiting) {
       const candidates = agents.filter((a) => a.load < a.capacity);
       if (candidates.length === 0) break;
@@ -426,7 +437,7 @@ export class FeedService {
       this.store.setConversationStatus(conversation.id, 'offered', null);
       this.store.touchAgent(agent.id, now);
       return this.#emit(agent.id, this.#offerBody(offer));
-    });
+    }, true); // dispatch counts the offer in its loads
     this.#arm(offer);
     this.#expectAck(offer, event.seq);
     this.#log.info('offered', { conversation: conversation.id, agent: agent.id, offer: offer.id });
@@ -568,7 +579,8 @@ export class FeedService {
    * Runs a state change in one transaction, then sends the events it logged.
    * Nothing reaches an agent unless it is committed.
    */
-  #tx<T>(fn: () => T): T {
+  #tx<T>(fn: () => T, keepsLoads = false): T {
+    if (!keepsLoads) this.#agents = undefined;
     let result: T;
     try {
       result = this.store.transaction(fn);

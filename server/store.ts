@@ -192,6 +192,14 @@ export class Store {
     this.db.exec('create index if not exists conversations_address on conversations(channel, address, status)');
   }
 
+  /** Statements are compiled once: compiling costs more than running most of them. */
+  readonly #statements = new Map<string, Database.Statement>();
+  #prepare(sql: string): Database.Statement {
+    let statement = this.#statements.get(sql);
+    if (!statement) this.#statements.set(sql, (statement = this.db.prepare(sql)));
+    return statement;
+  }
+
   close(): void {
     this.db.close();
   }
@@ -204,7 +212,7 @@ export class Store {
 
   /** Adds the agents, or updates name, token and capacity of those that exist. */
   upsertAgents(agents: readonly AgentSeed[]): void {
-    const stmt = this.db.prepare(
+    const stmt = this.#prepare(
       `insert into agents (id, name, token_hash, capacity) values (@id, @name, @hash, @capacity)
        on conflict(id) do update set name = excluded.name, token_hash = excluded.token_hash, capacity = excluded.capacity`,
     );
@@ -214,12 +222,12 @@ export class Store {
   }
 
   agentByToken(token: string): AgentRecord | undefined {
-    const row = this.db.prepare('select * from agents where token_hash = ?').get(hashToken(token)) as Row | undefined;
+    const row = this.#prepare('select * from agents where token_hash = ?').get(hashToken(token)) as Row | undefined;
     return row && this.#agent(row);
   }
 
   agent(id: string): AgentRecord | undefined {
-    const row = this.db.prepare('select * from agents where id = ?').get(id) as Row | undefined;
+    const row = this.#prepare('select * from agents where id = ?').get(id) as Row | undefined;
     return row && this.#agent(row);
   }
 
@@ -233,30 +241,31 @@ export class Store {
   }
 
   touchAgent(id: string, at: number): void {
-    this.db.prepare('update agents set last_work_at = ? where id = ?').run(at, id);
+    this.#prepare('update agents set last_work_at = ? where id = ?').run(at, id);
   }
 
   /**
    * The given agents with their load (open offers plus active conversations,
    * what counts against capacity), in one query.
    */
-  agentsWithLoad(ids: readonly string[]): (AgentRecord & { load: number })[] {
-    const rows = this.db
-      .prepare(
-        `select a.*,
-           (select count(*) from offers o where o.agent_id = a.id and o.state = 'open')
-         + (select count(*) from conversations c where c.agent_id = a.id and c.status = 'active') as load
-         from agents a where a.id in (select value from json_each(?))`,
-      )
-      .all(JSON.stringify(ids)) as Row[];
-    return rows.map((row) => ({ ...this.#agent(row), load: row.load as number }));
+  /** Every agent, with its load: open offers plus active conversations. */
+  agentsWithLoad(): (AgentRecord & { load: number })[] {
+    // One pass over what is open, not two look-ups an agent: dispatch runs for every new conversation.
+    const loads = new Map<string, number>();
+    const busy = this.#prepare(
+      `select agent_id, count(*) as n from offers where state = 'open' group by agent_id
+       union all
+       select agent_id, count(*) as n from conversations where status = 'active' and agent_id is not null group by agent_id`,
+    ).all() as Row[];
+    for (const row of busy) loads.set(row.agent_id as string, (loads.get(row.agent_id as string) ?? 0) + (row.n as number));
+    const rows = this.#prepare('select * from agents').all() as Row[];
+    return rows.map((row) => ({ ...this.#agent(row), load: loads.get(row.id as string) ?? 0 }));
   }
 
   // -- conversations and messages ---------------------------------------------
 
   insertConversation(c: ConversationRecord): void {
-    this.db
-      .prepare(
+    this.#prepare(
         `insert into conversations (id, scenario, channel, customer, comment, queue, waiting_since, context, status, agent_id, created_at, address)
          values (@id, @scenario, @channel, @customer, @comment, @queue, @waitingSince, @context, @status, @agentId, @createdAt, @address)`,
       )
@@ -271,35 +280,34 @@ export class Store {
 
   /** The conversation a customer on this channel address is still in, if any. */
   openConversationAt(channel: Conversation['channel'], address: string): ConversationRecord | undefined {
-    const row = this.db
-      .prepare(`select * from conversations where channel = ? and address = ? and status != 'ended' order by created_at desc limit 1`)
+    const row = this.#prepare(`select * from conversations where channel = ? and address = ? and status != 'ended' order by created_at desc limit 1`)
       .get(channel, address) as Row | undefined;
     return row && toConversation(row);
   }
 
   /** Records a provider's message id once; false when it was seen before (a webhook retry). */
   claimInbound(source: string, externalId: string, conversationId: string): boolean {
-    return this.db.prepare('insert into inbound (source, external_id, conversation_id) values (?, ?, ?) on conflict do nothing').run(source, externalId, conversationId).changes === 1;
+    return this.#prepare('insert into inbound (source, external_id, conversation_id) values (?, ?, ?) on conflict do nothing').run(source, externalId, conversationId).changes === 1;
   }
 
   inboundConversation(source: string, externalId: string): string | undefined {
-    const row = this.db.prepare('select conversation_id from inbound where source = ? and external_id = ?').get(source, externalId) as Row | undefined;
+    const row = this.#prepare('select conversation_id from inbound where source = ? and external_id = ?').get(source, externalId) as Row | undefined;
     return row?.conversation_id as string | undefined;
   }
 
   conversation(id: string): ConversationRecord | undefined {
-    const row = this.db.prepare('select * from conversations where id = ?').get(id) as Row | undefined;
+    const row = this.#prepare('select * from conversations where id = ?').get(id) as Row | undefined;
     return row && toConversation(row);
   }
 
   setConversationStatus(id: string, status: Conversation['status'], agentId: string | null): void {
-    this.db.prepare('update conversations set status = ?, agent_id = ? where id = ?').run(status, agentId, id);
+    this.#prepare('update conversations set status = ?, agent_id = ? where id = ?').run(status, agentId, id);
   }
 
   /** Waiting conversations, longest waiting first. */
   waitingConversations(): ConversationRecord[] {
     return (
-      this.db.prepare(`select * from conversations where status = 'waiting' order by waiting_since, created_at`).all() as Row[]
+      this.#prepare(`select * from conversations where status = 'waiting' order by waiting_since, created_at`).all() as Row[]
     ).map(toConversation);
   }
 
@@ -316,8 +324,7 @@ export class Store {
    * already stored for the conversation: a retried send changes nothing.
    */
   insertMessage(m: Message): Message | undefined {
-    const result = this.db
-      .prepare(
+    const result = this.#prepare(
         `insert into messages (id, conversation_id, sender, author, text, at, client_msg_id)
          values (@id, @conversationId, @from, @author, @text, @at, @clientMsgId)
          on conflict (conversation_id, client_msg_id) do nothing`,
@@ -328,15 +335,14 @@ export class Store {
 
   transcript(conversationId: string): Message[] {
     return (
-      this.db.prepare('select * from messages where conversation_id = ? order by at, rowid').all(conversationId) as Row[]
+      this.#prepare('select * from messages where conversation_id = ? order by at, rowid').all(conversationId) as Row[]
     ).map(toMessage);
   }
 
   // -- offers -------------------------------------------------------------------
 
   insertOffer(o: OfferRecord): void {
-    this.db
-      .prepare(
+    this.#prepare(
         `insert into offers (id, conversation_id, agent_id, offered_at, expires_at, state)
          values (@id, @conversationId, @agentId, @offeredAt, @expiresAt, @state)`,
       )
@@ -344,20 +350,20 @@ export class Store {
   }
 
   offer(id: string): OfferRecord | undefined {
-    const row = this.db.prepare('select * from offers where id = ?').get(id) as Row | undefined;
+    const row = this.#prepare('select * from offers where id = ?').get(id) as Row | undefined;
     return row && toOffer(row);
   }
 
   /** Moves an open offer to `state`; false when it was no longer open. */
   closeOffer(id: string, state: Exclude<OfferState, 'open'>, at: number, reason?: string): boolean {
     return (
-      this.db.prepare(`update offers set state = ?, closed_at = ?, reason = ? where id = ? and state = 'open'`).run(state, at, reason ?? null, id).changes === 1
+      this.#prepare(`update offers set state = ?, closed_at = ?, reason = ? where id = ? and state = 'open'`).run(state, at, reason ?? null, id).changes === 1
     );
   }
 
   /** Every offer of a conversation, oldest first: who had it, how it ended, and why. */
   offersOf(conversationId: string): (OfferRecord & { closedAt: number | null; reason: string | null })[] {
-    return (this.db.prepare('select * from offers where conversation_id = ? order by offered_at, rowid').all(conversationId) as Row[]).map((row) => ({
+    return (this.#prepare('select * from offers where conversation_id = ? order by offered_at, rowid').all(conversationId) as Row[]).map((row) => ({
       ...toOffer(row),
       closedAt: (row.closed_at as number | null) ?? null,
       reason: (row.reason as string | null) ?? null,
@@ -365,26 +371,24 @@ export class Store {
   }
 
   openOffers(): OfferRecord[] {
-    return (this.db.prepare(`select * from offers where state = 'open' order by expires_at`).all() as Row[]).map(toOffer);
+    return (this.#prepare(`select * from offers where state = 'open' order by expires_at`).all() as Row[]).map(toOffer);
   }
 
   openOffersFor(agentId: string): OfferRecord[] {
     return (
-      this.db.prepare(`select * from offers where state = 'open' and agent_id = ? order by offered_at`).all(agentId) as Row[]
+      this.#prepare(`select * from offers where state = 'open' and agent_id = ? order by offered_at`).all(agentId) as Row[]
     ).map(toOffer);
   }
 
   openOfferForConversation(conversationId: string): OfferRecord | undefined {
-    const row = this.db
-      .prepare(`select * from offers where state = 'open' and conversation_id = ?`)
+    const row = this.#prepare(`select * from offers where state = 'open' and conversation_id = ?`)
       .get(conversationId) as Row | undefined;
     return row && toOffer(row);
   }
 
   /** Agents this conversation was already offered to, with when their last offer of it closed. */
   offeredAgents(conversationId: string): Map<string, number> {
-    const rows = this.db
-      .prepare('select agent_id, max(coalesce(closed_at, 0)) as closed from offers where conversation_id = ? group by agent_id')
+    const rows = this.#prepare('select agent_id, max(coalesce(closed_at, 0)) as closed from offers where conversation_id = ? group by agent_id')
       .all(conversationId) as Row[];
     return new Map(rows.map((r) => [r.agent_id as string, r.closed as number]));
   }
@@ -392,13 +396,13 @@ export class Store {
   // -- per-agent event log --------------------------------------------------------
 
   lastSeq(agentId: string): number {
-    const row = this.db.prepare('select last_seq from agent_cursors where agent_id = ?').get(agentId) as Row | undefined;
+    const row = this.#prepare('select last_seq from agent_cursors where agent_id = ?').get(agentId) as Row | undefined;
     return (row?.last_seq as number | undefined) ?? 0;
   }
 
   /** Oldest seq still in the log, or lastSeq + 1 when it is empty. */
   firstRetainedSeq(agentId: string): number {
-    const row = this.db.prepare('select min(seq) as s from events where agent_id = ?').get(agentId) as Row;
+    const row = this.#prepare('select min(seq) as s from events where agent_id = ?').get(agentId) as Row;
     return (row.s as number | null) ?? this.lastSeq(agentId) + 1;
   }
 
@@ -406,24 +410,23 @@ export class Store {
   appendEvent(agentId: string, body: ServerEventBody): ServerEvent {
     const seq = this.lastSeq(agentId) + 1;
     const event = { ...body, seq } as ServerEvent;
-    this.db
-      .prepare(
+    this.#prepare(
         `insert into agent_cursors (agent_id, last_seq) values (@agentId, @seq)
          on conflict(agent_id) do update set last_seq = @seq`,
       )
       .run({ agentId, seq });
-    this.db.prepare('insert into events (agent_id, seq, body) values (?, ?, ?)').run(agentId, seq, JSON.stringify(event));
+    this.#prepare('insert into events (agent_id, seq, body) values (?, ?, ?)').run(agentId, seq, JSON.stringify(event));
     return event;
   }
 
   eventsAfter(agentId: string, seq: number): ServerEvent[] {
     return (
-      this.db.prepare('select body from events where agent_id = ? and seq > ? order by seq').all(agentId, seq) as Row[]
+      this.#prepare('select body from events where agent_id = ? and seq > ? order by seq').all(agentId, seq) as Row[]
     ).map((r) => JSON.parse(r.body as string) as ServerEvent);
   }
 
   /** Forgets events the agent has acknowledged; the cursor itself stays. */
   trimEvents(agentId: string, upToSeq: number): void {
-    this.db.prepare('delete from events where agent_id = ? and seq <= ?').run(agentId, upToSeq);
+    this.#prepare('delete from events where agent_id = ? and seq <= ?').run(agentId, upToSeq);
   }
 }

@@ -230,3 +230,17 @@ export function unopenedOffers(state: FeedState): OfferEntry[] {
     .filter((o) => o.autoAccepted && !o.opened)
     .sort((a, b) => a.receivedAt - b.receivedAt || a.seq - b.seq);
 }
+
+/**
+ * A smaller copy for storage when the full state does not fit in
+ * `storage.session` (10 MB): each session keeps its latest messages only.
+ * Offers and tombstones stay whole, since they are what keeps a replayed
+ * event from showing twice; the worker's memory keeps every message.
+ */
+export function compactForStorage(state: FeedState, keepMessages = 200): FeedState {
+  const sessions: Record<string, SessionEntry> = {};
+  for (const [id, session] of Object.entries(state.sessions)) {
+    sessions[id] = session.transcript.length > keepMessages ? { ...session, transcript: session.transcript.slice(-keepMessages) } : session;
+  }
+  return { ...state, sessions };
+}

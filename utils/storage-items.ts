@@ -39,6 +39,8 @@ export interface Diagnostics {
   journal: { seq: number; type: string; id: string }[];
   /** What the offscreen document last said about the ringtone. */
   sound?: SoundState;
+  /** The last time the offer state could not be stored whole (storage.session full). */
+  lastStorageError?: string;
 }
 
 export const diagnostics = storage.defineItem<Diagnostics>('session:diagnostics', {

@@ -40,13 +40,17 @@ export default defineBackground(() => {
   const keeper = new StateKeeper({
     load: () => feedState.getValue(),
     save: (state) => feedState.setValue(state),
+    onView: (state) => hub.setState(state),
     onChange: (state) => {
-      hub.setState(state);
       void browser.action.setBadgeText({ text: badgeText(pendingOffers(state).length) });
       identifyNewCustomers(state);
       actions.autoAcceptNew();
       attend();
     },
+    onSaveError: (error, compacted) =>
+      feed.noteDiagnostics({
+        lastStorageError: `${new Date().toISOString()} ${compacted ? 'stored with only the latest messages of each conversation' : 'kept in memory only'}: ${String(error)}`,
+      }),
     scheduleWake: (at) => {
       if (at === undefined) void browser.alarms.clear(DEADLINE_ALARM);
       else void browser.alarms.create(DEADLINE_ALARM, { when: at });

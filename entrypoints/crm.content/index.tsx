@@ -7,6 +7,10 @@ export default defineContentScript({
   matches: BUILT_IN_CRM_MATCHES,
   runAt: 'document_idle',
   main(ctx) {
-    mountOverlay(ctx);
+    // Out of the page's way: mount once the page has loaded and is idle, so
+    // the overlay never adds to the CRM's own load time.
+    const mount = () => ctx.requestIdleCallback(() => mountOverlay(ctx), { timeout: 500 });
+    if (document.readyState === 'complete') mount();
+    else ctx.addEventListener(window, 'load', mount, { once: true });
   },
 });

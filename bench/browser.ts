@@ -1,0 +1,431 @@
+/**
+ * What the agent's browser feels: Debian Chromium with the built extension,
+ * a feed server and a CRM page on 127.0.0.1, each figure beside a baseline
+ * measured in the same browser in the same run.
+ *
+ * - latency: feed frame sent → overlay card painted in the CRM tab, against a
+ *   page that renders the same frame from its own WebSocket.
+ * - footprint: the CRM page loaded with and without the extension.
+ * - burst: a thousand offers within a second; frames the page drew meanwhile
+ *   against the same page idle, and the worker's heap before and after.
+ */
+import { type BrowserContext, chromium, type Page } from '@playwright/test';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import WebSocket, { WebSocketServer } from 'ws';
+import { type FeedServer, startFeedServer } from '../server/feed-server.ts';
+import { startCrmSite } from '../tests/e2e/crm-site.ts';
+import { AGENT, CHROMIUM, CHROMIUM_ARGS, CRM_SITE } from '../tests/e2e/harness.ts';
+import { OverlayPage } from '../tests/e2e/overlay-page.ts';
+import { type Distribution, distribution, median, round, sleep, waitFor, wallClock } from './stats.ts';
+
+const BENCH_AGENT = { ...AGENT, capacity: 100_000 };
+
+/** In the page: watches a root (a shadow root or a plain element) and reports each new card once it is painted. */
+const WATCH_CARDS = `function (bindingName) {
+  const root = this;
+  const seen = new Set();
+  const afterPaint = (fn) => requestAnimationFrame(() => { const ch = new MessageChannel(); ch.port1.onmessage = fn; ch.port2.postMessage(0); });
+  new MutationObserver(() => {
+    for (const card of root.querySelectorAll('[data-bench-key], .card')) {
+      const key = card.getAttribute('data-bench-key') ?? card.querySelector('.comment')?.textContent ?? '';
+      if (!key.startsWith('bench-') || seen.has(key)) continue;
+      seen.add(key);
+      afterPaint(() => window[bindingName](key, performance.timeOrigin + performance.now()));
+    }
+  }).observe(root, { childList: true, subtree: true, characterData: true });
+  return true;
+}`;
+
+/** The baseline: a page that renders an offer frame from its own socket, as plainly as can be. */
+const BASELINE_PAGE = `<!doctype html><meta charset="utf-8"><title>baseline</title>
+<div id="cards"></div>
+<script>
+  const cards = document.getElementById('cards');
+  const ws = new WebSocket(new URLSearchParams(location.search).get('ws'));
+  ws.onmessage = (e) => {
+    const frame = JSON.parse(e.data);
+    const card = document.createElement('div');
+    card.setAttribute('data-bench-key', frame.conversation.comment);
+    const name = document.createElement('b');
+    name.textContent = frame.conversation.customer.name;
+    const comment = document.createElement('p');
+    comment.textContent = frame.conversation.comment;
+    card.append(name, comment);
+    cards.replaceChildren(card);
+  };
+  ws.onopen = () => document.title = 'open';
+</script>`;
+
+interface Session {
+  context: BrowserContext;
+  feed: FeedServer;
+  crm: Awaited<ReturnType<typeof startCrmSite>>;
+  extensionId: string;
+  /** Where the DevTools endpoint of this browser listens (for the worker's heap). */
+  devtoolsPort: number;
+  close(): Promise<void>;
+}
+
+/** Which extension a benchmark browser runs: none, Deskbell, or one whose content script is empty (what any content script costs). */
+type Loaded = 'none' | 'deskbell' | 'empty';
+
+async function launch(loaded: Loaded): Promise<{ context: BrowserContext; devtoolsPort: number; dispose(): Promise<void> }> {
+  const userDataDir = mkdtempSync(path.join(tmpdir(), 'deskbell-bench-'));
+  const plain = CHROMIUM_ARGS.filter((a) => !a.includes('extension'));
+  const extensionArgs = (dir: string) => [`--disable-extensions-except=${dir}`, `--load-extension=${dir}`];
+  let emptyExtension: string | undefined;
+  if (loaded === 'empty') {
+    emptyExtension = mkdtempSync(path.join(tmpdir(), 'deskbell-bench-empty-'));
+    const manifest = { manifest_version: 3, name: 'empty content script', version: '1', content_scripts: [{ matches: [CRM_SITE], js: ['cs.js'], run_at: 'document_idle' }] };
+    writeFileSync(path.join(emptyExtension, 'manifest.json'), JSON.stringify(manifest));
+    writeFileSync(path.join(emptyExtension, 'cs.js'), 'void 0;\n');
+  }
+  const args = [...(loaded === 'deskbell' ? CHROMIUM_ARGS : loaded === 'empty' ? [...plain, ...extensionArgs(emptyExtension!)] : plain), '--remote-debugging-port=0'];
+  const context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args, viewport: { width: 1280, height: 800 } });
+  const devtoolsPort = Number(readFileSync(path.join(userDataDir, 'DevToolsActivePort'), 'utf8').split('\n')[0]);
+  return {
+    context,
+    devtoolsPort,
+    dispose: async () => {
+      await context.close();
+      rmSync(userDataDir, { recursive: true, force: true });
+      if (emptyExtension) rmSync(emptyExtension, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Chromium with Deskbell, connected to a fresh feed server and set up for the fake CRM. */
+async function startSession(): Promise<Session> {
+  const feed = await startFeedServer({ dataDir: ':memory:', agents: [BENCH_AGENT], offerTimeoutSec: 600, rateLimit: 100_000 });
+  const crm = await startCrmSite();
+  const { context, devtoolsPort, dispose } = await launch('deskbell');
+  const worker = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker'));
+  const id = new URL(worker.url()).host;
+  const settingsPage = await context.newPage();
+  await settingsPage.goto(`chrome-extension://${id}/popup.html`);
+  await settingsPage.evaluate(
+    async ([feedUrl, feedToken, site]) => {
+      const { settings } = await chrome.storage.local.get('settings');
+      await chrome.storage.local.set({ settings: { ...(settings ?? {}), feedUrl, feedToken, crmSites: [site] } });
+    },
+    [feed.feedUrl, BENCH_AGENT.token, CRM_SITE] as const,
+  );
+  const connected = await waitFor(() => feed.service.isConnected(BENCH_AGENT.id), 15_000);
+  if (!connected) throw new Error('bench: the extension did not connect to the feed');
+  await settingsPage.close();
+  return {
+    context,
+    feed,
+    crm,
+    extensionId: id,
+    devtoolsPort,
+    close: async () => {
+      await dispose();
+      await feed.close();
+      await crm.close();
+    },
+  };
+}
+
+/** Opens the CRM page and waits for the overlay's shadow root. */
+async function openCrm(session: Session): Promise<{ page: Page; overlay: OverlayPage }> {
+  const page = await session.context.newPage();
+  await page.goto(session.crm.url());
+  const overlay = new OverlayPage(page);
+  if (!(await waitForAsync(async () => (await overlay.shadowMode()) !== null, 10_000))) throw new Error('bench: no overlay on the CRM page');
+  return { page, overlay };
+}
+
+async function waitForAsync(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) return false;
+    await sleep(25);
+  }
+  return true;
+}
+
+/** Calls `onSend(key, at)` whenever a `ws` socket in this process sends an offer frame whose comment is a bench key. */
+function watchOutgoingOffers(onSend: (key: string, at: number, frame: string) => void): () => void {
+  const proto = WebSocket.prototype as unknown as { send: (data: unknown, ...rest: unknown[]) => void };
+  const original = proto.send;
+  proto.send = function (this: WebSocket, data: unknown, ...rest: unknown[]) {
+    if (typeof data === 'string' && data.startsWith('{"type":"offer"')) {
+      const key = /"comment":"(bench-\d+)"/.exec(data)?.[1];
+      if (key) onSend(key, wallClock(), data);
+    }
+    return original.call(this, data, ...rest);
+  };
+  return () => void (proto.send = original);
+}
+
+export interface LatencyFigures {
+  offers: number;
+  baseline: Distribution;
+  deskbell: Distribution;
+  /** Deskbell's percentile minus the baseline's. */
+  overhead: { p50: number; p95: number; p99: number };
+}
+
+export async function benchLatency(offers: number): Promise<LatencyFigures> {
+  const session = await startSession();
+  try {
+    const { page, overlay } = await openCrm(session);
+    const sentAt = new Map<string, number>();
+    let sampleFrame = '';
+    const stop = watchOutgoingOffers((key, at, frame) => {
+      sentAt.set(key, at);
+      sampleFrame ||= frame;
+    });
+    const painted = new Map<string, number>();
+    await page.exposeFunction('__deskbellBenchPainted', (key: string, at: number) => painted.set(key, at));
+    await overlay.evaluate(WATCH_CARDS, '__deskbellBenchPainted');
+    const deskbell: number[] = [];
+    try {
+      for (let i = 0; i < offers; i++) {
+        const key = `bench-${i}`;
+        const conversation = session.feed.service.createConversation({ scenario: 'chat', channel: 'chat', customer: { name: `Customer ${i}` }, comment: key });
+        if (!(await waitFor(() => painted.has(key), 10_000))) throw new Error(`bench: offer ${i} never showed`);
+        deskbell.push(painted.get(key)! - sentAt.get(key)!);
+        // The customer leaves: the card goes, and the next offer is alone on screen.
+        session.feed.service.endByCustomer(conversation.id);
+        await waitForAsync(async () => (await overlay.cards()).length === 0, 10_000);
+      }
+    } finally {
+      stop();
+    }
+    const baseline = await baselineLatency(session.context, sampleFrame, offers);
+    const d = distribution(deskbell);
+    const b = distribution(baseline);
+    return { offers, baseline: b, deskbell: d, overhead: { p50: round(d.p50 - b.p50), p95: round(d.p95 - b.p95), p99: round(d.p99 - b.p99) } };
+  } finally {
+    await session.close();
+  }
+}
+
+/** The same frames, sent by a bare `ws` server to a page in the same browser that renders them itself. */
+async function baselineLatency(context: BrowserContext, frame: string, offers: number): Promise<number[]> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((r) => wss.once('listening', r));
+  const sockets: WebSocket[] = [];
+  wss.on('connection', (s) => sockets.push(s));
+  // Served from localhost, where no CRM site is set, so no overlay runs on it.
+  const http = await serve(BASELINE_PAGE);
+  try {
+    const page = await context.newPage();
+    const painted = new Map<string, number>();
+    await page.exposeFunction('__deskbellBenchPainted', (key: string, at: number) => painted.set(key, at));
+    await page.goto(`http://localhost:${(http.address() as AddressInfo).port}/?ws=ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
+    await page.waitForFunction(() => document.title === 'open');
+    const root = await page.evaluateHandle(() => document.getElementById('cards')!);
+    await root.evaluate((el, fn) => new Function(`return (${fn})`)().call(el, '__deskbellBenchPainted'), WATCH_CARDS);
+    const latencies: number[] = [];
+    for (let i = 0; i < offers; i++) {
+      const key = `bench-${i}`;
+      const at = wallClock();
+      sockets[0]!.send(frame.replace(/bench-\d+/, key));
+      if (!(await waitFor(() => painted.has(key), 10_000))) throw new Error(`bench: baseline frame ${i} never showed`);
+      latencies.push(painted.get(key)! - at);
+      await sleep(20);
+    }
+    await page.close();
+    return latencies;
+  } finally {
+    http.close();
+    await new Promise((r) => wss.close(r));
+  }
+}
+
+function serve(html: string): Promise<Server> {
+  const server = createServer((_, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html));
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+export interface LoadFigures {
+  /** Navigation start → load event end, median over the loads. */
+  loadMs: number;
+  /** Main-thread task time of the page's renderer from navigation to 300 ms after load (CDP Performance TaskDuration). */
+  taskMs: number;
+  /** Long tasks (≥ 50 ms) seen per load. */
+  longTasks: number;
+}
+
+export interface PageFootprint {
+  page: string;
+  without: LoadFigures;
+  /** With an extension whose content script is empty: what Chromium charges any content script. */
+  emptyScript: LoadFigures;
+  with: LoadFigures;
+  /** Median load with Deskbell over median load without any extension. */
+  loadRatio: number;
+  /** Median load with Deskbell over median load with the empty content script: Deskbell's own share. */
+  ownRatio: number;
+}
+
+export interface FootprintFigures {
+  loads: number;
+  pages: PageFootprint[];
+}
+
+/** The small fake CRM page, and a contacts grid the size of a real CRM view. */
+const FOOTPRINT_PAGES = ['crm.html', 'crm-grid.html'];
+
+export async function benchFootprint(loads: number): Promise<FootprintFigures> {
+  const crm = await startCrmSite();
+  try {
+    const measure = async (loaded: Loaded, pageName: string): Promise<LoadFigures> => {
+      const browser = await launch(loaded);
+      try {
+        if (loaded === 'deskbell') {
+          const worker = browser.context.serviceWorkers()[0] ?? (await browser.context.waitForEvent('serviceworker'));
+          const setup = await browser.context.newPage();
+          await setup.goto(`chrome-extension://${new URL(worker.url()).host}/popup.html`);
+          await setup.evaluate(async (site) => chrome.storage.local.set({ settings: { crmSites: [site] } }), CRM_SITE);
+          await waitForAsync(async () => (await setup.evaluate(() => chrome.scripting.getRegisteredContentScripts())).length > 0, 10_000);
+          await setup.close();
+        }
+        await browser.context.addInitScript(`
+          window.__longTasks = 0;
+          new PerformanceObserver((list) => (window.__longTasks += list.getEntries().length)).observe({ type: 'longtask', buffered: true });
+        `);
+        const page = await browser.context.newPage();
+        const cdp = await browser.context.newCDPSession(page);
+        await cdp.send('Performance.enable');
+        const taskDuration = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'TaskDuration')!.value * 1000;
+        const samples: LoadFigures[] = [];
+        // One warm-up load, not counted: caches, the first compile of the content script.
+        for (let i = 0; i <= loads; i++) {
+          await page.goto(crm.url(pageName), { waitUntil: 'load' });
+          // The overlay mounts at document_idle; give it time to finish before counting.
+          await sleep(300);
+          const { load, longTasks } = await page.evaluate(() => {
+            const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
+            return { load: nav.loadEventEnd - nav.startTime, longTasks: (window as unknown as { __longTasks: number }).__longTasks };
+          });
+          if (i > 0) samples.push({ loadMs: load, taskMs: await taskDuration(), longTasks });
+        }
+        return {
+          loadMs: median(samples.map((s) => s.loadMs)),
+          taskMs: median(samples.map((s) => s.taskMs)),
+          longTasks: round(samples.reduce((sum, s) => sum + s.longTasks, 0) / samples.length),
+        };
+      } finally {
+        await browser.dispose();
+      }
+    };
+    const pages: PageFootprint[] = [];
+    for (const page of FOOTPRINT_PAGES) {
+      const without = await measure('none', page);
+      const emptyScript = await measure('empty', page);
+      const deskbell = await measure('deskbell', page);
+      pages.push({ page, without, emptyScript, with: deskbell, loadRatio: round(deskbell.loadMs / without.loadMs, 3), ownRatio: round(deskbell.loadMs / emptyScript.loadMs, 3) });
+    }
+    return { loads, pages };
+  } finally {
+    await crm.close();
+  }
+}
+
+export interface BurstFigures {
+  offers: number;
+  /** Offers in the worker's store, and shown or counted in the overlay, after the burst. */
+  stored: number;
+  shown: number;
+  /** First offer sent → the overlay accounts for all of them. */
+  allShownMs: number;
+  /** Gaps between the page's animation frames: the page idle (baseline) and during the burst. */
+  framesIdle: Distribution;
+  framesBurst: Distribution;
+  /** The worker's JS heap after a GC, before and after the burst (MB). */
+  heapBeforeMb: number;
+  heapAfterMb: number;
+}
+
+export async function benchBurst(offers: number): Promise<BurstFigures> {
+  const session = await startSession();
+  try {
+    const { page, overlay } = await openCrm(session);
+    const heapBeforeMb = await workerHeapMb(session.devtoolsPort);
+    // A string, not a function: the bundler's helpers (`__name`) do not exist in the page.
+    const frameGaps = (ms: number) =>
+      page.evaluate<number[]>(`new Promise((resolve) => {
+        const gaps = [];
+        let last = performance.now();
+        const end = last + ${ms};
+        const frame = (t) => {
+          gaps.push(t - last);
+          last = t;
+          if (t < end) requestAnimationFrame(frame);
+          else resolve(gaps);
+        };
+        requestAnimationFrame(frame);
+      })`);
+    const framesIdle = distribution(await frameGaps(1500));
+    const during = frameGaps(3000);
+    const start = wallClock();
+    const sending = (async () => {
+      for (let i = 0; i < offers; i++) {
+        session.feed.service.createConversation({ scenario: 'chat', channel: 'chat', customer: { name: `Customer ${i}` }, comment: `burst ${i}` });
+        // Spread over one second, in slices of 50.
+        if (i % 50 === 49) await sleep(1000 / (offers / 50));
+      }
+    })();
+    const accounted = () =>
+      overlay.evaluate<number>(`function () {
+        const more = Number(/\\d+/.exec(this.querySelector('.more')?.textContent ?? '')?.[0] ?? 0);
+        return this.querySelectorAll('.card').length + more;
+      }`);
+    await sending;
+    await waitForAsync(async () => ((await accounted()) ?? 0) >= offers, 60_000);
+    const allShownMs = round(wallClock() - start);
+    const framesBurst = distribution(await during);
+    const shown = (await accounted()) ?? 0;
+    const settingsPage = await session.context.newPage();
+    await settingsPage.goto(`chrome-extension://${session.extensionId}/popup.html`);
+    const stored = await settingsPage.evaluate(async () => {
+      const { feedState } = await chrome.storage.session.get('feedState');
+      return Object.values((feedState as { offers: Record<string, { status: string }> }).offers).filter((o) => o.status === 'offered').length;
+    });
+    await settingsPage.close();
+    const heapAfterMb = await workerHeapMb(session.devtoolsPort);
+    return { offers, stored, shown, allShownMs, framesIdle, framesBurst, heapBeforeMb, heapAfterMb };
+  } finally {
+    await session.close();
+  }
+}
+
+/** The extension service worker's used JS heap after a full GC, through the browser's DevTools endpoint. */
+async function workerHeapMb(port: number): Promise<number> {
+  const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { type: string; url: string; webSocketDebuggerUrl: string }[];
+  const target = targets.find((t) => t.type === 'service_worker' && t.url.startsWith('chrome-extension://'));
+  if (!target) throw new Error('bench: no extension service worker to measure');
+  const ws = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  let id = 0;
+  const call = (method: string) =>
+    new Promise<Record<string, number>>((resolve) => {
+      const mine = ++id;
+      const onMessage = (data: WebSocket.RawData) => {
+        const reply = JSON.parse(data.toString()) as { id?: number; result: Record<string, number> };
+        if (reply.id !== mine) return;
+        ws.off('message', onMessage);
+        resolve(reply.result);
+      };
+      ws.on('message', onMessage);
+      ws.send(JSON.stringify({ id: mine, method }));
+    });
+  try {
+    await call('HeapProfiler.collectGarbage');
+    const { usedSize } = await call('Runtime.getHeapUsage');
+    return round(usedSize! / 1024 / 1024);
+  } finally {
+    ws.close();
+  }
+}

@@ -1,0 +1,50 @@
+/** Summaries and pacing shared by the benchmarks. */
+import { performance } from 'node:perf_hooks';
+
+export interface Distribution {
+  n: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+/** Nearest-rank percentiles, rounded to 0.01 ms. */
+export function distribution(samples: readonly number[]): Distribution {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => round(sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN);
+  return { n: sorted.length, p50: at(0.5), p95: at(0.95), p99: at(0.99), max: at(1) };
+}
+
+export function median(samples: readonly number[]): number {
+  return distribution(samples).p50;
+}
+
+export function round(value: number, digits = 2): number {
+  return Number(value.toFixed(digits));
+}
+
+/** Calls `fire` `total` times at `rate` per second; returns when the first call was made. */
+export async function paced(total: number, rate: number, fire: (i: number) => void | Promise<void>): Promise<number> {
+  const start = performance.now();
+  for (let i = 0; i < total; i++) {
+    const wait = start + (i * 1000) / rate - performance.now();
+    if (wait > 1) await sleep(wait);
+    await fire(i);
+  }
+  return start;
+}
+
+export async function waitFor(check: () => boolean, timeoutMs = 30_000): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > until) return false;
+    await sleep(10);
+  }
+  return true;
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Wall-clock milliseconds with sub-millisecond precision, comparable with a page's `performance.timeOrigin + performance.now()`. */
+export const wallClock = () => performance.timeOrigin + performance.now();

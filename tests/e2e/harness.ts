@@ -1,0 +1,29 @@
+/**
+ * What the e2e suite and the browser benchmarks share: where the build and
+ * the browser are, the flags Chromium needs here, the test agent.
+ * Free of the Playwright test runner, so plain scripts can import it.
+ */
+import path from 'node:path';
+
+export const EXTENSION_PATH = path.resolve('.output/chrome-mv3');
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const AGENT = { id: 'agent-1', name: 'Alex Morgan', token: 'e2e-agent-token', capacity: 100 };
+export const API_KEY = 'e2e-api-key';
+/** The fake CRM's origin as a CRM site pattern (declared host permission: no prompt). */
+export const CRM_SITE = 'http://127.0.0.1/*';
+
+/** Flags Chromium needs as root in a sandboxless container with no network. */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  // Lets a test reload the extension as an update would (CDP Extensions.loadUnpacked).
+  '--enable-unsafe-extension-debugging',
+  `--disable-extensions-except=${EXTENSION_PATH}`,
+  `--load-extension=${EXTENSION_PATH}`,
+];
+

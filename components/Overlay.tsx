@@ -5,7 +5,7 @@
  */
 import { useComputed } from '@preact/signals';
 import type { JSX } from 'preact';
-import { formatClock, secondsLeft } from '../utils/format';
+import { formatClock, secondsLeft, webUrl } from '../utils/format';
 import { t } from '../utils/i18n';
 import type { OverlayModel } from '../utils/overlay-model';
 import type { Identification } from '../utils/crm/types';
@@ -63,10 +63,10 @@ function IdentificationLine({ ident }: { ident: Exclude<Identification, { status
       return (
         <p class="ident matched">
           {t('ident_matched')}
-          {ident.contact.recordUrl && (
+          {webUrl(ident.contact.recordUrl) && (
             <>
               {' · '}
-              <a href={ident.contact.recordUrl} target="_blank" rel="noopener noreferrer">
+              <a href={webUrl(ident.contact.recordUrl)} target="_blank" rel="noopener noreferrer">
                 {t('ident_open_record')}
               </a>
             </>

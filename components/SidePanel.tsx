@@ -6,7 +6,7 @@ import { useSignal, useSignalEffect } from '@preact/signals';
 import { memo } from 'preact/compat';
 import { useEffect, useRef } from 'preact/hooks';
 import type { SessionEntry } from '../utils/feed-state';
-import { formatClock, linkify } from '../utils/format';
+import { formatClock, linkify, webUrl } from '../utils/format';
 import { type MessageKey, t } from '../utils/i18n';
 import type { Message } from '../utils/protocol/feed';
 import type { OutgoingMessage, SidePanelModel } from '../utils/sidepanel-model';
@@ -101,10 +101,10 @@ function Summary({ session, now, model }: { session: SessionEntry; now: number; 
               : c.customer.crmId
                 ? t('identified_crm')
                 : t('identified_channel', t(`channel_${c.channel}`))}
-            {contact?.recordUrl && (
+            {webUrl(contact?.recordUrl) && (
               <>
                 {' · '}
-                <a href={contact.recordUrl} target="_blank" rel="noopener noreferrer" class="record-link">
+                <a href={webUrl(contact?.recordUrl)} target="_blank" rel="noopener noreferrer" class="record-link">
                   {t('ident_open_record')}
                 </a>
               </>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatClock, linkify, secondsLeft } from './format';
+import { formatClock, linkify, secondsLeft, webUrl } from './format';
 
 describe('format', () => {
   it('formats clocks', () => {
@@ -27,5 +27,15 @@ describe('linkify', () => {
     ]);
     expect(linkify('javascript:alert(1) and data:text/html,x')).toEqual([{ text: 'javascript:alert(1) and data:text/html,x' }]);
     expect(linkify('')).toEqual([]);
+  });
+});
+
+describe('webUrl', () => {
+  it('lets web addresses through and nothing that could run script', () => {
+    expect(webUrl('https://org.crm4.dynamics.com/main.aspx?id=1')).toBe('https://org.crm4.dynamics.com/main.aspx?id=1');
+    expect(webUrl('http://127.0.0.1:8080/x')).toBe('http://127.0.0.1:8080/x');
+    for (const bad of ['javascript:alert(1)', ' JavaScript:alert(1)', 'data:text/html,<script>1</script>', 'vbscript:x', '/relative', 'not a url', '', undefined]) {
+      expect(webUrl(bad)).toBeUndefined();
+    }
   });
 });

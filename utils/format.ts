@@ -35,3 +35,18 @@ export function linkify(text: string): TextPart[] {
   if (last < text.length) parts.push({ text: text.slice(last) });
   return parts;
 }
+
+/**
+ * The URL if it is a web address, else undefined: what a link may point to.
+ * A CRM record URL comes through a CRM page, which is not trusted, and a
+ * `javascript:` or `data:` link in an extension page must never be made.
+ */
+export function webUrl(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url.href : undefined;
+  } catch {
+    return undefined;
+  }
+}

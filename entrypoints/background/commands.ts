@@ -22,6 +22,19 @@ export interface Sender {
 }
 
 /**
+ * Which senders may ask: `overlay` for what the overlay's buttons do (any
+ * content script or page of ours), `page` for what only the extension's own
+ * pages do (chat, ending, diagnostics): a content script runs in the page's
+ * renderer, and a compromised one must not talk to customers.
+ */
+export type Audience = 'overlay' | 'page';
+
+/** A content script's sender URL is its page's: only our own pages have our origin. */
+export function isExtensionPage(sender: Sender, extensionOrigin: string): boolean {
+  return !!sender.url?.startsWith(extensionOrigin);
+}
+
+/**
  * Wraps a handler so it only ever sees a valid payload. `handle` is called
  * synchronously when the payload is valid, so it can still use the user
  * gesture that came with the message (sidePanel.open) before its first await.
@@ -29,8 +42,12 @@ export interface Sender {
 export function commandHandler<S extends v.GenericSchema, R extends CommandResult>(
   schema: S,
   handle: (data: v.InferOutput<S>, sender: Sender) => R | Promise<R>,
+  only?: { audience: Audience; extensionOrigin: string },
 ): (message: { data: unknown; sender?: Sender }) => Promise<R | CommandResult> {
   return (message) => {
+    if (only?.audience === 'page' && !isExtensionPage(message.sender ?? {}, only.extensionOrigin)) {
+      return Promise.resolve({ ok: false, error: 'Refused: only Deskbell\'s own pages may ask this.' });
+    }
     const parsed = v.safeParse(schema, message.data);
     if (!parsed.success) return Promise.resolve({ ok: false, error: `Refused a malformed request: ${v.summarize(parsed.issues)}` });
     return Promise.resolve(handle(parsed.output, message.sender ?? {}));

@@ -14,7 +14,7 @@ import { agentPresence, diagnostics, feedState, migrateLegacySettings } from '..
 import { templateFor } from '../../utils/templates';
 import { syncCrmSites } from './crm-sites';
 import { planAttention } from './attention';
-import { ChatMessageCommand, commandHandler, ConversationCommand, OfferCommand, PickContactCommand, RejectCommand } from './commands';
+import { ChatMessageCommand, commandHandler, ConversationCommand, isExtensionPage, OfferCommand, PickContactCommand, RejectCommand } from './commands';
 import { findDynamicsTabs, identifyCustomer, needsLookup } from './identify';
 import { FeedConnection } from './feed-connection';
 import { Notifier } from './notifier';
@@ -84,6 +84,7 @@ export default defineBackground(() => {
   const settingsReady = migrateLegacySettings().then(applySettings);
   void settingsReady.then(refreshPolicy);
   const extensionOrigin = browser.runtime.getURL('/');
+  const pagesOnly = { audience: 'page', extensionOrigin } as const;
   browser.runtime.onConnect.addListener((port: Browser.runtime.Port) => {
     if (port.name === OFFSCREEN_PORT && port.sender?.url?.startsWith(extensionOrigin)) return ringer.attach(port);
     const kind = port.name === STATE_PORT ? 'overlay' : port.name === PAGE_PORT ? 'page' : undefined;
@@ -152,7 +153,7 @@ export default defineBackground(() => {
     if (!session) return { ok: false, error: 'This conversation is not open.' };
     if (session.endedBy) return { ok: false, error: 'This conversation has ended.' };
     return feed.send({ type: 'send', conversationId, clientMsgId, text }) ? { ok: true } : { ok: false, error: NOT_CONNECTED };
-  }));
+  }, pagesOnly));
 
   onMessage('endConversation', commandHandler(ConversationCommand, async ({ conversationId }) => {
     await keeper.ready;
@@ -160,22 +161,22 @@ export default defineBackground(() => {
     if (!session) return { ok: false, error: 'This conversation is not open.' };
     if (session.endedBy) return { ok: true };
     return feed.send({ type: 'end', conversationId }) ? { ok: true } : { ok: false, error: NOT_CONNECTED };
-  }));
+  }, pagesOnly));
 
   onMessage('closeSession', commandHandler(ConversationCommand, async ({ conversationId }) => {
     await keeper.ready;
     if (!keeper.state.sessions[conversationId]?.endedBy) return { ok: false, error: 'End the conversation before closing it.' };
     await keeper.update((s) => closeSession(s, conversationId));
     return { ok: true };
-  }));
+  }, pagesOnly));
 
   onMessage('pickContact', commandHandler(PickContactCommand, async ({ conversationId, contactId }) => {
     await keeper.ready;
     const next = await keeper.update((s) => pickContact(s, conversationId, contactId));
     return next.identifications[conversationId]?.status === 'matched' ? { ok: true } : { ok: false, error: 'That contact is not one of the matches.' };
-  }));
+  }, pagesOnly));
 
-  onMessage('getDiagnostics', () => diagnostics.getValue());
+  onMessage('getDiagnostics', ({ sender }) => (isExtensionPage(sender, extensionOrigin) ? diagnostics.getValue() : undefined));
 
   /**
    * Starts a CRM lookup for each conversation that has a number to look up

@@ -6,11 +6,13 @@ import { mountOverlay } from './mount';
 export default defineContentScript({
   matches: BUILT_IN_CRM_MATCHES,
   runAt: 'document_idle',
-  main(ctx) {
+  // WXT's legacy broadcast would tell every page script our extension id.
+  noScriptStartedPostMessage: true,
+  main() {
     // Out of the page's way: mount once the page has loaded and is idle, so
     // the overlay never adds to the CRM's own load time.
-    const mount = () => ctx.requestIdleCallback(() => mountOverlay(ctx), { timeout: 500 });
+    const mount = () => requestIdleCallback(() => mountOverlay(), { timeout: 500 });
     if (document.readyState === 'complete') mount();
-    else ctx.addEventListener(window, 'load', mount, { once: true });
+    else window.addEventListener('load', mount, { once: true });
   },
 });

@@ -10,7 +10,6 @@
 import { signal } from '@preact/signals';
 import { render } from 'preact';
 import { browser } from 'wxt/browser';
-import type { ContentScriptContext } from 'wxt/utils/content-script-context';
 import { Overlay } from '../../components/Overlay';
 import overlayCss from '../../components/overlay.css?inline';
 import themeCss from '../../components/theme.css?inline';
@@ -19,6 +18,7 @@ import { findContactsInPage } from '../../utils/crm/dynamics365';
 import { onMessage, sendMessage, STATE_PORT } from '../../utils/messages';
 import { createOverlayModel } from '../../utils/overlay-model';
 import type { StateSnapshot } from '../../utils/snapshot';
+import { Lifetime } from './lifetime';
 
 const HOST_ATTR = 'data-deskbell-overlay';
 const TICK_MS = 250;
@@ -47,11 +47,12 @@ const HOST_STYLE: [string, string][] = [
  * into open tabs after an update, so it may start twice in the same world.
  */
 const RUNNING = Symbol.for('deskbell.overlay');
-type Running = { [RUNNING]?: ContentScriptContext };
+type Running = { [RUNNING]?: Lifetime };
 
-export function mountOverlay(ctx: ContentScriptContext): void {
+export function mountOverlay(): void {
   const running = globalThis as Running;
-  if (running[RUNNING]?.isValid) return;
+  if (running[RUNNING]?.alive) return;
+  const ctx = new Lifetime();
   running[RUNNING] = ctx;
 
   // A previous version's overlay (extension reloaded or updated) gives way.
@@ -74,9 +75,18 @@ export function mountOverlay(ctx: ContentScriptContext): void {
   shadow.append(container);
   document.documentElement.append(host);
 
-  const keepMounted = new MutationObserver(() => {
-    if (ctx.isValid && !host.isConnected) document.documentElement.append(host);
-  });
+  // Removed by the page: put back. Something added after it (same top z-index,
+  // later in the tree, so painted over it): move it back to last place.
+  // A page that keeps fighting for the top gets 20 moves a second, not a loop.
+  let moves = 0;
+  let movesSince = 0;
+  const putBack = () => {
+    if (!ctx.alive || (host.isConnected && document.documentElement.lastElementChild === host)) return;
+    const now = performance.now();
+    if (now - movesSince > 1000) [moves, movesSince] = [0, now];
+    if (++moves <= 20) document.documentElement.append(host);
+  };
+  const keepMounted = new MutationObserver(putBack);
   keepMounted.observe(document.documentElement, { childList: true });
 
   const model = createOverlayModel({
@@ -102,11 +112,11 @@ export function mountOverlay(ctx: ContentScriptContext): void {
 
   let port: ReturnType<typeof browser.runtime.connect> | undefined;
   const connect = () => {
-    if (!ctx.isValid) return;
+    if (!ctx.alive) return;
     try {
       port = browser.runtime.connect({ name: STATE_PORT });
     } catch {
-      return; // The extension is gone; ctx is about to be invalidated.
+      return ctx.end(); // The extension is gone.
     }
     // The worker sends desktop notifications only when no CRM tab is in view.
     port.postMessage({ visible: document.visibilityState === 'visible' });
@@ -130,10 +140,12 @@ export function mountOverlay(ctx: ContentScriptContext): void {
   });
 
   ctx.setInterval(() => {
-    if (model.snapshot.value?.offers.length) model.tick();
+    if (!model.snapshot.value?.offers.length) return;
+    model.tick();
+    putBack(); // in case the page outlasted the moves above
   }, TICK_MS);
 
-  ctx.onInvalidated(() => {
+  ctx.onEnd(() => {
     stopLookups();
     keepMounted.disconnect();
     systemDark.removeEventListener('change', onScheme);

@@ -1,29 +1,9 @@
 import { mkdirSync } from 'node:fs';
-import type { BrowserContext, Page } from '@playwright/test';
-import { expect, type ExtensionHandle, type Feed, test } from './fixtures';
-import { OverlayPage } from './overlay-page';
+import { expect, test } from './fixtures';
+import { chat, connect, conversationStatus as offerState, openCrm } from './steps';
 import { SCENARIO_CASES } from './scenarios';
 
 mkdirSync('docs/screenshots', { recursive: true });
-
-async function openCrm(context: BrowserContext, url: string): Promise<{ page: Page; overlay: OverlayPage }> {
-  const page = await context.newPage();
-  await page.goto(url);
-  const overlay = new OverlayPage(page);
-  await expect.poll(() => overlay.hostCount()).toBe(1);
-  return { page, overlay };
-}
-
-async function connect(extension: ExtensionHandle, feed: Feed): Promise<void> {
-  await extension.configureFeed(feed.url);
-  await expect.poll(async () => (await extension.diagnostics())?.connection.status).toBe('open');
-}
-
-const chat = (name = 'Maria Jansen', comment = 'Where is my order?') => ({ scenario: 'chat', customer: { name }, comment, queue: 'Customer service' });
-
-async function offerState(feed: Feed, conversationId: string): Promise<string> {
-  return (await feed.api('GET', `/api/conversations/${conversationId}`)).body.conversation.status;
-}
 
 test('an incoming chat shows as an alert in the CRM tab, and Accept takes it', async ({ context, extension, feed, crm }) => {
   const { page, overlay } = await openCrm(context, crm.url());

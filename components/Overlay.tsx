@@ -54,25 +54,27 @@ export function Overlay({ model, theme }: { model: OverlayModel; theme: Theme })
   );
 }
 
-/** What the CRM said about the customer's number. The record link is built by the worker (http(s) only). */
+/** What the CRM said about the customer's number. The record link comes through a CRM page: http(s) only. */
 function IdentificationLine({ ident }: { ident: Exclude<Identification, { status: 'channel' }> }) {
   switch (ident.status) {
     case 'pending':
       return <p class="ident pending">{t('ident_pending')}</p>;
-    case 'matched':
+    case 'matched': {
+      const record = webUrl(ident.contact.recordUrl);
       return (
         <p class="ident matched">
           {t('ident_matched')}
-          {webUrl(ident.contact.recordUrl) && (
+          {record && (
             <>
               {' · '}
-              <a href={webUrl(ident.contact.recordUrl)} target="_blank" rel="noopener noreferrer">
+              <a href={record} target="_blank" rel="noopener noreferrer">
                 {t('ident_open_record')}
               </a>
             </>
           )}
         </p>
       );
+    }
     case 'ambiguous':
       return <p class="ident ambiguous">{t('ident_ambiguous', ident.candidates.length)}</p>;
     default:

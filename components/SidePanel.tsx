@@ -77,6 +77,8 @@ function Summary({ session, now, model }: { session: SessionEntry; now: number; 
   const c = session.conversation;
   const ident = model.identification(c.id);
   const contact = ident?.status === 'matched' ? ident.contact : undefined;
+  // The record URL comes through a CRM page: a link only to a web address.
+  const record = webUrl(contact?.recordUrl);
   const rows: [MessageKey, string | preact.JSX.Element][] = [];
   if (c.customer.phone) rows.push(['field_phone', <a href={`tel:${c.customer.phone.replace(/[^\d+]/g, '')}`}>{c.customer.phone}</a>]);
   const email = contact?.email ?? c.customer.email;
@@ -101,10 +103,10 @@ function Summary({ session, now, model }: { session: SessionEntry; now: number; 
               : c.customer.crmId
                 ? t('identified_crm')
                 : t('identified_channel', t(`channel_${c.channel}`))}
-            {webUrl(contact?.recordUrl) && (
+            {record && (
               <>
                 {' · '}
-                <a href={webUrl(contact?.recordUrl)} target="_blank" rel="noopener noreferrer" class="record-link">
+                <a href={record} target="_blank" rel="noopener noreferrer" class="record-link">
                   {t('ident_open_record')}
                 </a>
               </>

@@ -18,7 +18,7 @@ describe('commandHandler', () => {
 
   it('lets only the extension\'s own pages chat with a customer, whatever a content script sends', async () => {
     const handle = vi.fn(() => ({ ok: true as const }));
-    const send = commandHandler(ChatMessageCommand, handle, { audience: 'page', extensionOrigin: ORIGIN });
+    const send = commandHandler(ChatMessageCommand, handle, { extensionOrigin: ORIGIN });
     const data = { conversationId: 'c1', clientMsgId: 'm1', text: 'hello' };
     expect(await send({ data, sender: fromCrmTab })).toMatchObject({ ok: false, error: expect.stringContaining('Refused') });
     expect(await send({ data, sender: { url: 'chrome-extension://someoneelse/page.html' } })).toMatchObject({ ok: false });

@@ -21,14 +21,6 @@ export interface Sender {
   url?: string;
 }
 
-/**
- * Which senders may ask: `overlay` for what the overlay's buttons do (any
- * content script or page of ours), `page` for what only the extension's own
- * pages do (chat, ending, diagnostics): a content script runs in the page's
- * renderer, and a compromised one must not talk to customers.
- */
-export type Audience = 'overlay' | 'page';
-
 /** A content script's sender URL is its page's: only our own pages have our origin. */
 export function isExtensionPage(sender: Sender, extensionOrigin: string): boolean {
   return !!sender.url?.startsWith(extensionOrigin);
@@ -42,10 +34,15 @@ export function isExtensionPage(sender: Sender, extensionOrigin: string): boolea
 export function commandHandler<S extends v.GenericSchema, R extends CommandResult>(
   schema: S,
   handle: (data: v.InferOutput<S>, sender: Sender) => R | Promise<R>,
-  only?: { audience: Audience; extensionOrigin: string },
+  /**
+   * Set for what only the extension's own pages do (chat, ending): a content
+   * script runs in the page's renderer, and a compromised one must not talk
+   * to customers. Unset for what the overlay's buttons do.
+   */
+  pagesOnly?: { extensionOrigin: string },
 ): (message: { data: unknown; sender?: Sender }) => Promise<R | CommandResult> {
   return (message) => {
-    if (only?.audience === 'page' && !isExtensionPage(message.sender ?? {}, only.extensionOrigin)) {
+    if (pagesOnly && !isExtensionPage(message.sender ?? {}, pagesOnly.extensionOrigin)) {
       return Promise.resolve({ ok: false, error: 'Refused: only Deskbell\'s own pages may ask this.' });
     }
     const parsed = v.safeParse(schema, message.data);

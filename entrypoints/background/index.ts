@@ -84,12 +84,12 @@ export default defineBackground(() => {
   const settingsReady = migrateLegacySettings().then(applySettings);
   void settingsReady.then(refreshPolicy);
   const extensionOrigin = browser.runtime.getURL('/');
-  const pagesOnly = { audience: 'page', extensionOrigin } as const;
+  const pagesOnly = { extensionOrigin };
   browser.runtime.onConnect.addListener((port: Browser.runtime.Port) => {
-    if (port.name === OFFSCREEN_PORT && port.sender?.url?.startsWith(extensionOrigin)) return ringer.attach(port);
+    if (port.name === OFFSCREEN_PORT && isExtensionPage(port.sender ?? {}, extensionOrigin)) return ringer.attach(port);
     const kind = port.name === STATE_PORT ? 'overlay' : port.name === PAGE_PORT ? 'page' : undefined;
     // Whole sessions go to the extension's own pages only, never to a content script.
-    if (!kind || (kind === 'page' && !port.sender?.url?.startsWith(extensionOrigin))) return port.disconnect();
+    if (!kind || (kind === 'page' && !isExtensionPage(port.sender ?? {}, extensionOrigin))) return port.disconnect();
     // The first push waits for the stored state and the settings, so a woken worker never shows an empty view.
     void Promise.all([keeper.ready, settingsReady]).then(() => hub.add(port, kind));
   });

@@ -248,6 +248,43 @@ describe('FeedClient', () => {
     expect(t.client.state).toMatchObject({ status: 'refused', lastError: expect.stringContaining('token') });
   });
 
+  it('in a long outage, waits for reconnectNow instead of a timer, and carries the count over to a new client', async () => {
+    const t = setup({ timedAttempts: 3 });
+    t.client.start();
+    await settle();
+    for (let i = 0; i < 2; i++) {
+      t.last().drop(1006);
+      expect(t.client.state.retryAt).toBeDefined();
+      await vi.advanceTimersByTimeAsync(t.client.state.retryAt! - Date.now());
+    }
+    t.last().drop(1006);
+    expect(t.client.state).toMatchObject({ status: 'waiting', attempt: 3 });
+    expect(t.client.state.retryAt).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(10 * 60_000);
+    expect(t.sockets).toHaveLength(3);
+
+    // The wake alarm: one attempt, then waiting again; a success starts over.
+    t.client.reconnectNow();
+    await settle();
+    expect(t.sockets).toHaveLength(4);
+    t.last().drop(1006);
+    expect(t.client.state).toMatchObject({ status: 'waiting', attempt: 4 });
+    t.client.reconnectNow();
+    await settle();
+    t.last().open();
+    t.last().receive(welcome());
+    await settle();
+    expect(t.client.state).toMatchObject({ status: 'open', attempt: 0 });
+
+    // A restarted worker picks up the outage where it was: one attempt, then the alarm.
+    const next = setup({ timedAttempts: 3, attempt: 5 });
+    next.client.start();
+    await settle();
+    next.last().drop(1006);
+    expect(next.client.state).toMatchObject({ status: 'waiting', attempt: 6 });
+    expect(next.client.state.retryAt).toBeUndefined();
+  });
+
   it('refuses to send commands while not connected', async () => {
     const t = setup();
     expect(t.client.send({ type: 'accept', offerId: 'o1' })).toBe(false);

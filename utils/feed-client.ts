@@ -6,6 +6,9 @@
  *                    │   └──fail──► waiting (backoff + jitter) ◄────────────┘
  *                    └──────────────────┘       refused (bad token): same, at the cap
  *
+ * In a long outage (`timedAttempts` failures in a row) the client stops
+ * retrying on a timer and waits for `reconnectNow()`, so the worker can idle.
+ *
  * Every server event carries a per-agent `seq`. The client handles events in
  * order, one at a time, and saves the last handled seq after each; a new
  * connection says `resumeFrom` that seq, so the server replays exactly what
@@ -32,7 +35,7 @@ export interface ConnectionState {
   status: ConnectionStatus;
   /** Failed attempts since the last successful welcome. */
   attempt: number;
-  /** When the next attempt starts (waiting, refused). */
+  /** When the next attempt starts (waiting, refused); none when it waits for the worker's wake alarm. */
   retryAt?: number;
   agentId?: string;
   agentName?: string;
@@ -84,6 +87,14 @@ export interface FeedClientOptions {
   now?: () => number;
   random?: () => number;
   backoff?: BackoffPolicy;
+  /** Failed attempts so far in this outage: a client started by a restarted worker carries on where the last one stopped. */
+  attempt?: number;
+  /**
+   * After this many failed attempts in a row, the client stops retrying on a
+   * timer and waits for `reconnectNow()` (the worker's wake alarm), so that
+   * Chrome can stop an idle worker during a long outage. Default: no limit.
+   */
+  timedAttempts?: number;
   /** How long to wait for a pong (or any frame) after a ping before calling the socket dead. */
   pongTimeoutMs?: number;
   /** How long a socket may take to open and be welcomed. */
@@ -118,7 +129,7 @@ export class FeedClient {
       createSocket: (url) => new WebSocket(url) as unknown as WebSocketLike,
       ...options,
     };
-    this.#state = { status: 'idle', attempt: 0, since: this.#o.now() };
+    this.#state = { status: 'idle', attempt: options.attempt ?? 0, since: this.#o.now() };
   }
 
   get state(): ConnectionState {
@@ -331,13 +342,15 @@ export class FeedClient {
     const slow = refused || code === CLOSE_REPLACED;
     const attempt = this.#state.attempt;
     const delay = immediate ? 0 : backoffDelay(slow ? 30 : attempt, this.#o.backoff, this.#o.random);
+    // A long outage: the next attempt waits for reconnectNow().
+    const parked = !immediate && attempt + 1 >= (this.#o.timedAttempts ?? Infinity);
     this.#setState({
       status: refused ? 'refused' : 'waiting',
       attempt: attempt + 1,
-      retryAt: this.#o.now() + delay,
+      ...(parked ? {} : { retryAt: this.#o.now() + delay }),
       lastError: reason,
     });
-    this.#timers.retry = setTimeout(() => void this.#connect(), delay);
+    if (!parked) this.#timers.retry = setTimeout(() => void this.#connect(), delay);
   }
 
   #drop(code: number, reason: string): void {

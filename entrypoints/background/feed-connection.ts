@@ -12,6 +12,13 @@ import { agentPresence, type Diagnostics, diagnostics, feedCursor } from '../../
 import type { StateKeeper } from './state-keeper';
 
 const JOURNAL_SIZE = 500;
+/**
+ * Failed attempts retried on a timer (about half a minute in all, with the
+ * backoff); after that, once a minute from the worker's wake alarm. Timed
+ * retries call extension APIs, and each call keeps the worker running, so
+ * without this limit a feed that stays down would keep it running forever.
+ */
+const TIMED_ATTEMPTS = 6;
 
 function eventKey(event: ServerEvent): string {
   switch (event.type) {
@@ -45,6 +52,8 @@ export class FeedConnection {
   }
 
   #target = { url: '', token: '' };
+  /** The first client of this worker's life carries on the outage its predecessor was in. */
+  #firstStart = true;
 
   /** Connects to this feed (again); stops a previous client first. Calls run one after another. */
   restart(url: string, token: string): Promise<void> {
@@ -58,6 +67,8 @@ export class FeedConnection {
     this.#client = undefined;
     const settings = this.#target;
     const presence = await agentPresence.getValue();
+    const attempt = this.#firstStart ? outageAttempts((await this.#diag).connection) : 0;
+    this.#firstStart = false;
     const check = settings.url ? checkFeedUrl(settings.url) : ({ ok: false, error: 'No feed URL is set.' } as const);
     if (!check.ok || !settings.token) {
       const connection: ConnectionState = { status: 'idle', attempt: 0, since: Date.now(), lastError: check.ok ? 'No agent token is set.' : check.error };
@@ -69,6 +80,8 @@ export class FeedConnection {
       url: check.url,
       token: settings.token,
       presence,
+      attempt,
+      timedAttempts: TIMED_ATTEMPTS,
       client: { name: 'deskbell-extension', version: browser.runtime.getManifest().version },
       cursor: { load: () => feedCursor.getValue(), save: (seq) => feedCursor.setValue(seq) },
       onWelcome: async (welcome, skew) => {
@@ -119,4 +132,9 @@ export class FeedConnection {
     });
     return this.#diag;
   }
+}
+
+/** Failed attempts of the outage a stopped worker left off in; 0 when it was connected or idle. */
+function outageAttempts(connection: ConnectionState): number {
+  return connection.status === 'waiting' || connection.status === 'refused' || connection.status === 'connecting' ? connection.attempt : 0;
 }

@@ -25,6 +25,7 @@ import { StateHub, type ViewSettings } from './state-hub';
 import { StateKeeper } from './state-keeper';
 
 const WAKE_ALARM = 'deskbell-wake';
+const WAKE_PERIOD_MIN = 1;
 const DEADLINE_ALARM = 'deskbell-deadline';
 const NOT_CONNECTED = 'Not connected to the conversation feed.';
 
@@ -94,10 +95,15 @@ export default defineBackground(() => {
     void Promise.all([keeper.ready, settingsReady]).then(() => hub.add(port, kind));
   });
 
-  // Wakes a stopped worker so it reconnects and expires offers on time; the
-  // socket's heartbeat keeps a running worker alive between alarms.
+  // While the feed is connected, its heartbeat keeps the worker running. When
+  // the feed is down, Chrome stops the idle worker; this alarm wakes it once a
+  // minute to try again (a CRM tab's overlay wakes it sooner). It must stay
+  // longer than Chrome's 30 s idle timeout, or it would keep the worker alive.
   browser.alarms.onAlarm.addListener(() => feed.nudge());
-  void browser.alarms.create(WAKE_ALARM, { periodInMinutes: 0.5 });
+  void browser.alarms.get(WAKE_ALARM).then((alarm) => {
+    // Created once: created again at every start, it would never fire for a worker that restarts more often.
+    if (alarm?.periodInMinutes !== WAKE_PERIOD_MIN) void browser.alarms.create(WAKE_ALARM, { periodInMinutes: WAKE_PERIOD_MIN });
+  });
 
   watchEffectiveSettings(() => void applySettings());
   agentPresence.watch((presence) => feed.setPresence(presence));

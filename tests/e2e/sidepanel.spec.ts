@@ -114,6 +114,36 @@ test('a message the feed did not take shows as failed, and Retry delivers it onc
   expect(transcript.filter((m) => m.text === 'Are you still there?')).toHaveLength(1);
 });
 
+test('markup and script links in a chat are shown as text, and only web addresses become links', async ({ context, extension, feed, crm }) => {
+  const { overlay } = await setup(context, extension, feed, crm.url());
+  const name = '<img src=x onerror="window.pwned=1">Eve';
+  const id = await acceptFromOverlay(overlay, feed, { ...maria, customer: { name, phone: '+31 6 12345678' }, comment: '<b>bold</b> <svg onload="window.pwned=2"></svg>' });
+  const panel = await PanelPage.open(context, extension.id);
+  const payloads = [
+    '<script>window.pwned = 3</script>',
+    '<a href="javascript:window.pwned=4">click me</a>',
+    'javascript:window.pwned=5 and [link](javascript:window.pwned=6)',
+    'data:text/html,<script>window.pwned=7</script>',
+    '<iframe srcdoc="<script>parent.pwned=8</script>"></iframe> see https://help.example/a?b=<x>',
+  ];
+  for (const text of payloads) await feed.api('POST', `/api/conversations/${id}/messages`, { text });
+  await panel.send('<img src=x onerror="window.pwned=9"> from the agent');
+  await expect(panel.messages()).toHaveCount(payloads.length + 2);
+  await expect(panel.page.locator('.msg.pending')).toHaveCount(0);
+
+  await expect(panel.summary().getByRole('heading', { level: 1 })).toHaveText(name);
+  await expect(panel.tab(name)).toBeVisible();
+  const texts = await panel.messages().locator('.text').allTextContents();
+  expect(texts).toEqual(['<b>bold</b> <svg onload="window.pwned=2"></svg>', ...payloads, '<img src=x onerror="window.pwned=9"> from the agent']);
+  // Nothing in the page came from the payloads: no elements, no handlers run, links to the web only.
+  const injected = ['img', 'script', 'iframe', 'b'].flatMap((tag) => ['.transcript', '.summary', '.tabs'].map((part) => `${part} ${tag}`));
+  expect(await panel.page.locator([...injected, '.transcript svg'].join(', ')).count()).toBe(0);
+  const hrefs = await panel.page.locator('main a[href]').evaluateAll((links) => links.map((a) => a.getAttribute('href')));
+  expect(hrefs.filter((h) => !/^(https?|tel|mailto):/.test(h ?? ''))).toEqual([]);
+  expect(hrefs).toContain('https://help.example/a?b=');
+  expect(await panel.page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
+});
+
 test('a bot escalation shows what the bot and the customer said; a transfer shows who handed it over', async ({ context, extension, feed, crm }) => {
   const { overlay } = await setup(context, extension, feed, crm.url());
   const panel = await PanelPage.open(context, extension.id);

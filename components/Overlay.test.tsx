@@ -19,13 +19,13 @@ function offer(id: string, over: Partial<OfferView> = {}): OfferView {
   };
 }
 
-function setup(offers: OfferView[]) {
+function setup(offers: OfferView[], skewMs = 0) {
   let now = NOW;
   const accept = vi.fn(async () => ({ ok: true as const }));
   const reject = vi.fn(async () => ({ ok: false as const, error: 'Not connected to the conversation feed.' }));
   const open = vi.fn(async () => ({ ok: true as const }));
   const model = createOverlayModel({ accept, reject, open }, () => now);
-  model.receive({ theme: 'dark', offers, sessions: [] });
+  model.receive({ theme: 'dark', offers, sessions: [], skewMs });
   render(<Overlay model={model} theme="dark" />);
   return { model, accept, reject, open, advance: (ms: number) => ((now += ms), model.tick()) };
 }
@@ -42,6 +42,12 @@ describe('Overlay', () => {
     await act(() => t.advance(5_000));
     expect(screen.getByText('0:25')).toBeTruthy();
     expect(screen.getByText('Waiting 1:17')).toBeTruthy();
+  });
+
+  it('counts the wait on the feed\'s clock when the local clock is off', () => {
+    // The local clock runs 5 minutes ahead of the feed's: skew is −5 min.
+    setup([offer('1', { conversation: { ...offer('1').conversation, waitingSince: NOW - 300_000 - 72_000 } })], -300_000);
+    expect(screen.getByText('Waiting 1:12')).toBeTruthy();
   });
 
   it('ignores clicks that do not come from the user', () => {

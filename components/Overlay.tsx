@@ -99,7 +99,7 @@ function OfferCard({ offer, model }: { offer: OfferView; model: OverlayModel }) 
   const rejectLabel = template.rejectLabel || t('reject');
 
   const meta: string[] = [];
-  if (fields.has('waitTime')) meta.push(t('waiting', formatClock(now - c.waitingSince)));
+  if (fields.has('waitTime')) meta.push(t('waiting', formatClock(now + (model.snapshot.value?.skewMs ?? 0) - c.waitingSince)));
   if (fields.has('channel')) meta.push(t(`channel_${c.channel}`));
   if (fields.has('queue') && c.queue) meta.push(c.queue);
   if (fields.has('phone') && c.customer.phone) meta.push(c.customer.phone);

@@ -85,7 +85,7 @@ function Summary({ session, now, model }: { session: SessionEntry; now: number; 
   if (email) rows.push(['field_email', <a href={`mailto:${email}`}>{email}</a>]);
   rows.push(['field_channel', t(`channel_${c.channel}`)]);
   if (c.queue) rows.push(['field_queue', c.queue]);
-  rows.push(['field_waited', formatClock(session.acceptedAt - c.waitingSince)]);
+  rows.push(['field_waited', formatClock(session.acceptedAt + model.skewMs() - c.waitingSince)]);
   rows.push(['field_talking', session.endedBy ? '—' : formatClock(now - session.acceptedAt)]);
   if (c.context?.fromAgent) rows.push(['field_transferred_by', c.context.fromAgent]);
   if (c.context?.reason) rows.push(['field_reason', c.context.reason]);

@@ -285,6 +285,28 @@ describe('FeedClient', () => {
     expect(next.client.state.retryAt).toBeUndefined();
   });
 
+  it('reports the skew of each heartbeat, and skips one whose round trip the clock cut through', async () => {
+    const skews: number[] = [];
+    const t = setup({ onClock: (skew) => void skews.push(skew) });
+    t.client.start();
+    await settle();
+    t.last().open();
+    t.last().receive(welcome({ heartbeatSec: 20 }));
+    await settle();
+    await vi.advanceTimersByTimeAsync(20_000);
+    const ping = t.last().sent.find((f) => f.type === 'ping') as { t: number };
+    vi.advanceTimersByTime(100); // the round trip
+    t.last().receive({ type: 'pong', t: ping.t, serverTime: ping.t + 5050 });
+    await settle();
+    expect(skews).toEqual([5000]);
+
+    // The clock is set forward by an hour between a ping and its pong.
+    vi.setSystemTime(Date.now() + 3_600_000);
+    t.last().receive({ type: 'pong', t: ping.t, serverTime: ping.t + 5050 });
+    await settle();
+    expect(skews).toEqual([5000]);
+  });
+
   it('refuses to send commands while not connected', async () => {
     const t = setup();
     expect(t.client.send({ type: 'accept', offerId: 'o1' })).toBe(false);

@@ -80,6 +80,8 @@ export interface FeedClientOptions {
   onEvents(events: ServerEvent[]): Promise<void> | void;
   /** After each welcome: skew correction, and a reset when the server could not resume. */
   onWelcome?(welcome: Welcome, skewMs: number): Promise<void> | void;
+  /** After each pong: serverTime − local time, corrected for half the round trip. A jump means a clock was set. */
+  onClock?(skewMs: number): Promise<void> | void;
   onError?(frame: FeedErrorFrame): void;
   onState?(state: ConnectionState): void;
   onInvalidFrame?(reason: string): void;
@@ -245,6 +247,7 @@ export class FeedClient {
           batch = [];
           if (frame.type === 'welcome') await this.#welcome(frame, generation);
           else if (frame.type === 'error') this.#o.onError?.(frame);
+          else if (frame.type === 'pong') await this.#pong(frame);
         }
         await this.#events(batch, generation);
       }
@@ -254,6 +257,14 @@ export class FeedClient {
       this.#draining = false;
     }
     if (this.#inbox.length > 0 && generation === this.#generation) void this.#drain(generation);
+  }
+
+  async #pong(frame: Extract<ServerFrame, { type: 'pong' }>): Promise<void> {
+    const now = this.#o.now();
+    const roundTrip = now - frame.t;
+    // A round trip that looks negative or too long had the clock set during it: the next one tells.
+    if (roundTrip < 0 || roundTrip > this.#o.pongTimeoutMs) return;
+    await this.#o.onClock?.(frame.serverTime - (frame.t + now) / 2);
   }
 
   async #welcome(frame: Welcome, generation: number): Promise<void> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyEvent, EMPTY_STATE, expireDue, type FeedState, nextDeadline, pendingOffers, resetForFreshSession, resolveOffer, TOMBSTONE_MS } from './feed-state';
+import { applyEvent, EMPTY_STATE, expireDue, type FeedState, nextDeadline, pendingOffers, rebaseClock, resetForFreshSession, resolveOffer, TOMBSTONE_MS } from './feed-state';
 import type { Conversation, ServerEvent } from './protocol/feed';
 
 const conversation: Conversation = {
@@ -76,6 +76,33 @@ describe('feed state', () => {
   it('withdraws a pending offer when the customer leaves', () => {
     const s = applyEvent(applyEvent(EMPTY_STATE, offer('o1', 30_000), 0), { type: 'conversation-ended', seq: 2, conversationId: 'c1', by: 'customer' }, 1);
     expect(s.offers.o1?.status).toBe('withdrawn');
+  });
+
+  it('moves every local time with a clock that was set, so offers keep the time the feed gave them', () => {
+    // Offered at server time 0 for 60 s; the local clock agrees with the server (skew 0).
+    let s = applyEvent(EMPTY_STATE, offer('o1', 60_000), 0);
+    s = applyEvent(s, { ...offer('o2', 60_000, 2), conversation: { ...conversation, id: 'c2' } } as ServerEvent, 0);
+    s = applyEvent(s, { type: 'accepted', seq: 3, offerId: 'o2', conversation: { ...conversation, id: 'c2', status: 'active' }, transcript: [] }, 1000);
+
+    // 10 s later the local clock is set 10 minutes forward: the next heartbeat's skew says so.
+    const forward = 10 * 60_000;
+    const moved = rebaseClock(s, -forward);
+    expect(moved.skewMs).toBe(-forward);
+    expect(moved.offers.o1).toMatchObject({ deadline: 60_000 + forward, receivedAt: forward });
+    expect(moved.offers.o2?.resolvedAt).toBe(1000 + forward);
+    expect(moved.sessions.c2?.acceptedAt).toBe(1000 + forward);
+    // At the jumped "now" the offer still has its 50 s, and it expires when the feed's deadline comes.
+    expect(expireDue(moved, 10_000 + forward).offers.o1?.status).toBe('offered');
+    expect(expireDue(moved, 60_000 + forward).offers.o1?.status).toBe('expired');
+
+    // Set back by an hour: the offer does not outlive the feed's deadline.
+    const back = rebaseClock(s, 3_600_000);
+    expect(back.offers.o1?.deadline).toBe(60_000 - 3_600_000);
+
+    // Transit-time noise moves nothing; the same estimate changes nothing at all.
+    expect(rebaseClock(s, 150).offers).toBe(s.offers);
+    expect(rebaseClock(s, 150).skewMs).toBe(150);
+    expect(rebaseClock(s, 0)).toBe(s);
   });
 
   it('forgets pending offers on a fresh session so the server can re-send them', () => {

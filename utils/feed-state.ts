@@ -193,6 +193,28 @@ export function nextDeadline(state: FeedState): number | undefined {
   return deadlines.length ? Math.min(...deadlines) : undefined;
 }
 
+/** Below this, a change in the skew estimate is transit-time noise, not a clock that was set. */
+export const CLOCK_JUMP_MS = 2_000;
+
+/**
+ * A new skew estimate (a welcome, a heartbeat). When it moved by more than
+ * noise, the local clock (or the server's) was set: every local time in the
+ * state moves with it, so each offer keeps the time the feed gave it, and
+ * nothing expires early after a clock set forward or stays up after one set back.
+ */
+export function rebaseClock(state: FeedState, skewMs: number): FeedState {
+  const shift = state.skewMs - skewMs;
+  if (Math.abs(shift) < CLOCK_JUMP_MS) return state.skewMs === skewMs ? state : { ...state, skewMs };
+  const offers = Object.fromEntries(
+    Object.entries(state.offers).map(([id, o]) => [
+      id,
+      { ...o, receivedAt: o.receivedAt + shift, deadline: o.deadline + shift, ...(o.resolvedAt === undefined ? {} : { resolvedAt: o.resolvedAt + shift }) },
+    ]),
+  );
+  const sessions = Object.fromEntries(Object.entries(state.sessions).map(([id, s]) => [id, { ...s, acceptedAt: s.acceptedAt + shift }]));
+  return { ...state, offers, sessions, skewMs };
+}
+
 /**
  * After a welcome that could not resume, the server re-sends what is live:
  * forget pending offers (they come back, same ids, if still open) and keep

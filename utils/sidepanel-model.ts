@@ -72,6 +72,8 @@ export function createSidePanelModel(client: BackgroundClient, options: { now?: 
     sessions,
     selected,
     identification: (conversationId: string) => client.view.value?.identifications[conversationId],
+    /** The feed's clock minus the local one, for times the feed gave (waitingSince). */
+    skewMs: () => client.view.value?.skewMs ?? 0,
     async pick(conversationId: string, contactId: string): Promise<void> {
       const result = await client.pickContact(conversationId, contactId);
       notice.value = result.ok ? null : result.error;

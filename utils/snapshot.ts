@@ -32,6 +32,8 @@ export interface StateSnapshot {
   strings?: Record<string, string>;
   offers: OfferView[];
   sessions: SessionView[];
+  /** The feed's clock minus the local one: a wait time is `now + skewMs − waitingSince`. */
+  skewMs: number;
 }
 
 /** For extension pages only: whole sessions with their transcripts, and the feed connection. */

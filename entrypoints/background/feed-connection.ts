@@ -5,7 +5,7 @@
  */
 import { browser } from 'wxt/browser';
 import { type ConnectionState, FeedClient, type FeedCommand } from '../../utils/feed-client';
-import { applyEvent, resetForFreshSession } from '../../utils/feed-state';
+import { applyEvent, CLOCK_JUMP_MS, rebaseClock, resetForFreshSession } from '../../utils/feed-state';
 import { checkFeedUrl } from '../../utils/feed-url';
 import type { Conversation, Presence, ServerEvent } from '../../utils/protocol/feed';
 import { agentPresence, type Diagnostics, diagnostics, feedCursor } from '../../utils/storage-items';
@@ -85,7 +85,14 @@ export class FeedConnection {
       client: { name: 'deskbell-extension', version: browser.runtime.getManifest().version },
       cursor: { load: () => feedCursor.getValue(), save: (seq) => feedCursor.setValue(seq) },
       onWelcome: async (welcome, skew) => {
-        await this.keeper.update((s) => (welcome.resumed ? { ...s, skewMs: skew } : resetForFreshSession(s, skew)));
+        await this.keeper.update((s) => (welcome.resumed ? rebaseClock(s, skew) : resetForFreshSession(s, skew)));
+      },
+      // A heartbeat whose skew moved by more than noise: a clock was set.
+      onClock: async (skew) => {
+        await this.keeper.ready;
+        if (Math.abs(skew - this.keeper.state.skewMs) < CLOCK_JUMP_MS) return;
+        console.warn(`[deskbell] the clock moved by ${Math.round((this.keeper.state.skewMs - skew) / 1000)} s against the feed's; offer deadlines move with it`);
+        await this.keeper.update((s) => rebaseClock(s, skew));
       },
       onEvents: async (events) => {
         await this.keeper.update((s, now) => events.reduce((state, event) => applyEvent(state, event, now, this.maxOfferMs), s));

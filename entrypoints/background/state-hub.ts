@@ -42,6 +42,7 @@ export function toSnapshot(state: FeedState, settings: ViewSettings): StateSnaps
       ended: !!s.endedBy,
       messages: s.transcript.length,
     })),
+    skewMs: state.skewMs,
   };
 }
 

@@ -166,7 +166,14 @@ function SitesSection({ model, missing }: { model: OptionsModel; missing: string
         {sites.map((s) => (
           <li key={s} data-site={s}>
             <code>{s}</code>
-            {missing.includes(s) && <span class="tag warn">{t('site_no_access')}</span>}
+            {missing.includes(s) && (
+              <>
+                <span class="tag warn">{t('site_no_access')}</span>
+                <button type="button" class="link" onClick={() => void model.grantSite(s)} aria-label={t('site_grant_label', s)}>
+                  {t('site_grant')}
+                </button>
+              </>
+            )}
             {!locked && (
               <button type="button" class="link" onClick={() => void model.removeSite(s)} aria-label={t('site_remove_label', s)}>
                 {t('remove')}

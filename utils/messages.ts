@@ -50,5 +50,7 @@ export const { sendMessage, onMessage } = defineExtensionMessaging<ProtocolMap>(
 
 /** Port each overlay opens to receive the view (offers, theme). */
 export const STATE_PORT = 'deskbell-state';
+/** Posted on the state port instead of a view when Deskbell has no access to the tab's site (any more): the overlay removes itself. */
+export const LEAVE = { leave: true } as const;
 /** Port extension pages open to receive the view plus whole sessions; refused to content scripts. */
 export const PAGE_PORT = 'deskbell-page';

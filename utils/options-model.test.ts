@@ -66,6 +66,10 @@ describe('options model', () => {
     await other.reload();
     expect(await other.addSite('https://crm.example.com/*')).toBe(false);
     expect(other.siteError.value).toContain('did not grant');
+    // Asking again for a site on the list (its access was revoked) changes no setting.
+    expect(await other.grantSite('https://crm.example.com/*')).toBe(false);
+    expect(refused.client.requestSite).toHaveBeenLastCalledWith('https://crm.example.com/*');
+    expect(refused.store.saved.crmSites).toBeUndefined();
   });
 
   it('exports without the token and imports all-or-nothing', async () => {

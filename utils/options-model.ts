@@ -106,6 +106,13 @@ export function createOptionsModel(client: OptionsClient) {
         });
       });
     },
+    /** Asks Chrome again for a site on the list that has no access (revoked, or set by policy); straight from the click. */
+    grantSite(site: string): Promise<boolean> {
+      return client.requestSite(site).then((ok) => {
+        siteError.value = ok ? null : `Chrome did not grant access to ${site}, so notifications cannot show there.`;
+        return ok;
+      });
+    },
     async removeSite(site: string): Promise<void> {
       const crmSites = draft.value.crmSites.filter((s) => s !== site);
       if (await persist({ ...draft.value, crmSites })) {

@@ -37,3 +37,15 @@ export async function syncCrmSites(sites: readonly string[]): Promise<SiteStatus
   }
   return { active, missingPermission };
 }
+
+/**
+ * True when Deskbell may run on this page: its site is a built-in CRM or one
+ * whose host permission is granted. A permission the agent revoked (site
+ * access in chrome://extensions) makes it false for pages already open.
+ */
+export async function mayRunOn(url: string | undefined): Promise<boolean> {
+  if (!URL.canParse(url ?? '')) return false;
+  const { protocol, hostname } = new URL(url!);
+  if (protocol !== 'https:' && protocol !== 'http:') return false;
+  return browser.permissions.contains({ origins: [`${protocol}//${hostname}/*`] });
+}

@@ -12,7 +12,7 @@ import { type EffectiveSettings } from '../../utils/settings';
 import { loadEffectiveSettings, refreshPolicy, watchEffectiveSettings } from '../../utils/settings-store';
 import { agentPresence, diagnostics, feedState, migrateLegacySettings } from '../../utils/storage-items';
 import { templateFor } from '../../utils/templates';
-import { syncCrmSites } from './crm-sites';
+import { mayRunOn, syncCrmSites } from './crm-sites';
 import { planAttention } from './attention';
 import { ChatMessageCommand, commandHandler, ConversationCommand, isExtensionPage, OfferCommand, PickContactCommand, RejectCommand } from './commands';
 import { findDynamicsTabs, identifyCustomer, needsLookup } from './identify';
@@ -21,7 +21,7 @@ import { Notifier } from './notifier';
 import { OfferActions, openSidePanel, type PanelTarget } from './offer-actions';
 import { injectIntoOpenTabs } from './reinject';
 import { Ringer } from './ringer';
-import { StateHub, type ViewSettings } from './state-hub';
+import { sendAway, StateHub, type ViewSettings } from './state-hub';
 import { StateKeeper } from './state-keeper';
 
 const WAKE_ALARM = 'deskbell-wake';
@@ -92,7 +92,9 @@ export default defineBackground(() => {
     // Whole sessions go to the extension's own pages only, never to a content script.
     if (!kind || (kind === 'page' && !isExtensionPage(port.sender ?? {}, extensionOrigin))) return port.disconnect();
     // The first push waits for the stored state and the settings, so a woken worker never shows an empty view.
-    void Promise.all([keeper.ready, settingsReady]).then(() => hub.add(port, kind));
+    // An overlay on a site Deskbell no longer has access to is sent away.
+    const allowed = kind === 'page' || mayRunOn(port.sender?.url);
+    void Promise.all([keeper.ready, settingsReady, allowed]).then(([, , ok]) => (ok ? hub.add(port, kind) : sendAway(port)));
   });
 
   // While the feed is connected, its heartbeat keeps the worker running. When
@@ -109,7 +111,10 @@ export default defineBackground(() => {
   agentPresence.watch((presence) => feed.setPresence(presence));
   // A revoked or newly granted host permission changes which CRM sites can run.
   browser.permissions.onAdded.addListener(() => void applySettings());
-  browser.permissions.onRemoved.addListener(() => void applySettings());
+  browser.permissions.onRemoved.addListener(() => {
+    void applySettings();
+    void hub.dropOverlays(mayRunOn);
+  });
 
   onMessage('acceptOffer', commandHandler(OfferCommand, ({ offerId }, sender) => {
     // Before any await: the click that sent this message still counts as a user gesture.

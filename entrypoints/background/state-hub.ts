@@ -7,6 +7,7 @@
 import type { Browser } from 'wxt/browser';
 import type { ConnectionState } from '../../utils/feed-client';
 import { EMPTY_STATE, type FeedState, type OfferEntry, pendingOffers, unopenedOffers } from '../../utils/feed-state';
+import { LEAVE } from '../../utils/messages';
 import type { PageSnapshot, StateSnapshot } from '../../utils/snapshot';
 import type { ThemeSetting } from '../../utils/storage-items';
 import { templateFor, type TemplateOverrides } from '../../utils/templates';
@@ -75,6 +76,18 @@ export class StateHub {
     this.#post(port, kind === 'page' ? this.#page(view) : view);
   }
 
+  /** Sends away the overlays on pages Deskbell may no longer run on: each removes itself. */
+  async dropOverlays(mayStay: (url: string | undefined) => Promise<boolean>): Promise<void> {
+    const overlays = [...this.#ports].filter(([, kind]) => kind === 'overlay').map(([port]) => port);
+    const stay = await Promise.all(overlays.map((port) => mayStay(port.sender?.url)));
+    overlays.forEach((port, i) => {
+      if (stay[i]) return;
+      this.#ports.delete(port);
+      if (this.#visible.delete(port)) this.onVisibility();
+      sendAway(port);
+    });
+  }
+
   /** True while any CRM tab with the overlay is visible to the agent. */
   crmTabInView(): boolean {
     return this.#visible.size > 0;
@@ -127,5 +140,15 @@ export class StateHub {
     } catch {
       this.#ports.delete(port);
     }
+  }
+}
+
+/** Tells an overlay to remove itself, and closes its port. */
+export function sendAway(port: Browser.runtime.Port): void {
+  try {
+    port.postMessage(LEAVE);
+    port.disconnect();
+  } catch {
+    // Gone already.
   }
 }

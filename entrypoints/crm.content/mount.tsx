@@ -15,7 +15,7 @@ import overlayCss from '../../components/overlay.css?inline';
 import themeCss from '../../components/theme.css?inline';
 import { setCatalogue } from '../../utils/i18n';
 import { findContactsInPage } from '../../utils/crm/dynamics365';
-import { onMessage, sendMessage, STATE_PORT } from '../../utils/messages';
+import { LEAVE, onMessage, sendMessage, STATE_PORT } from '../../utils/messages';
 import { createOverlayModel } from '../../utils/overlay-model';
 import type { StateSnapshot } from '../../utils/snapshot';
 import { Lifetime } from './lifetime';
@@ -121,6 +121,8 @@ export function mountOverlay(): void {
     // The worker sends desktop notifications only when no CRM tab is in view.
     port.postMessage({ visible: document.visibilityState === 'visible' });
     port.onMessage.addListener((message) => {
+      // Deskbell has no access to this site any more (the agent revoked it): leave the page.
+      if ((message as Partial<typeof LEAVE>).leave === true) return ctx.end();
       const snapshot = message as StateSnapshot;
       setCatalogue(snapshot.strings);
       model.receive(snapshot);

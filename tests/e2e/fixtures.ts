@@ -196,7 +196,8 @@ export const expect = test.expect;
  * reaches browser-level accelerators such as extension shortcuts.
  */
 export async function withHeadedChromium(
-  body: (context: BrowserContext, extensionId: string, press: (keys: string) => void) => Promise<void>,
+  body: (context: BrowserContext, extensionId: string, press: (keys: string, into?: 'browser' | 'dialog') => void) => Promise<void>,
+  extraArgs: string[] = [],
 ): Promise<void> {
   const display = `:${90 + Math.floor(Math.random() * 9)}`;
   const xvfb = spawn('Xvfb', [display, '-screen', '0', '1280x800x24', '-nolisten', 'tcp'], { stdio: 'ignore' });
@@ -204,11 +205,12 @@ export async function withHeadedChromium(
   const userDataDir = mkdtempSync(path.join(tmpdir(), 'deskbell-headed-'));
   try {
     await new Promise((r) => setTimeout(r, 700));
-    const context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: false, args: CHROMIUM_ARGS, env });
+    const context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: false, args: [...CHROMIUM_ARGS, ...extraArgs], env });
     try {
       const worker = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker'));
-      const press = (keys: string) => {
-        execFileSync('xdotool', ['search', '--sync', '--onlyvisible', '--class', 'chromium', 'windowfocus', '--sync'], { env });
+      // 'dialog': to a browser dialog that has the focus (a permission prompt), which focusing the browser window would take away.
+      const press = (keys: string, into: 'browser' | 'dialog' = 'browser') => {
+        if (into === 'browser') execFileSync('xdotool', ['search', '--sync', '--onlyvisible', '--class', 'chromium', 'windowfocus', '--sync'], { env });
         execFileSync('xdotool', ['key', '--clearmodifiers', keys], { env });
       };
       await body(context, new URL(worker.url()).host, press);

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type BrowserContext, chromium, type Page } from '@playwright/test';
-import { AGENT, CHROMIUM, CHROMIUM_ARGS, expect, EXTENSION_PATH, test } from './fixtures';
+import { AGENT, CHROMIUM, CHROMIUM_ARGS, CRM_SITE, expect, EXTENSION_PATH, test, withHeadedChromium } from './fixtures';
 import { OverlayPage } from './overlay-page';
 
 mkdirSync('docs/screenshots', { recursive: true });
@@ -157,4 +157,65 @@ test.describe('enterprise policy', () => {
       rmSync(userDataDir, { recursive: true, force: true });
     }
   });
+});
+
+test('site access revoked in chrome://extensions: the overlay leaves those tabs, the options page says so, and no offer is lost (headed, real prompt)', async ({ feed, crm }) => {
+  // A granted optional host permission needs a real prompt, answered with real
+  // keys; crm.test is the fake CRM under a name no built-in pattern covers.
+  const port = new URL(crm.url()).port;
+  await withHeadedChromium(
+    async (context, id, press) => {
+      const options = await openOptions(context, id);
+      await options.evaluate(
+        async ([url, token, site]) =>
+          chrome.storage.local.set({ settings: { feedUrl: url, feedToken: token, crmSites: [site], templates: { chat: { timeoutSec: 600, sound: false, desktop: 'never' } } } }),
+        [feed.url, AGENT.token, CRM_SITE] as const,
+      );
+      await options.reload();
+      await options.getByLabel('Add a CRM site').fill('http://crm.test/*');
+      await options.getByRole('button', { name: 'Add site' }).click();
+      // Chrome's prompt: Tab to Allow, Enter.
+      await options.waitForTimeout(1000);
+      press('Tab', 'dialog');
+      press('Return', 'dialog');
+      await expect(options.locator('[data-site="http://crm.test/*"]')).toBeVisible();
+      expect(await options.evaluate(() => chrome.permissions.contains({ origins: ['http://crm.test/*'] }))).toBe(true);
+
+      const onSite = await context.newPage();
+      await onSite.goto(`http://crm.test:${port}/`);
+      const onLocal = await context.newPage();
+      await onLocal.goto(crm.url());
+      const overlays = [new OverlayPage(onSite), new OverlayPage(onLocal)];
+      const { body } = await feed.createConversation({ scenario: 'chat', customer: { name: 'Maria Jansen' }, comment: 'Still there?' });
+      for (const overlay of overlays) await expect.poll(async () => (await overlay.cards()).map((c) => c.customer)).toEqual(['Maria Jansen']);
+
+      // The agent takes site access away: "Automatically allow access" off, then 127.0.0.1 allowed again.
+      const extensions = await context.newPage();
+      await extensions.goto(`chrome://extensions/?id=${id}`);
+      await extensions.getByRole('switch', { name: 'Automatically allow access on the following sites' }).click();
+      for (const overlay of overlays) await expect.poll(() => overlay.hostCount()).toBe(0);
+      await extensions.getByRole('switch', { name: 'http://127.0.0.1/*' }).click();
+      await expect.poll(() => options.evaluate(() => chrome.permissions.contains({ origins: ['http://127.0.0.1/*'] }))).toBe(true);
+
+      await options.bringToFront();
+      await expect(options.locator('[data-site="http://crm.test/*"]')).toContainText('no access');
+      await expect(options.locator('[data-site="http://127.0.0.1/*"]')).not.toContainText('no access');
+      await options.locator('ul.sites').screenshot({ path: 'test-results/options-site-no-access.png' });
+      // Access allowed again: the overlay comes back to that open tab, with the offer still up; not where access is still off.
+      await expect.poll(async () => (await overlays[1]!.cards()).map((c) => c.customer)).toEqual(['Maria Jansen']);
+      await onSite.reload();
+      await onSite.waitForTimeout(1000);
+      expect(await overlays[0]!.hostCount()).toBe(0);
+      expect((await feed.api('GET', `/api/conversations/${body.conversation.id}`)).body.conversation.status).toBe('offered');
+
+      // The agent grants it again from the options page: a prompt, and the overlay is back in that tab.
+      await options.getByRole('button', { name: 'Grant access to http://crm.test/*' }).click();
+      await options.waitForTimeout(1000);
+      press('Tab', 'dialog');
+      press('Return', 'dialog');
+      await expect(options.locator('[data-site="http://crm.test/*"]')).not.toContainText('no access');
+      await expect.poll(async () => (await overlays[0]!.cards()).map((c) => c.customer)).toEqual(['Maria Jansen']);
+    },
+    ['--host-resolver-rules=MAP crm.test 127.0.0.1'],
+  );
 });

@@ -1,4 +1,4 @@
-import { MAX_FRAME_CHARS } from '../utils/protocol/feed.ts';
+import { MAX_CLIENT_FRAME_CHARS } from '../utils/protocol/feed.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -306,12 +306,12 @@ describe('feed server', () => {
     const big = await agent(s, 'token-alex');
     const calm = await agent(s, 'token-blair');
     await big.next('welcome');
-    big.sendRaw(JSON.stringify({ type: 'ping', t: 1, pad: 'x'.repeat(MAX_FRAME_CHARS) }));
+    big.sendRaw(JSON.stringify({ type: 'ping', t: 1, pad: 'x'.repeat(MAX_CLIENT_FRAME_CHARS) }));
     expect((await big.next('error', (e) => e.code === 'bad-frame')).message).toContain('exceeds');
     big.send({ type: 'ping', t: 2 });
     expect(await big.next('pong', (p) => p.t === 2)).toBeTruthy();
     // Past what the socket accepts at all (4x the frame limit), the connection is closed as too big (1009).
-    big.sendRaw('x'.repeat(MAX_FRAME_CHARS * 4 + 1));
+    big.sendRaw('x'.repeat(MAX_CLIENT_FRAME_CHARS * 4 + 1));
     await expect.poll(() => big.closed?.code, { timeout: 5000 }).toBe(1009);
     calm.send({ type: 'ping', t: 3 });
     expect(await calm.next('pong', (p) => p.t === 3)).toBeTruthy();

@@ -14,9 +14,10 @@ import path from 'node:path';
 import { type WebSocket, WebSocketServer } from 'ws';
 import {
   type ErrorCode,
-  MAX_FRAME_CHARS,
+  MAX_CLIENT_FRAME_CHARS,
   parseClientFrame,
   PROTOCOL_VERSION,
+  serializeServerFrame,
   type ServerFrame,
 } from '../utils/protocol/feed.ts';
 import { type AgentLink, FeedError, FeedService, type Logger, silentLogger } from './feed-service.ts';
@@ -119,7 +120,7 @@ export async function startFeedServer(options: FeedServerOptions = {}): Promise<
     })();
   });
 
-  const wss = new WebSocketServer({ server: http, path: '/feed', maxPayload: MAX_FRAME_CHARS * 4 });
+  const wss = new WebSocketServer({ server: http, path: '/feed', maxPayload: MAX_CLIENT_FRAME_CHARS * 4 });
   const sockets = new Set<WebSocket>();
 
   wss.on('connection', (socket) => {
@@ -132,7 +133,10 @@ export async function startFeedServer(options: FeedServerOptions = {}): Promise<
     let dropped = 0;
 
     const send = (frame: ServerFrame) => {
-      if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(frame));
+      if (socket.readyState !== socket.OPEN) return;
+      const { text, trimmed } = serializeServerFrame(frame);
+      if (trimmed) logger.warn('transcript too long for one frame: sent the newest messages', { agent: link?.agentId, trimmed });
+      socket.send(text);
     };
     const fail = (code: ErrorCode, message: string, ref?: string) =>
       send({ type: 'error', code, message, ...(ref ? { ref } : {}) });

@@ -1,5 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { applyEvent, EMPTY_STATE, expireDue, type FeedState, nextDeadline, pendingOffers, rebaseClock, resetForFreshSession, resolveOffer, TOMBSTONE_MS } from './feed-state';
+import {
+  applyEvent,
+  compactForStorage,
+  EMPTY_STATE,
+  expireDue,
+  type FeedState,
+  hasTruncatedSessions,
+  nextDeadline,
+  pendingOffers,
+  rebaseClock,
+  resetForFreshSession,
+  resolveOffer,
+  TOMBSTONE_MS,
+} from './feed-state';
 import type { Conversation, ServerEvent } from './protocol/feed';
 
 const conversation: Conversation = {
@@ -103,6 +116,28 @@ describe('feed state', () => {
     expect(rebaseClock(s, 150).offers).toBe(s.offers);
     expect(rebaseClock(s, 150).skewMs).toBe(150);
     expect(rebaseClock(s, 0)).toBe(s);
+  });
+
+  it('marks a session stored without its older messages, and a whole transcript from the feed mends it', () => {
+    const transcript = Array.from({ length: 5 }, (_, i) => ({ id: `m${i}`, conversationId: 'c1', from: 'customer' as const, text: `${i}`, at: i }));
+    const accepted = (seq: number, n: number): ServerEvent => ({
+      type: 'accepted',
+      seq,
+      offerId: 'o1',
+      conversation: { ...conversation, status: 'active' },
+      transcript: transcript.slice(0, n),
+    });
+    const s = applyEvent(applyEvent(EMPTY_STATE, offer('o1', 30_000), 0), accepted(2, 5), 1);
+    const stored = compactForStorage(s, 3);
+    expect(stored.sessions.c1?.transcript.map((m) => m.id)).toEqual(['m2', 'm3', 'm4']);
+    expect(hasTruncatedSessions(stored)).toBe(true);
+    expect(hasTruncatedSessions(s)).toBe(false);
+    expect(compactForStorage(s, 5)).toEqual(s);
+
+    // After a fresh welcome the feed sends the conversation again, whole.
+    const mended = applyEvent(stored, accepted(9, 5), 2);
+    expect(mended.sessions.c1?.transcript).toHaveLength(5);
+    expect(hasTruncatedSessions(mended)).toBe(false);
   });
 
   it('forgets pending offers on a fresh session so the server can re-send them', () => {

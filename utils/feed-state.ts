@@ -43,6 +43,8 @@ export interface SessionEntry {
   acceptedAt: number;
   /** Set when the conversation is over, by whom. */
   endedBy?: 'customer' | 'agent' | 'system';
+  /** Only the latest messages were stored (storage.session was full): a restarted worker gets the rest from the feed. */
+  truncated?: true;
 }
 
 export interface FeedState {
@@ -108,7 +110,8 @@ export function applyEvent(
       if (existing && !existing.endedBy) {
         // Re-sent after a fresh welcome: the server's transcript is complete.
         if (existing.transcript.length >= event.transcript.length) return resolved;
-        return { ...resolved, sessions: { ...resolved.sessions, [existing.conversationId]: { ...existing, transcript: event.transcript } } };
+        const { truncated: _whole, ...rest } = existing;
+        return { ...resolved, sessions: { ...resolved.sessions, [existing.conversationId]: { ...rest, transcript: event.transcript } } };
       }
       const session: SessionEntry = {
         conversationId: event.conversation.id,
@@ -255,14 +258,20 @@ export function unopenedOffers(state: FeedState): OfferEntry[] {
 
 /**
  * A smaller copy for storage when the full state does not fit in
- * `storage.session` (10 MB): each session keeps its latest messages only.
- * Offers and tombstones stay whole, since they are what keeps a replayed
+ * `storage.session` (10 MB): each session keeps its latest messages only,
+ * marked `truncated`. Offers and tombstones stay whole, since they are what keeps a replayed
  * event from showing twice; the worker's memory keeps every message.
  */
 export function compactForStorage(state: FeedState, keepMessages = 200): FeedState {
   const sessions: Record<string, SessionEntry> = {};
   for (const [id, session] of Object.entries(state.sessions)) {
-    sessions[id] = session.transcript.length > keepMessages ? { ...session, transcript: session.transcript.slice(-keepMessages) } : session;
+    sessions[id] =
+      session.transcript.length > keepMessages ? { ...session, transcript: session.transcript.slice(-keepMessages), truncated: true } : session;
   }
   return { ...state, sessions };
+}
+
+/** True when a stored session lacks its older messages, which only a fresh (not resumed) welcome sends again. */
+export function hasTruncatedSessions(state: FeedState): boolean {
+  return Object.values(state.sessions).some((s) => s.truncated && !s.endedBy);
 }

@@ -5,7 +5,7 @@
  */
 import { browser } from 'wxt/browser';
 import { type ConnectionState, FeedClient, type FeedCommand } from '../../utils/feed-client';
-import { applyEvent, CLOCK_JUMP_MS, rebaseClock, resetForFreshSession } from '../../utils/feed-state';
+import { applyEvent, CLOCK_JUMP_MS, hasTruncatedSessions, rebaseClock, resetForFreshSession } from '../../utils/feed-state';
 import { checkFeedUrl } from '../../utils/feed-url';
 import type { Conversation, Presence, ServerEvent } from '../../utils/protocol/feed';
 import { agentPresence, type Diagnostics, diagnostics, feedCursor } from '../../utils/storage-items';
@@ -68,6 +68,7 @@ export class FeedConnection {
     const settings = this.#target;
     const presence = await agentPresence.getValue();
     const attempt = this.#firstStart ? outageAttempts((await this.#diag).connection) : 0;
+    if (this.#firstStart) await this.#recoverTruncated();
     this.#firstStart = false;
     const check = settings.url ? checkFeedUrl(settings.url) : ({ ok: false, error: 'No feed URL is set.' } as const);
     if (!check.ok || !settings.token) {
@@ -83,7 +84,12 @@ export class FeedConnection {
       attempt,
       timedAttempts: TIMED_ATTEMPTS,
       client: { name: 'deskbell-extension', version: browser.runtime.getManifest().version },
-      cursor: { load: () => feedCursor.getValue(), save: (seq) => feedCursor.setValue(seq) },
+      cursor: {
+        load: () => feedCursor.getValue(),
+        // storage.session full: the cursor stays in memory. A restarted worker then resumes from an
+        // older seq, and the replayed events are dropped as duplicates.
+        save: (seq) => feedCursor.setValue(seq).catch((error: unknown) => console.warn('[deskbell] could not store the feed cursor:', error)),
+      },
       onWelcome: async (welcome, skew) => {
         await this.keeper.update((s) => (welcome.resumed ? rebaseClock(s, skew) : resetForFreshSession(s, skew)));
       },
@@ -111,6 +117,18 @@ export class FeedConnection {
     client.start();
   }
 
+  /**
+   * The stored state lost older messages of a live conversation (storage.session
+   * was full when it was saved): connecting without resuming makes the feed
+   * send every live conversation again, whole.
+   */
+  async #recoverTruncated(): Promise<void> {
+    await this.keeper.ready;
+    if (!hasTruncatedSessions(this.keeper.state)) return;
+    console.warn('[deskbell] the stored conversations lack older messages; asking the feed for all of them again');
+    await feedCursor.setValue(0);
+  }
+
   /** Sends a command to the feed; false when the feed is not connected. */
   send(command: FeedCommand): boolean {
     return this.#client?.send(command) ?? false;
@@ -134,7 +152,8 @@ export class FeedConnection {
   #note(change: Partial<Diagnostics> | ((d: Diagnostics) => Partial<Diagnostics>)): Promise<Diagnostics> {
     this.#diag = this.#diag.then(async (d) => {
       const next = { ...d, ...(typeof change === 'function' ? change(d) : change) };
-      await diagnostics.setValue(next);
+      // A failed write (storage.session full) must not break the chain, nor the event handling that waits on it.
+      await diagnostics.setValue(next).catch((error: unknown) => console.warn('[deskbell] could not store the diagnostics:', error));
       return next;
     });
     return this.#diag;

@@ -1,4 +1,5 @@
 import { expect, test } from './fixtures';
+import { PanelPage } from './panel-page';
 
 const chat = (name: string) => ({ scenario: 'chat', customer: { name }, comment: `Question from ${name}` });
 
@@ -48,4 +49,38 @@ test('the extension resumes after the feed server is killed mid-stream, with eve
   expect(feed.server.stats.resumes).toBeGreaterThanOrEqual(1);
   const state = await extension.feedState();
   expect(Object.keys(state.offers)).toHaveLength(created);
+});
+
+test('storage.session full: the agent keeps every message, and a restarted worker gets the older ones back from the feed', async ({ context, extension, feed, crm }) => {
+  await extension.updateSettings({ templates: { chat: { autoAccept: true } } });
+  await extension.configureFeed(feed.url);
+  await expect.poll(async () => (await extension.diagnostics())?.connection.status).toBe('open');
+  const page = await context.newPage();
+  await page.goto(crm.url());
+  const { body } = await feed.createConversation(chat('Maria Jansen'));
+  const id = body.conversation.id;
+  await expect.poll(async () => Object.keys((await extension.feedState())?.sessions ?? {})).toEqual([id]);
+
+  // Something else has filled storage.session to within 250 KB of its quota.
+  const panel = await PanelPage.open(context, extension.id);
+  await panel.page.evaluate(() => chrome.storage.session.set({ filler: 'x'.repeat(chrome.storage.session.QUOTA_BYTES - 250_000) }));
+  // 600 messages of 500 characters: the whole state no longer fits, its latest 200 messages do.
+  const count = 600;
+  for (let i = 1; i <= count; i++) {
+    await feed.api('POST', `/api/conversations/${id}/messages`, { text: `message ${i} `.padEnd(500, '.') });
+  }
+  await expect(panel.messages()).toHaveCount(count + 1);
+  await expect.poll(async () => (await extension.diagnostics()).lastStorageError ?? '').toContain('stored with only the latest messages');
+  expect((await extension.feedState()).sessions[id]).toMatchObject({ truncated: true, transcript: { length: 200 } });
+
+  // The worker restarts from the compacted copy and asks the feed for the whole conversation again.
+  await extension.killWorker();
+  await expect.poll(() => feed.server.stats.connections).toBeGreaterThanOrEqual(2);
+  await expect.poll(async () => (await extension.diagnostics())?.connection.status).toBe('open');
+  expect(feed.server.stats.resumes).toBe(0);
+  // A message after the restart: the panel now shows what the new worker holds, every message.
+  await feed.api('POST', `/api/conversations/${id}/messages`, { text: 'after the restart' });
+  await expect(panel.messages()).toHaveCount(count + 2);
+  await expect(panel.messages().nth(1)).toContainText('message 1 ');
+  await expect(panel.messages().last()).toContainText('after the restart');
 });

@@ -12,8 +12,14 @@ import * as v from 'valibot';
 
 export const PROTOCOL_VERSION = 1;
 
-/** Largest frame either side accepts, in UTF-16 code units of the raw text. */
-export const MAX_FRAME_CHARS = 256 * 1024;
+/** Largest frame the server accepts from a client, in UTF-16 code units of the raw text. */
+export const MAX_CLIENT_FRAME_CHARS = 256 * 1024;
+/**
+ * Largest frame a client accepts from the server: an `accepted` event carries
+ * the whole transcript, which can be long. The server trims a transcript that
+ * would not fit to its newest messages (it never sends a bigger frame).
+ */
+export const MAX_SERVER_FRAME_CHARS = 16 * 1024 * 1024;
 
 const Id = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
 const EpochMs = v.pipe(v.number(), v.integer(), v.minValue(0));
@@ -252,10 +258,11 @@ export type ParseResult<T> = { ok: true; frame: T } | { ok: false; error: string
 export function parseFrame<T>(
   schema: v.GenericSchema<unknown, T>,
   raw: unknown,
+  maxChars: number,
 ): ParseResult<T> {
   if (typeof raw !== 'string') return { ok: false, error: 'frame is not text' };
-  if (raw.length > MAX_FRAME_CHARS) {
-    return { ok: false, error: `frame of ${raw.length} characters exceeds ${MAX_FRAME_CHARS}` };
+  if (raw.length > maxChars) {
+    return { ok: false, error: `frame of ${raw.length} characters exceeds ${maxChars}` };
   }
   let json: unknown;
   try {
@@ -270,5 +277,21 @@ export function parseFrame<T>(
   return { ok: false, error: path ? `${path}: ${issue.message}` : issue.message };
 }
 
-export const parseServerFrame = (raw: unknown) => parseFrame(ServerFrameSchema, raw);
-export const parseClientFrame = (raw: unknown) => parseFrame(ClientFrameSchema, raw);
+export const parseServerFrame = (raw: unknown) => parseFrame(ServerFrameSchema, raw, MAX_SERVER_FRAME_CHARS);
+export const parseClientFrame = (raw: unknown) => parseFrame(ClientFrameSchema, raw, MAX_CLIENT_FRAME_CHARS);
+
+/**
+ * A server frame as text no longer than `maxChars`: an `accepted` event whose
+ * transcript would not fit keeps its newest messages (`trimmed` says how many
+ * were left out). Other frames are small by construction.
+ */
+export function serializeServerFrame(frame: ServerFrame, maxChars = MAX_SERVER_FRAME_CHARS): { text: string; trimmed: number } {
+  let text = JSON.stringify(frame);
+  if (text.length <= maxChars || frame.type !== 'accepted') return { text, trimmed: 0 };
+  let transcript = frame.transcript;
+  while (text.length > maxChars && transcript.length > 0) {
+    transcript = transcript.slice(Math.max(1, Math.floor(transcript.length / 8)));
+    text = JSON.stringify({ ...frame, transcript });
+  }
+  return { text, trimmed: frame.transcript.length - transcript.length };
+}

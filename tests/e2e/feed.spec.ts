@@ -84,3 +84,35 @@ test('storage.session full: the agent keeps every message, and a restarted worke
   await expect(panel.messages().nth(1)).toContainText('message 1 ');
   await expect(panel.messages().last()).toContainText('after the restart');
 });
+
+test('a deadline that passes while the worker is stopped: its alarm wakes the worker, which expires the offer with no tab open', async ({ context, extension, feed }) => {
+  await extension.updateSettings({ templates: { chat: { timeoutSec: 4, sound: false, desktop: 'never' } } });
+  await extension.configureFeed(feed.url);
+  await expect.poll(async () => (await extension.diagnostics())?.connection.status).toBe('open');
+  await feed.createConversation(chat('Maria Jansen'));
+  await expect.poll(async () => Object.values((await extension.feedState())?.offers ?? {}).map((o) => o.status)).toEqual(['offered']);
+  const { deadline } = Object.values((await extension.feedState()).offers)[0]!;
+
+  // No extension page and no CRM tab left to wake it: only the deadline alarm can.
+  for (const page of context.pages()) if (page.url().startsWith('chrome-extension://')) await page.close();
+  const blank = await context.newPage();
+  const cdp = await context.newCDPSession(blank);
+  const workers = async () =>
+    (await cdp.send('Target.getTargets')).targetInfos.filter((t) => t.type === 'service_worker' && t.url.startsWith(`chrome-extension://${extension.id}/`));
+  const [running] = await workers();
+  await cdp.send('Target.closeTarget', { targetId: running!.targetId });
+  await expect.poll(async () => (await workers()).length).toBe(0);
+  expect(Date.now()).toBeLessThan(deadline);
+
+  await expect.poll(async () => (await workers()).length, { timeout: 15_000 }).toBe(1);
+  expect(Date.now()).toBeGreaterThanOrEqual(deadline - 1000);
+  const worker = await extension.worker();
+  await expect
+    .poll(() =>
+      worker.evaluate(async () => {
+        const state = (await chrome.storage.session.get('feedState'))['feedState'] as { offers: Record<string, { status: string }> };
+        return Object.values(state.offers).map((o) => o.status);
+      }),
+    )
+    .toEqual(['expired']);
+});

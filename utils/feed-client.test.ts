@@ -74,6 +74,17 @@ function setup(over: Partial<FeedClientOptions> = {}) {
 /** Lets queued promise work (cursor loads, event handlers) finish. */
 const settle = () => vi.advanceTimersByTimeAsync(0);
 
+/** A client that has connected and been welcomed. */
+async function welcomed(over: Partial<FeedClientOptions> = {}, frame = welcome()) {
+  const t = setup(over);
+  t.client.start();
+  await settle();
+  t.last().open();
+  t.last().receive(frame);
+  await settle();
+  return t;
+}
+
 describe('FeedClient', () => {
   beforeEach(() => void vi.useFakeTimers());
   afterEach(() => void vi.useRealTimers());
@@ -287,12 +298,7 @@ describe('FeedClient', () => {
 
   it('reports the skew of each heartbeat, and skips one whose round trip the clock cut through', async () => {
     const skews: number[] = [];
-    const t = setup({ onClock: (skew) => void skews.push(skew) });
-    t.client.start();
-    await settle();
-    t.last().open();
-    t.last().receive(welcome({ heartbeatSec: 20 }));
-    await settle();
+    const t = await welcomed({ onClock: (skew) => void skews.push(skew) }, welcome({ heartbeatSec: 20 }));
     await vi.advanceTimersByTimeAsync(20_000);
     const ping = t.last().sent.find((f) => f.type === 'ping') as { t: number };
     vi.advanceTimersByTime(100); // the round trip

@@ -21,7 +21,7 @@ import { Notifier } from './notifier';
 import { OfferActions, openSidePanel, type PanelTarget } from './offer-actions';
 import { injectIntoOpenTabs } from './reinject';
 import { Ringer } from './ringer';
-import { sendAway, StateHub, type ViewSettings } from './state-hub';
+import { StateHub, type ViewSettings } from './state-hub';
 import { StateKeeper } from './state-keeper';
 
 const WAKE_ALARM = 'deskbell-wake';
@@ -94,7 +94,7 @@ export default defineBackground(() => {
     // The first push waits for the stored state and the settings, so a woken worker never shows an empty view.
     // An overlay on a site Deskbell no longer has access to is sent away.
     const allowed = kind === 'page' || mayRunOn(port.sender?.url);
-    void Promise.all([keeper.ready, settingsReady, allowed]).then(([, , ok]) => (ok ? hub.add(port, kind) : sendAway(port)));
+    hub.add(port, kind, Promise.all([keeper.ready, settingsReady, allowed]).then(([, , ok]) => ok));
   });
 
   // While the feed is connected, its heartbeat keeps the worker running. When

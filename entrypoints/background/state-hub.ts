@@ -57,23 +57,40 @@ export class StateHub {
   #settings: ViewSettings = { theme: 'system', templates: {}, sitesMissingPermission: [] };
   #connection: ConnectionState | null = null;
 
-  add(port: Browser.runtime.Port, kind: 'overlay' | 'page'): void {
-    this.#ports.set(port, kind);
+  /**
+   * Takes a port as soon as it connects, so none of its messages is missed,
+   * and pushes the view once `admitted` says yes (the state is loaded, the
+   * page may have the overlay); a port refused is sent away.
+   */
+  add(port: Browser.runtime.Port, kind: 'overlay' | 'page', admitted: Promise<boolean> = Promise.resolve(true)): void {
+    let visible = false;
+    let gone = false;
     port.onDisconnect.addListener(() => {
+      gone = true;
       this.#ports.delete(port);
       if (this.#visible.delete(port)) this.onVisibility();
     });
     if (kind === 'overlay') {
       port.onMessage.addListener((message: unknown) => {
-        const visible = typeof message === 'object' && message !== null && (message as { visible?: unknown }).visible === true;
-        if (visible === this.#visible.has(port)) return;
-        if (visible) this.#visible.add(port);
-        else this.#visible.delete(port);
-        this.onVisibility();
+        visible = typeof message === 'object' && message !== null && (message as { visible?: unknown }).visible === true;
+        if (this.#ports.has(port)) this.#setVisible(port, visible);
       });
     }
-    const view = toSnapshot(this.#state, this.#settings);
-    this.#post(port, kind === 'page' ? this.#page(view) : view);
+    void admitted.then((ok) => {
+      if (gone) return;
+      if (!ok) return sendAway(port);
+      this.#ports.set(port, kind);
+      this.#setVisible(port, visible);
+      const view = toSnapshot(this.#state, this.#settings);
+      this.#post(port, kind === 'page' ? this.#page(view) : view);
+    });
+  }
+
+  #setVisible(port: Browser.runtime.Port, visible: boolean): void {
+    if (visible === this.#visible.has(port)) return;
+    if (visible) this.#visible.add(port);
+    else this.#visible.delete(port);
+    this.onVisibility();
   }
 
   /** Sends away the overlays on pages Deskbell may no longer run on: each removes itself. */

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import type { Browser } from 'wxt/browser';
+import { EMPTY_STATE } from '../../utils/feed-state';
+import { StateHub } from './state-hub';
+
+/** A runtime port as the worker sees it: what it was sent, and a way to send it a message. */
+function fakePort(url = 'https://org.crm4.dynamics.com/main.aspx') {
+  const messageListeners: ((m: unknown) => void)[] = [];
+  const disconnectListeners: (() => void)[] = [];
+  const port = {
+    name: 'deskbell-state',
+    sender: { url, tab: { id: 7, windowId: 1 } },
+    posted: [] as unknown[],
+    disconnected: false,
+    postMessage(m: unknown) {
+      this.posted.push(m);
+    },
+    disconnect() {
+      this.disconnected = true;
+    },
+    onMessage: { addListener: (l: (m: unknown) => void) => void messageListeners.push(l) },
+    onDisconnect: { addListener: (l: () => void) => void disconnectListeners.push(l) },
+    send: (m: unknown) => messageListeners.forEach((l) => l(m)),
+    close: () => disconnectListeners.forEach((l) => l()),
+  };
+  return port as typeof port & Browser.runtime.Port;
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 0));
+
+describe('StateHub', () => {
+  it('counts a visibility message sent before the port was admitted', async () => {
+    let changes = 0;
+    const hub = new StateHub(() => changes++);
+    const port = fakePort();
+    let admit!: (ok: boolean) => void;
+    hub.add(port, 'overlay', new Promise((r) => (admit = r)));
+    port.send({ visible: true });
+    expect(hub.crmTabInView()).toBe(false);
+    expect(port.posted).toEqual([]);
+    admit(true);
+    await settle();
+    expect(hub.crmTabInView()).toBe(true);
+    expect(changes).toBe(1);
+    expect(port.posted).toHaveLength(1);
+    port.close();
+    expect(hub.crmTabInView()).toBe(false);
+  });
+
+  it('sends away an overlay it does not admit, and drops those whose site it lost', async () => {
+    const hub = new StateHub();
+    const refused = fakePort('http://crm.test/');
+    hub.add(refused, 'overlay', Promise.resolve(false));
+    await settle();
+    expect(refused.posted).toEqual([{ leave: true }]);
+    expect(refused.disconnected).toBe(true);
+
+    const kept = fakePort('http://127.0.0.1/');
+    const lost = fakePort('http://crm.test/');
+    hub.add(kept, 'overlay');
+    hub.add(lost, 'overlay');
+    lost.send({ visible: true });
+    await settle();
+    expect(hub.crmTabInView()).toBe(true);
+    await hub.dropOverlays(async (url) => !url?.startsWith('http://crm.test'));
+    expect(lost.posted.at(-1)).toEqual({ leave: true });
+    expect(lost.disconnected).toBe(true);
+    expect(kept.disconnected).toBe(false);
+    expect(hub.crmTabInView()).toBe(false);
+    // Later views go to the overlay that stayed only.
+    hub.setState(EMPTY_STATE);
+    expect(kept.posted).toHaveLength(2);
+    expect(lost.posted).toHaveLength(2);
+  });
+});

@@ -174,10 +174,7 @@ test('site access revoked in chrome://extensions: the overlay leaves those tabs,
       await options.reload();
       await options.getByLabel('Add a CRM site').fill('http://crm.test/*');
       await options.getByRole('button', { name: 'Add site' }).click();
-      // Chrome's prompt: Tab to Allow, Enter.
-      await options.waitForTimeout(1000);
-      press('Tab', 'dialog');
-      press('Return', 'dialog');
+      await answerPermissionPrompt(options, press);
       await expect(options.locator('[data-site="http://crm.test/*"]')).toBeVisible();
       expect(await options.evaluate(() => chrome.permissions.contains({ origins: ['http://crm.test/*'] }))).toBe(true);
 
@@ -210,12 +207,21 @@ test('site access revoked in chrome://extensions: the overlay leaves those tabs,
 
       // The agent grants it again from the options page: a prompt, and the overlay is back in that tab.
       await options.getByRole('button', { name: 'Grant access to http://crm.test/*' }).click();
-      await options.waitForTimeout(1000);
-      press('Tab', 'dialog');
-      press('Return', 'dialog');
+      await answerPermissionPrompt(options, press);
       await expect(options.locator('[data-site="http://crm.test/*"]')).not.toContainText('no access');
       await expect.poll(async () => (await overlays[0]!.cards()).map((c) => c.customer)).toEqual(['Maria Jansen']);
     },
     ['--host-resolver-rules=MAP crm.test 127.0.0.1'],
   );
 });
+
+/**
+ * Allows Chrome's permission prompt with real keys: Tab to Allow, Enter. The
+ * prompt is drawn inside the browser window, so nothing tells when it is up;
+ * it gets two seconds.
+ */
+async function answerPermissionPrompt(page: Page, press: (keys: string, into: 'dialog') => void): Promise<void> {
+  await page.waitForTimeout(2000);
+  press('Tab', 'dialog');
+  press('Return', 'dialog');
+}

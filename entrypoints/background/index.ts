@@ -7,7 +7,7 @@ import { defineBackground } from 'wxt/utils/define-background';
 import { closeSession, type FeedState, pendingOffers, pickContact, setIdentification } from '../../utils/feed-state';
 import { OFFSCREEN_PORT, onMessage, PAGE_PORT, sendMessage, STATE_PORT } from '../../utils/messages';
 import { BUILT_IN_CRM_MATCHES } from '../../utils/crm-sites';
-import { loadCatalogue } from '../../utils/i18n';
+import { loadCatalogue, t } from '../../utils/i18n';
 import { type EffectiveSettings } from '../../utils/settings';
 import { loadEffectiveSettings, refreshPolicy, watchEffectiveSettings } from '../../utils/settings-store';
 import { agentPresence, diagnostics, feedState, migrateLegacySettings } from '../../utils/storage-items';
@@ -17,12 +17,14 @@ import { planAttention } from './attention';
 import { ChatMessageCommand, commandHandler, ConversationCommand, isExtensionPage, OfferCommand, PickContactCommand, RejectCommand } from './commands';
 import { findDynamicsTabs, identifyCustomer, needsLookup } from './identify';
 import { FeedConnection } from './feed-connection';
+import type { ConnectionState } from '../../utils/feed-client';
 import { Notifier } from './notifier';
 import { OfferActions, openSidePanel, type PanelTarget } from './offer-actions';
 import { injectIntoOpenTabs } from './reinject';
 import { Ringer } from './ringer';
 import { StateHub, type ViewSettings } from './state-hub';
 import { StateKeeper } from './state-keeper';
+import { toolbarLook } from './toolbar';
 
 const WAKE_ALARM = 'deskbell-wake';
 const WAKE_PERIOD_MIN = 1;
@@ -43,7 +45,7 @@ export default defineBackground(() => {
     save: (state) => feedState.setValue(state),
     onView: (state) => hub.setState(state),
     onChange: (state) => {
-      void browser.action.setBadgeText({ text: badgeText(pendingOffers(state).length) });
+      paintToolbar();
       identifyNewCustomers(state);
       actions.autoAcceptNew();
       attend();
@@ -64,9 +66,27 @@ export default defineBackground(() => {
       const template = templateFor(c.scenario, settings.templates);
       return template.kind === 'alert' ? template.timeoutSec * 1000 : Infinity;
     },
-    (connection) => hub.setConnection(connection),
+    (next) => {
+      connection = next;
+      hub.setConnection(next);
+      paintToolbar();
+    },
   );
   const actions = new OfferActions(keeper, feed, () => settings.templates);
+
+  /** The toolbar button: offers waiting, and whether the feed is reachable (changed only when it changes). */
+  let connection: ConnectionState | null = null;
+  let toolbar = '';
+  function paintToolbar(): void {
+    const look = toolbarLook(pendingOffers(keeper.state).length, connection);
+    const key = JSON.stringify(look);
+    if (key === toolbar) return;
+    toolbar = key;
+    void browser.action.setBadgeText({ text: look.text });
+    void browser.action.setBadgeBackgroundColor({ color: look.color });
+    const status = look.problem === null || !connection ? '' : ` · ${t(`connection_${connection.status}`)}${look.problem ? `: ${look.problem}` : ''}`;
+    void browser.action.setTitle({ title: t('extName') + status });
+  }
 
   /** Brings desktop notifications and the ringtone in line with the offers waiting. */
   function attend(): void {
@@ -254,7 +274,3 @@ function panelTarget(tab: { id?: number; windowId?: number; tabId?: number } | u
   return tab?.windowId !== undefined ? { windowId: tab.windowId } : undefined;
 }
 
-function badgeText(count: number): string {
-  if (count === 0) return '';
-  return count > 99 ? '99+' : String(count);
-}

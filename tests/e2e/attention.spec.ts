@@ -63,6 +63,28 @@ test('the badge counts the offers waiting', async ({ context, extension, feed, c
   await expect.poll(() => badge(ext)).toBe('1');
 });
 
+test('the toolbar button says when the feed is not set or down, and why', async ({ context, extension, feed }) => {
+  const ext = await extensionPage(context, extension);
+  const title = () => ext.evaluate(() => chrome.action.getTitle({}));
+  const color = () => ext.evaluate(() => chrome.action.getBadgeBackgroundColor({}));
+  // Nothing set yet.
+  await expect.poll(() => badge(ext)).toBe('!');
+  expect(await title()).toBe('Deskbell · Not connected: No feed URL is set.');
+
+  await connect(extension, feed);
+  await expect.poll(() => badge(ext)).toBe('');
+  expect(await title()).toBe('Deskbell');
+
+  await feed.createConversation(chat('Ann'));
+  await expect.poll(() => badge(ext)).toBe('1');
+  const online = await color();
+  await feed.server.close();
+  // The count stays; the colour and the tooltip say the feed is gone.
+  await expect.poll(title).toMatch(/^Deskbell · (Reconnecting…|Connecting…): /);
+  expect(await badge(ext)).toBe('1');
+  expect(await color()).not.toEqual(online);
+});
+
 test('the ringtone plays from the offscreen document until the alert is answered, and survives the document being closed', async ({ context, extension, feed, crm }) => {
   await connect(extension, feed);
   const overlay = await crmPage(context, crm.url());

@@ -43,6 +43,11 @@ export function SidePanel({ model, now }: { model: SidePanelModel; now: number }
           </button>
         ))}
       </nav>
+      {model.offline.value && (
+        <p class="offline" role="status">
+          {t('panel_offline')}
+        </p>
+      )}
       {selected && <Session key={selected.conversationId} session={selected} model={model} now={now} />}
       {model.notice.value && (
         <p class="notice" role="alert">

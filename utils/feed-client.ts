@@ -44,6 +44,18 @@ export interface ConnectionState {
   since: number;
 }
 
+/**
+ * Offline, as the agent should be told: not connected, and not just starting
+ * (a first attempt, or the moment between two clients when the settings
+ * change, is not a problem yet).
+ */
+export function isOffline(connection: ConnectionState | null | undefined): boolean {
+  if (!connection || connection.status === 'open') return false;
+  if (connection.status === 'connecting') return connection.attempt > 0;
+  if (connection.status === 'idle') return !!connection.lastError;
+  return true;
+}
+
 /** The part of the DOM WebSocket the client uses; tests pass a fake. */
 export interface WebSocketLike {
   readonly readyState: number;

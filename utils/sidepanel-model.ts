@@ -5,6 +5,7 @@
  */
 import { computed, effect, signal } from '@preact/signals';
 import type { BackgroundClient } from './background-client';
+import { isOffline } from './feed-client';
 import type { SessionEntry } from './feed-state';
 
 export interface OutgoingMessage {
@@ -72,6 +73,8 @@ export function createSidePanelModel(client: BackgroundClient, options: { now?: 
     sessions,
     selected,
     identification: (conversationId: string) => client.view.value?.identifications[conversationId],
+    /** Not connected to the feed: customer messages wait on the feed until it is back. */
+    offline: computed(() => isOffline(client.view.value?.connection)),
     /** The feed's clock minus the local one, for times the feed gave (waitingSince). */
     skewMs: () => client.view.value?.skewMs ?? 0,
     async pick(conversationId: string, contactId: string): Promise<void> {

@@ -3,7 +3,7 @@
  * offers wait and whether the feed is reachable: a dead feed must not look
  * like a quiet one.
  */
-import type { ConnectionState } from '../../utils/feed-client';
+import { type ConnectionState, isOffline } from '../../utils/feed-client';
 
 export interface ToolbarLook {
   text: string;
@@ -15,16 +15,6 @@ export interface ToolbarLook {
 export const ONLINE_COLOR = '#2563eb';
 export const OFFLINE_COLOR = '#b45309';
 
-/**
- * Offline: not connected, and not just starting (a first attempt, or the
- * moment between two clients when the settings change, is not a problem yet).
- */
-export function isOffline(connection: ConnectionState | null): boolean {
-  if (!connection || connection.status === 'open') return false;
-  if (connection.status === 'connecting') return connection.attempt > 0;
-  if (connection.status === 'idle') return !!connection.lastError;
-  return true;
-}
 
 export function toolbarLook(pending: number, connection: ConnectionState | null): ToolbarLook {
   const offline = isOffline(connection);

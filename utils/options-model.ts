@@ -38,6 +38,14 @@ export function createOptionsModel(client: OptionsClient) {
     draft.value = loaded.effective.settings;
   }
 
+  /** Asks Chrome for access to a site (call it straight from the click) and says so when refused. */
+  function askAccess(site: string): Promise<boolean> {
+    return client.requestSite(site).then((ok) => {
+      siteError.value = ok ? null : `Chrome did not grant access to ${site}, so notifications cannot show there.`;
+      return ok;
+    });
+  }
+
   /** Writes the draft without the locked settings: policy decides those, and keeps deciding. */
   async function persist(next: Settings): Promise<boolean> {
     const result = validateSettings(next);
@@ -93,13 +101,8 @@ export function createOptionsModel(client: OptionsClient) {
         siteError.value = `${site} is already on the list.`;
         return Promise.resolve(false);
       }
-      const granted = client.requestSite(site);
-      return granted.then(async (ok) => {
-        if (!ok) {
-          siteError.value = `Chrome did not grant access to ${site}, so notifications cannot show there.`;
-          return false;
-        }
-        siteError.value = null;
+      return askAccess(site).then(async (ok) => {
+        if (!ok) return false;
         return persist({ ...draft.value, crmSites: [...draft.value.crmSites, site] }).then((done) => {
           if (done) draft.value = { ...draft.value, crmSites: [...draft.value.crmSites, site] };
           return done;
@@ -107,12 +110,7 @@ export function createOptionsModel(client: OptionsClient) {
       });
     },
     /** Asks Chrome again for a site on the list that has no access (revoked, or set by policy); straight from the click. */
-    grantSite(site: string): Promise<boolean> {
-      return client.requestSite(site).then((ok) => {
-        siteError.value = ok ? null : `Chrome did not grant access to ${site}, so notifications cannot show there.`;
-        return ok;
-      });
-    },
+    grantSite: (site: string): Promise<boolean> => askAccess(site),
     async removeSite(site: string): Promise<void> {
       const crmSites = draft.value.crmSites.filter((s) => s !== site);
       if (await persist({ ...draft.value, crmSites })) {

@@ -6,6 +6,7 @@
  */
 import { browser } from 'wxt/browser';
 import { BUILT_IN_CRM_MATCHES, SITE_SCRIPT_PREFIX } from '../../utils/crm-sites';
+import { webUrl } from '../../utils/format';
 import { injectIntoOpenTabs } from './reinject';
 
 const CONTENT_SCRIPT = '/content-scripts/crm.js';
@@ -44,8 +45,8 @@ export async function syncCrmSites(sites: readonly string[]): Promise<SiteStatus
  * access in chrome://extensions) makes it false for pages already open.
  */
 export async function mayRunOn(url: string | undefined): Promise<boolean> {
-  if (!URL.canParse(url ?? '')) return false;
-  const { protocol, hostname } = new URL(url!);
-  if (protocol !== 'https:' && protocol !== 'http:') return false;
+  const page = webUrl(url);
+  if (!page) return false;
+  const { protocol, hostname } = new URL(page);
   return browser.permissions.contains({ origins: [`${protocol}//${hostname}/*`] });
 }

@@ -67,9 +67,12 @@ export class FeedConnection {
     this.#client = undefined;
     const settings = this.#target;
     const presence = await agentPresence.getValue();
-    const attempt = this.#firstStart ? outageAttempts((await this.#diag).connection) : 0;
-    if (this.#firstStart) await this.#recoverTruncated();
-    this.#firstStart = false;
+    let attempt = 0;
+    if (this.#firstStart) {
+      this.#firstStart = false;
+      attempt = outageAttempts((await this.#diag).connection);
+      await this.#recoverTruncated();
+    }
     const check = settings.url ? checkFeedUrl(settings.url) : ({ ok: false, error: 'No feed URL is set.' } as const);
     if (!check.ok || !settings.token) {
       const connection: ConnectionState = { status: 'idle', attempt: 0, since: Date.now(), lastError: check.ok ? 'No agent token is set.' : check.error };

@@ -67,8 +67,7 @@ export class StateHub {
     let gone = false;
     port.onDisconnect.addListener(() => {
       gone = true;
-      this.#ports.delete(port);
-      if (this.#visible.delete(port)) this.onVisibility();
+      this.#forget(port);
     });
     if (kind === 'overlay') {
       port.onMessage.addListener((message: unknown) => {
@@ -86,6 +85,11 @@ export class StateHub {
     });
   }
 
+  #forget(port: Browser.runtime.Port): void {
+    this.#ports.delete(port);
+    if (this.#visible.delete(port)) this.onVisibility();
+  }
+
   #setVisible(port: Browser.runtime.Port, visible: boolean): void {
     if (visible === this.#visible.has(port)) return;
     if (visible) this.#visible.add(port);
@@ -99,8 +103,7 @@ export class StateHub {
     const stay = await Promise.all(overlays.map((port) => mayStay(port.sender?.url)));
     overlays.forEach((port, i) => {
       if (stay[i]) return;
-      this.#ports.delete(port);
-      if (this.#visible.delete(port)) this.onVisibility();
+      this.#forget(port);
       sendAway(port);
     });
   }

@@ -8,13 +8,12 @@ import { type ConnectionState, isOffline } from '../../utils/feed-client';
 export interface ToolbarLook {
   text: string;
   color: string;
-  /** The status part of the tooltip, after the extension's name; empty when connected. */
+  /** Offline: the reason for the tooltip ('' when none is known); null when connected. */
   problem: string | null;
 }
 
 export const ONLINE_COLOR = '#2563eb';
 export const OFFLINE_COLOR = '#b45309';
-
 
 export function toolbarLook(pending: number, connection: ConnectionState | null): ToolbarLook {
   const offline = isOffline(connection);

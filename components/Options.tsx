@@ -340,6 +340,11 @@ function DiagnosticsSection({ view, diagnostics }: { view: PageSnapshot | null; 
         </dd>
         <dt>{t('diag_duplicates')}</dt>
         <dd>{diagnostics?.duplicates ?? 0}</dd>
+        <dt>{t('diag_fresh_starts')}</dt>
+        <dd data-diag="fresh-starts">
+          {diagnostics?.freshStarts ?? 0}
+          {diagnostics?.lastFreshStart ? ` (${diagnostics.lastFreshStart})` : ''}
+        </dd>
         <dt>{t('diag_storage')}</dt>
         <dd data-diag="storage">{diagnostics?.lastStorageError ?? '—'}</dd>
         <dt>{t('diag_pending')}</dt>

@@ -182,6 +182,26 @@ const MessageRow = memo(function MessageRow({ message, customer }: { message: Me
           ),
         )}
       </p>
+      {message.media && message.media.length > 0 && (
+        <ul class="media" aria-label={t('attachments')}>
+          {message.media.map((m, i) => {
+            // The feed only sends https media; checked again here, and never loaded until the agent clicks.
+            const href = webUrl(m.url);
+            const label = t('attachment_n', i + 1, m.contentType ?? t('attachment_file'));
+            return (
+              <li key={i}>
+                {href ? (
+                  <a href={href} target="_blank" rel="noopener noreferrer" title={m.url}>
+                    {label}
+                  </a>
+                ) : (
+                  <span title={m.url}>{label}</span>
+                )}
+              </li>
+            );
+          })}
+        </ul>
+      )}
       <time dateTime={new Date(message.at).toISOString()}>{new Date(message.at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}</time>
     </li>
   );

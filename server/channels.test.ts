@@ -3,15 +3,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LoggingSender } from './channels/outbound';
-import { messengerSignature, smsSignature } from './channels/signatures';
+import { getExpectedTwilioSignature } from 'twilio/lib/webhooks/webhooks.js';
+import { messengerSignature } from './channels/signatures';
 import { type FeedServer, type FeedServerOptions, startFeedServer } from './feed-server';
 import { silentLogger } from './feed-service';
 import { TestAgent } from './test-agent';
 
 const AGENTS = [
-  { id: 'a1', name: 'Alex', token: 'token-alex', capacity: 1 },
-  { id: 'a2', name: 'Blair', token: 'token-blair' },
+  { id: 'a1', name: 'Alex', token: 'token-alex-0123456789abcdef', capacity: 1 },
+  { id: 'a2', name: 'Blair', token: 'token-blair-0123456789abcdef' },
 ];
+const API_KEY = 'test-api-key-0123456789abcdef';
 const SMS = { authToken: 'sms-auth-token', publicUrl: 'https://feed.example.com/webhooks/sms' };
 const MESSENGER = { appSecret: 'app-secret', verifyToken: 'verify-me' };
 
@@ -20,25 +22,40 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
-async function server(over: FeedServerOptions = {}) {
+async function server(over: Partial<FeedServerOptions> = {}) {
   const outbound = new LoggingSender(silentLogger);
-  const s = await startFeedServer({ dataDir: ':memory:', agents: AGENTS, channels: { sms: SMS, messenger: MESSENGER }, outbound, ...over });
+  const s = await startFeedServer({ dataDir: ':memory:', agents: AGENTS, apiKey: API_KEY, channels: { sms: SMS, messenger: MESSENGER }, outbound, ...over });
   cleanup.push(() => s.close());
   return { s, outbound };
 }
 
 async function agent(s: FeedServer, token: string, presence: 'available' | 'busy' = 'available') {
   const a = await TestAgent.connect(s.feedUrl, token, { presence });
-  cleanup.push(() => a.close());
+  cleanup.push(async () => {
+    await a.close();
+    // Every frame the server sent must be one the extension accepts.
+    expect(a.invalid).toEqual([]);
+  });
   await a.next('welcome');
   return a;
 }
+
+function createChat(s: FeedServer, name: string) {
+  return fetch(`${s.httpUrl}/api/conversations`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
+    body: JSON.stringify({ scenario: 'chat', customer: { name }, comment: 'hi' }),
+  });
+}
+
+/** The official library's signature, the reference every check here must agree with. */
+const twilioSignature = (url: string, fields: Record<string, string>, algorithm?: string) => getExpectedTwilioSignature(SMS.authToken, url, fields, algorithm);
 
 function sms(s: FeedServer, fields: Record<string, string>, signature?: string) {
   const params = new URLSearchParams(fields);
   return fetch(`${s.httpUrl}/webhooks/sms`, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature ?? smsSignature(SMS.authToken, SMS.publicUrl, params) },
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature ?? twilioSignature(SMS.publicUrl, fields) },
     body: params,
   });
 }
@@ -61,7 +78,7 @@ const pageEvent = (mid: string, text: string, extra: Record<string, unknown> = {
 describe('SMS webhook', () => {
   it('turns a signed inbound SMS into an offer, once, and threads follow-ups into it', async () => {
     const { s } = await server();
-    const a = await agent(s, 'token-blair');
+    const a = await agent(s, AGENTS[1]!.token);
     const res = await sms(s, smsFields('SM1'));
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('<Response>');
@@ -78,7 +95,7 @@ describe('SMS webhook', () => {
 
   it('sends the agent reply through the outbound sender to the customer number', async () => {
     const { s, outbound } = await server();
-    const a = await agent(s, 'token-blair');
+    const a = await agent(s, AGENTS[1]!.token);
     await sms(s, smsFields('SM1'));
     const offer = await a.next('offer');
     a.send({ type: 'accept', offerId: offer.offerId });
@@ -91,10 +108,9 @@ describe('SMS webhook', () => {
   it('refuses forged, unsigned and incomplete requests, and is 404 when not configured', async () => {
     const { s } = await server();
     expect((await sms(s, smsFields('SM1'), 'forged')).status).toBe(403);
-    const params = new URLSearchParams(smsFields('SM1'));
     const tampered = await fetch(`${s.httpUrl}/webhooks/sms`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': smsSignature(SMS.authToken, SMS.publicUrl, params) },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': twilioSignature(SMS.publicUrl, smsFields('SM1')) },
       body: new URLSearchParams({ ...smsFields('SM1'), Body: 'changed on the way' }),
     });
     expect(tampered.status).toBe(403);
@@ -119,7 +135,7 @@ describe('Messenger webhook', () => {
 
   it('turns signed page messages into a Facebook conversation, ignoring echoes and retries; forged ones are refused', async () => {
     const { s, outbound } = await server();
-    const a = await agent(s, 'token-blair');
+    const a = await agent(s, AGENTS[1]!.token);
     expect((await messenger(s, pageEvent('m_1', 'Do you ship to Belgium?'), 'sha256=00')).status).toBe(403);
     expect((await messenger(s, pageEvent('m_1', 'Do you ship to Belgium?'))).status).toBe(200);
     await messenger(s, pageEvent('m_1', 'Do you ship to Belgium?'));
@@ -138,7 +154,7 @@ describe('Messenger webhook', () => {
 describe('web chat', () => {
   it('lets a customer chat with the agent who accepts, live both ways', async () => {
     const { s } = await server();
-    const a = await agent(s, 'token-blair');
+    const a = await agent(s, AGENTS[1]!.token);
     expect((await fetch(`${s.httpUrl}/chat`)).headers.get('content-type')).toContain('text/html');
     const bad = await fetch(`${s.httpUrl}/webchat/conversations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: ' ', question: 'x' }) });
     expect(await bad.json()).toEqual({ error: { code: 'invalid', message: 'name: Tell us your name.' } });
@@ -178,14 +194,12 @@ describe('web chat', () => {
 describe('routing', () => {
   it('offers by presence, capacity and idle time, and queues what nobody can take', async () => {
     const { s } = await server({ rerouteGraceSec: 60 });
-    const alex = await agent(s, 'token-alex'); // capacity 1
-    const blair = await agent(s, 'token-blair', 'busy');
-    const create = (name: string) =>
-      fetch(`${s.httpUrl}/api/conversations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ scenario: 'chat', customer: { name }, comment: 'hi' }) });
-    await create('One');
-    await create('Two');
+    const alex = await agent(s, AGENTS[0]!.token); // capacity 1
+    const blair = await agent(s, AGENTS[1]!.token, 'busy');
+    await createChat(s, 'One');
+    await createChat(s, 'Two');
     expect((await alex.next('offer')).conversation.customer.name).toBe('One');
-    const queue = (await (await fetch(`${s.httpUrl}/api/queue`)).json()) as { queue: { customerName: string; position: number }[] };
+    const queue = (await (await fetch(`${s.httpUrl}/api/queue`, { headers: { authorization: `Bearer ${API_KEY}` } })).json()) as { queue: { customerName: string; position: number }[] };
     expect(queue.queue).toMatchObject([{ customerName: 'Two', position: 1 }]);
     expect(blair.frames.some((f) => f.type === 'offer')).toBe(false);
     blair.send({ type: 'presence', presence: 'available' });
@@ -194,10 +208,10 @@ describe('routing', () => {
 
   it('hands the open offers of an agent who lost the connection to someone else after the grace period', async () => {
     const { s } = await server({ rerouteGraceSec: 1 });
-    const alex = await agent(s, 'token-alex');
-    await fetch(`${s.httpUrl}/api/conversations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ scenario: 'chat', customer: { name: 'One' }, comment: 'hi' }) });
+    const alex = await agent(s, AGENTS[0]!.token);
+    await createChat(s, 'One');
     const offer = await alex.next('offer');
-    const blair = await agent(s, 'token-blair');
+    const blair = await agent(s, AGENTS[1]!.token);
     await alex.close();
     const moved = await blair.next('offer', () => true, 4000);
     expect(moved.conversation.id).toBe(offer.conversation.id);
@@ -206,10 +220,10 @@ describe('routing', () => {
 
   it('reroutes an offer the agent\'s client never acknowledged, and leaves an acknowledged one alone', async () => {
     const { s } = await server({ ackTimeoutSec: 1 });
-    const silent = await agent(s, 'token-alex');
-    await fetch(`${s.httpUrl}/api/conversations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ scenario: 'chat', customer: { name: 'One' }, comment: 'hi' }) });
+    const silent = await agent(s, AGENTS[0]!.token);
+    await createChat(s, 'One');
     const offer = await silent.next('offer');
-    const blair = await agent(s, 'token-blair');
+    const blair = await agent(s, AGENTS[1]!.token);
     expect(await silent.next('offer-withdrawn', () => true, 3000)).toMatchObject({ offerId: offer.offerId, reason: 'rerouted' });
     const moved = await blair.next('offer', () => true, 3000);
     blair.send({ type: 'ack', seq: moved.seq });
@@ -220,12 +234,12 @@ describe('routing', () => {
   it('keeps an accepted webhook message across a restart', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'deskbell-'));
     cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));
-    const first = await startFeedServer({ dataDir, agents: AGENTS, channels: { sms: SMS }, logger: silentLogger });
+    const first = await startFeedServer({ dataDir, agents: AGENTS, apiKey: API_KEY, channels: { sms: SMS }, logger: silentLogger });
     await sms(first, smsFields('SM1'));
     const port = first.port;
     await first.close();
     const { s } = await server({ dataDir, port });
-    const a = await agent(s, 'token-blair');
+    const a = await agent(s, AGENTS[1]!.token);
     expect((await a.next('offer')).conversation.customer.phone).toBe('+31612345678');
     expect((await sms(s, smsFields('SM1'))).status).toBe(200);
     expect(s.service.store.waitingConversations()).toHaveLength(0);

@@ -8,17 +8,17 @@ import { CLOSE, type FeedServer, type FeedServerOptions, startFeedServer } from 
 import { TestAgent } from './test-agent';
 
 const AGENTS = [
-  { id: 'a1', name: 'Alex', token: 'token-alex' },
-  { id: 'a2', name: 'Blair', token: 'token-blair' },
+  { id: 'a1', name: 'Alex', token: 'token-alex-0123456789abcdef' },
+  { id: 'a2', name: 'Blair', token: 'token-blair-0123456789abcdef' },
 ];
-const API_KEY = 'test-key';
+const API_KEY = 'test-api-key-0123456789abcdef';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
-async function server(over: FeedServerOptions = {}): Promise<FeedServer> {
+async function server(over: Partial<FeedServerOptions> = {}): Promise<FeedServer> {
   const s = await startFeedServer({ dataDir: ':memory:', agents: AGENTS, apiKey: API_KEY, ...over });
   cleanup.push(() => s.close());
   return s;
@@ -26,7 +26,11 @@ async function server(over: FeedServerOptions = {}): Promise<FeedServer> {
 
 async function agent(s: FeedServer, token: string, opts: Parameters<typeof TestAgent.connect>[2] = {}) {
   const a = await TestAgent.connect(s.feedUrl, token, opts);
-  cleanup.push(() => a.close());
+  cleanup.push(async () => {
+    await a.close();
+    // Every frame the server sent must be one the extension accepts.
+    expect(a.invalid).toEqual([]);
+  });
   await a.next('welcome');
   return a;
 }
@@ -45,7 +49,7 @@ const chat = { scenario: 'chat', customer: { name: 'Maria Jansen' }, comment: 'W
 describe('feed server', () => {
   it('welcomes an agent with server time and heartbeat, and offers a new conversation', async () => {
     const s = await server();
-    const a = await agent(s, 'token-alex');
+    const a = await agent(s, AGENTS[0]!.token);
     const welcome = await a.next('welcome');
     expect(welcome).toMatchObject({ agentId: 'a1', agentName: 'Alex', heartbeatSec: 20, resumed: true, lastSeq: 0 });
     expect(Math.abs(welcome.serverTime - Date.now())).toBeLessThan(2000);
@@ -71,14 +75,14 @@ describe('feed server', () => {
     const raw = new WebSocket(s.feedUrl);
     await new Promise((r) => raw.once('open', r));
     const reply = new Promise<string>((r) => raw.once('message', (d) => r(d.toString())));
-    raw.send(JSON.stringify({ type: 'hello', v: 2, token: 'token-alex', resumeFrom: 0, presence: 'available', client: { name: 'x', version: '1' } }));
+    raw.send(JSON.stringify({ type: 'hello', v: 2, token: AGENTS[0]!.token, resumeFrom: 0, presence: 'available', client: { name: 'x', version: '1' } }));
     expect(JSON.parse(await reply)).toMatchObject({ type: 'error', code: 'unsupported-version', message: expect.stringContaining('v1') });
     raw.close();
   });
 
   it('answers malformed frames with a bad-frame error and keeps the connection', async () => {
     const s = await server();
-    const a = await agent(s, 'token-alex');
+    const a = await agent(s, AGENTS[0]!.token);
     a.sendRaw('{nope');
     a.send({ type: 'accept' });
     a.sendRaw(Buffer.from([1, 2, 3]));
@@ -96,7 +100,7 @@ describe('feed server', () => {
 
   it('accepts: the conversation becomes active with its transcript, and messages flow both ways', async () => {
     const s = await server();
-    const a = await agent(s, 'token-alex');
+    const a = await agent(s, AGENTS[0]!.token);
     const { body } = await api(s, 'POST', '/api/conversations', chat);
     const id = body.conversation.id as string;
     const offer = await a.next('offer');
@@ -120,7 +124,7 @@ describe('feed server', () => {
 
   it('a repeated accept changes nothing; an accept after expiry is refused', async () => {
     const s = await server({ offerTimeoutSec: 1, reofferCooldownSec: 60 });
-    const a = await agent(s, 'token-alex');
+    const a = await agent(s, AGENTS[0]!.token);
     await api(s, 'POST', '/api/conversations', chat);
     const first = await a.next('offer');
     a.send({ type: 'accept', offerId: first.offerId });
@@ -139,8 +143,8 @@ describe('feed server', () => {
 
   it('re-offers to the next agent on rejection and on timeout', async () => {
     const s = await server({ offerTimeoutSec: 1, reofferCooldownSec: 1 });
-    const a = await agent(s, 'token-alex');
-    const b = await agent(s, 'token-blair');
+    const a = await agent(s, AGENTS[0]!.token);
+    const b = await agent(s, AGENTS[1]!.token);
     const { body } = await api(s, 'POST', '/api/conversations', chat);
     const id = body.conversation.id as string;
     const holder = await Promise.race([a.next('offer').then(() => a), b.next('offer').then(() => b)]);
@@ -159,7 +163,7 @@ describe('feed server', () => {
 
   it('does not hand a rejected conversation straight back to the only agent', async () => {
     const s = await server({ reofferCooldownSec: 1 });
-    const a = await agent(s, 'token-alex');
+    const a = await agent(s, AGENTS[0]!.token);
     await api(s, 'POST', '/api/conversations', chat);
     const offer = await a.next('offer');
     a.send({ type: 'reject', offerId: offer.offerId });
@@ -172,7 +176,7 @@ describe('feed server', () => {
 
   it('offers nothing to an agent who is not available, and offers when they become available', async () => {
     const s = await server();
-    const a = await agent(s, 'token-alex', { presence: 'busy' });
+    const a = await agent(s, AGENTS[0]!.token, { presence: 'busy' });
     await api(s, 'POST', '/api/conversations', chat);
     await new Promise((r) => setTimeout(r, 100));
     expect(a.frames.some((f) => f.type === 'offer')).toBe(false);
@@ -182,7 +186,7 @@ describe('feed server', () => {
 
   it('withdraws the offer when the customer leaves', async () => {
     const s = await server();
-    const a = await agent(s, 'token-alex');
+    const a = await agent(s, AGENTS[0]!.token);
     const { body } = await api(s, 'POST', '/api/conversations', chat);
     const offer = await a.next('offer');
     await api(s, 'POST', `/api/conversations/${body.conversation.id}/end`, {});
@@ -191,7 +195,7 @@ describe('feed server', () => {
 
   it('resumes a reconnecting agent with exactly the events it missed', async () => {
     const s = await server();
-    const a = await agent(s, 'token-alex');
+    const a = await agent(s, AGENTS[0]!.token);
     const { body } = await api(s, 'POST', '/api/conversations', chat);
     const id = body.conversation.id as string;
     a.send({ type: 'accept', offerId: (await a.next('offer')).offerId });
@@ -202,7 +206,7 @@ describe('feed server', () => {
     await a.close();
     for (const text of ['two', 'three', 'four']) await api(s, 'POST', `/api/conversations/${id}/messages`, { text });
 
-    const again = await agent(s, 'token-alex', { resumeFrom: seenUpTo });
+    const again = await agent(s, AGENTS[0]!.token, { resumeFrom: seenUpTo });
     expect(await again.next('welcome')).toMatchObject({ resumed: true, lastSeq: seenUpTo });
     await again.next('message', (m) => m.message.text === 'four');
     expect(again.seqs()).toEqual([seenUpTo + 1, seenUpTo + 2, seenUpTo + 3]);
@@ -211,11 +215,11 @@ describe('feed server', () => {
 
   it('gives a client it cannot resume what is live now', async () => {
     const s = await server();
-    const a = await agent(s, 'token-alex');
+    const a = await agent(s, AGENTS[0]!.token);
     await api(s, 'POST', '/api/conversations', chat);
     const offer = await a.next('offer');
     await a.close();
-    const fresh = await agent(s, 'token-alex', { resumeFrom: 0 });
+    const fresh = await agent(s, AGENTS[0]!.token, { resumeFrom: 0 });
     const welcome = await fresh.next('welcome');
     expect(welcome).toMatchObject({ resumed: false, lastSeq: 1 });
     expect(await fresh.next('offer')).toMatchObject({ seq: 2, offerId: offer.offerId });
@@ -223,8 +227,8 @@ describe('feed server', () => {
 
   it('replaces an older connection of the same agent', async () => {
     const s = await server();
-    const a = await agent(s, 'token-alex');
-    await agent(s, 'token-alex');
+    const a = await agent(s, AGENTS[0]!.token);
+    await agent(s, AGENTS[0]!.token);
     await new Promise((r) => a.socket.once('close', r));
     expect(a.closed?.code).toBe(CLOSE.replaced);
   });
@@ -233,7 +237,7 @@ describe('feed server', () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'deskbell-'));
     cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));
     const first = await startFeedServer({ dataDir, agents: AGENTS, apiKey: API_KEY, port: 0 });
-    const a = await TestAgent.connect(first.feedUrl, 'token-alex');
+    const a = await TestAgent.connect(first.feedUrl, AGENTS[0]!.token);
     await a.next('welcome');
     const { body } = await api(first, 'POST', '/api/conversations', chat);
     const offer = await a.next('offer');
@@ -243,7 +247,7 @@ describe('feed server', () => {
 
     const second = await server({ dataDir, port });
     await api(second, 'POST', `/api/conversations/${body.conversation.id}/messages`, { text: 'still there?' });
-    const back = await agent(second, 'token-alex', { resumeFrom: offer.seq });
+    const back = await agent(second, AGENTS[0]!.token, { resumeFrom: offer.seq });
     expect(await back.next('welcome')).toMatchObject({ resumed: true });
     back.send({ type: 'accept', offerId: offer.offerId });
     const accepted = await back.next('accepted');
@@ -258,7 +262,7 @@ describe('feed server', () => {
     old.exec('create table offers (id text primary key, conversation_id text not null, agent_id text not null, offered_at integer not null, expires_at integer not null, state text not null)');
     old.close();
     const s = await server({ dataDir });
-    const a = await agent(s, 'token-alex');
+    const a = await agent(s, AGENTS[0]!.token);
     await api(s, 'POST', '/api/conversations', chat);
     const offer = await a.next('offer');
     a.send({ type: 'reject', offerId: offer.offerId });
@@ -292,8 +296,8 @@ describe('feed server', () => {
 
   it('limits a flooding client without affecting other agents', async () => {
     const s = await server({ rateLimit: 20 });
-    const flooder = await agent(s, 'token-alex');
-    const calm = await agent(s, 'token-blair');
+    const flooder = await agent(s, AGENTS[0]!.token);
+    const calm = await agent(s, AGENTS[1]!.token);
     for (let i = 0; i < 200; i++) flooder.send({ type: 'ping', t: i });
     await flooder.next('error', (e) => e.code === 'rate-limited');
     expect(s.stats.rateLimited).toBeGreaterThan(100);
@@ -303,8 +307,8 @@ describe('feed server', () => {
 
   it('answers an oversize frame with an error, closes a connection that sends a huge one, and others carry on', async () => {
     const s = await server();
-    const big = await agent(s, 'token-alex');
-    const calm = await agent(s, 'token-blair');
+    const big = await agent(s, AGENTS[0]!.token);
+    const calm = await agent(s, AGENTS[1]!.token);
     await big.next('welcome');
     big.sendRaw(JSON.stringify({ type: 'ping', t: 1, pad: 'x'.repeat(MAX_CLIENT_FRAME_CHARS) }));
     expect((await big.next('error', (e) => e.code === 'bad-frame')).message).toContain('exceeds');

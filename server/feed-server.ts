@@ -13,17 +13,22 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { type WebSocket, WebSocketServer } from 'ws';
 import {
+  type ClientFrame,
   type ErrorCode,
   MAX_CLIENT_FRAME_CHARS,
+  normalizeName,
   parseClientFrame,
   PROTOCOL_VERSION,
   serializeServerFrame,
+  type ServerEvent,
   type ServerFrame,
 } from '../utils/protocol/feed.ts';
 import { type AgentLink, FeedError, FeedService, type Logger, silentLogger } from './feed-service.ts';
 import { handleApi, HttpError, sendError, sendJson } from './http-api.ts';
 import { type ChannelOptions, channelRoutes } from './channels/webhooks.ts';
 import { ChannelRouter, LoggingSender, type OutboundSender } from './channels/outbound.ts';
+import { Edge, type EdgeLimits } from './rate-limit.ts';
+import { keptSecret, MIN_SECRET_CHARS } from './secrets.ts';
 import { type AgentSeed, Store } from './store.ts';
 
 /** WebSocket close codes, mirrored in docs/protocol.md. */
@@ -32,7 +37,12 @@ export const CLOSE = {
   unauthorized: 4401,
   heartbeat: 4408,
   replaced: 4409,
+  /** The client read too slowly: its unsent backlog passed the limit. It resumes from its cursor. */
+  tooSlow: 4413,
+  /** Too many frames, or too many failed sign-ins from the address. */
   flood: 4429,
+  /** The server failed on this connection; others carry on. */
+  internal: 1011,
 } as const;
 
 /** The `v` of a hello that names another protocol version, if that is what the frame is. */
@@ -45,18 +55,67 @@ function helloVersion(data: unknown): unknown {
   }
 }
 
+/**
+ * The request target as a URL, or a 400. Origin-form targets (`/path`) are
+ * read against a fixed base, so `//host` cannot move the host; absolute-form
+ * targets must parse as URLs.
+ */
+export function requestUrl(target: string | undefined): URL {
+  const raw = target ?? '/';
+  try {
+    return raw.startsWith('/') ? new URL(`http://localhost${raw}`) : new URL(raw);
+  } catch {
+    throw new HttpError(400, 'bad-request', 'the request target is not a valid URL');
+  }
+}
+
+/**
+ * Agents as they may be stored: ids and tokens unique, tokens of at least 128
+ * bits, names normalised and at most 200 characters. Throws an Error naming
+ * every problem, for the operator.
+ */
+export function checkAgents(agents: readonly AgentSeed[]): AgentSeed[] {
+  const problems: string[] = [];
+  const ids = new Set<string>();
+  const tokens = new Set<string>();
+  const checked = agents.map((a, i) => {
+    const who = a.id ? `agent ${JSON.stringify(a.id)}` : `agent #${i + 1}`;
+    const name = normalizeName(a.name ?? '');
+    if (!a.id || a.id.length > 128) problems.push(`${who}: id must be 1 to 128 characters`);
+    if (ids.has(a.id)) problems.push(`${who}: id used twice`);
+    ids.add(a.id);
+    if (!name) problems.push(`${who}: name is empty`);
+    if (name.length > 200) problems.push(`${who}: name is longer than 200 characters`);
+    if (typeof a.token !== 'string' || a.token.length < MIN_SECRET_CHARS) {
+      problems.push(`${who}: token is shorter than ${MIN_SECRET_CHARS} characters (128 bits); make one with: openssl rand -base64 24`);
+    } else if (a.token.length > 512) {
+      problems.push(`${who}: token is longer than 512 characters`);
+    }
+    if (tokens.has(a.token)) problems.push(`${who}: token used by another agent`);
+    tokens.add(a.token);
+    if (a.capacity !== undefined && !(Number.isInteger(a.capacity) && a.capacity >= 1 && a.capacity <= 1_000_000)) problems.push(`${who}: capacity must be a whole number from 1`);
+    return { ...a, name };
+  });
+  if (problems.length > 0) throw new Error(`agents refused:\n  ${problems.join('\n  ')}`);
+  return checked;
+}
+
 export interface FeedServerOptions {
   host?: string;
   port?: number;
-  /** Directory of the SQLite file; `:memory:` keeps nothing across restarts. */
+  /** Directory of the SQLite file and the server's secrets; `:memory:` keeps nothing across restarts. */
   dataDir?: string;
-  agents?: AgentSeed[];
+  /** Every agent who may sign in: agents stored by an earlier start and not named here are disabled. */
+  agents: AgentSeed[];
+  /** The key of the HTTP API; without it, one is made on first start and kept in the data directory. */
   apiKey?: string;
   offerTimeoutSec?: number;
   reofferCooldownSec?: number;
   heartbeatSec?: number;
   /** Frames per second one connection may send before it is told to slow down. */
   rateLimit?: number;
+  /** Per-address and per-connection bounds (defaults in `DEFAULT_LIMITS`). */
+  limits?: Partial<EdgeLimits>;
   logger?: Logger;
   /** SMS and Messenger webhooks, web chat. */
   channels?: ChannelOptions;
@@ -75,18 +134,37 @@ export interface FeedServer {
   readonly httpUrl: string;
   readonly feedUrl: string;
   readonly service: FeedService;
+  /** The HTTP API key in force, and whether this start made it (print it once). */
+  readonly apiKey: { value: string; created: boolean; file?: string };
   /** Counts of what the server refused, for diagnostics and tests. */
-  readonly stats: { badFrames: number; rateLimited: number; connections: number; resumes: number };
+  readonly stats: {
+    badFrames: number;
+    rateLimited: number;
+    connections: number;
+    resumes: number;
+    failedLogins: number;
+    /** Connections closed because the client read too slowly. */
+    tooSlow: number;
+    /** Unexpected exceptions: each closed only its own connection or request. */
+    internalErrors: number;
+  };
   close(): Promise<void>;
 }
 
-export async function startFeedServer(options: FeedServerOptions = {}): Promise<FeedServer> {
+export async function startFeedServer(options: FeedServerOptions): Promise<FeedServer> {
   const logger = options.logger ?? silentLogger;
   const heartbeatSec = options.heartbeatSec ?? 20;
   const rateLimit = options.rateLimit ?? 50;
   const dataDir = options.dataDir ?? '.data';
-  const store = new Store(dataDir === ':memory:' ? ':memory:' : path.join(dataDir, 'deskbell-feed.sqlite'));
-  if (options.agents) store.upsertAgents(options.agents);
+  const agents = checkAgents(options.agents);
+  const apiKey = options.apiKey !== undefined ? { value: options.apiKey, created: false } : keptSecret(dataDir, 'api-key');
+  if (apiKey.value.length < MIN_SECRET_CHARS) {
+    throw new Error(`the API key is shorter than ${MIN_SECRET_CHARS} characters (128 bits); make one with: openssl rand -base64 24`);
+  }
+  const tokenKey = Buffer.from(keptSecret(dataDir, 'token-key').value, 'base64url');
+  const store = new Store(dataDir === ':memory:' ? ':memory:' : path.join(dataDir, 'deskbell-feed.sqlite'), tokenKey);
+  const removed = store.replaceAgents(agents);
+  if (removed.length > 0) logger.warn('agents not in the agents file are disabled', { agents: removed });
   const service = new FeedService({
     store,
     logger,
@@ -96,65 +174,153 @@ export async function startFeedServer(options: FeedServerOptions = {}): Promise<
     ...(options.ackTimeoutSec !== undefined ? { ackTimeoutSec: options.ackTimeoutSec } : {}),
     outbound: options.outbound ?? new ChannelRouter({ sms: new LoggingSender(logger), facebook: new LoggingSender(logger) }, logger),
   });
-  const stats = { badFrames: 0, rateLimited: 0, connections: 0, resumes: 0 };
-  const channels = channelRoutes(options.channels ?? {});
+  const stats = { badFrames: 0, rateLimited: 0, connections: 0, resumes: 0, failedLogins: 0, tooSlow: 0, internalErrors: 0 };
+  const edge = new Edge(options.limits);
+  const channels = channelRoutes(options.channels ?? {}, edge);
+  const unexpected = (where: string, error: unknown, data: Record<string, unknown> = {}) => {
+    stats.internalErrors++;
+    logger.warn(`${where} failed unexpectedly`, { ...data, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+  };
 
-  const http = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    void (async () => {
-      try {
-        if (url.pathname === '/healthz') return sendJson(res, 200, { ok: true });
-        const handled =
-          (await handleApi(req, res, url, {
-            service,
-            ...(options.apiKey ? { apiKey: options.apiKey } : {}),
-            isConnected: (id) => service.isConnected(id),
-          })) ||
-          (await channels(req, res, url, service)) ||
-          (await options.routes?.(req, res, url, service));
-        if (!handled) throw new HttpError(404, 'not-found', `no route ${req.method} ${url.pathname}`);
-      } catch (error) {
-        if (!(error instanceof HttpError || error instanceof FeedError)) logger.warn('http error', { error: String(error) });
-        if (!res.headersSent) sendError(res, error);
+  const handleHttp = async (req: IncomingMessage, res: ServerResponse) => {
+    try {
+      const url = requestUrl(req.url);
+      if (url.pathname === '/healthz') return sendJson(res, 200, { ok: true });
+      const handled =
+        (await handleApi(req, res, url, {
+          service,
+          apiKey: apiKey.value,
+          edge,
+          isConnected: (id) => service.isConnected(id),
+        })) ||
+        (await channels(req, res, url, service)) ||
+        (await options.routes?.(req, res, url, service));
+      if (!handled) throw new HttpError(404, 'not-found', `no route ${req.method} ${url.pathname}`);
+    } catch (error) {
+      const expected = error instanceof HttpError || error instanceof FeedError;
+      if (!expected) {
+        unexpected('HTTP request', error, { method: req.method, path: req.url?.slice(0, 200) });
+        res.shouldKeepAlive = false;
       }
-    })();
-  });
+      if (!res.headersSent) sendError(res, error);
+      else res.destroy();
+    }
+  };
+  const http = createServer((req, res) => void handleHttp(req, res));
+  // A client that trickles its headers or body holds a socket, not the server.
+  http.headersTimeout = 15_000;
+  http.requestTimeout = 30_000;
 
   const wss = new WebSocketServer({ server: http, path: '/feed', maxPayload: MAX_CLIENT_FRAME_CHARS * 4 });
   const sockets = new Set<WebSocket>();
+  wss.on('error', (error) => unexpected('WebSocket server', error));
 
-  wss.on('connection', (socket) => {
+  wss.on('connection', (socket, req) => {
     stats.connections++;
     sockets.add(socket);
+    const address = req.socket.remoteAddress ?? 'unknown';
     let link: AgentLink | undefined;
+    /** Set once a hello is refused or the socket is being closed: nothing more it sends is handled. */
+    let done = false;
+    /** Events the service sends before this connection's welcome and replay are on the wire. */
+    let early: ServerEvent[] | undefined = [];
     let lastSeen = Date.now();
     let tokens = rateLimit * 2;
     let lastRefill = Date.now();
     let dropped = 0;
 
+    const end = (code: number, reason: string) => {
+      done = true;
+      socket.close(code, reason.slice(0, 120));
+      // A client that does not read will not read the close frame either.
+      setTimeout(() => socket.terminate(), 2000).unref();
+    };
     const send = (frame: ServerFrame) => {
-      if (socket.readyState !== socket.OPEN) return;
+      if (socket.readyState !== socket.OPEN || done) return;
+      if (socket.bufferedAmount > edge.limits.maxSocketBacklogBytes) return tooSlow();
       const { text, trimmed } = serializeServerFrame(frame);
       if (trimmed) logger.warn('transcript too long for one frame: sent the newest messages', { agent: link?.agentId, trimmed });
       socket.send(text);
+    };
+    const tooSlow = () => {
+      stats.tooSlow++;
+      logger.warn('agent connection closed: the client read too slowly', { agent: link?.agentId, backlog: socket.bufferedAmount });
+      end(CLOSE.tooSlow, 'too far behind: resume from your cursor');
+    };
+    /** Waits until the unsent backlog is below half the limit; false (and the socket closed) if it does not get there in 30 s. */
+    const drained = async (): Promise<boolean> => {
+      const deadline = Date.now() + 30_000;
+      while (socket.bufferedAmount > edge.limits.maxSocketBacklogBytes / 2) {
+        if (done || socket.readyState !== socket.OPEN) return false;
+        if (Date.now() > deadline) {
+          tooSlow();
+          return false;
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return !done;
     };
     const fail = (code: ErrorCode, message: string, ref?: string) =>
       send({ type: 'error', code, message, ...(ref ? { ref } : {}) });
     const refuse = (close: number, code: ErrorCode, message: string) => {
       fail(code, message);
-      socket.close(close, message.slice(0, 120));
+      end(close, message);
     };
 
     const helloTimer = setTimeout(() => refuse(CLOSE.badHello, 'not-ready', 'no hello within 10 s'), 10_000);
     const heartbeat = setInterval(() => {
       if (Date.now() - lastSeen > heartbeatSec * 2000) {
         logger.warn('heartbeat missed', { agent: link?.agentId });
-        socket.close(CLOSE.heartbeat, 'heartbeat missed');
-        setTimeout(() => socket.terminate(), 1000).unref();
+        end(CLOSE.heartbeat, 'heartbeat missed');
       }
     }, heartbeatSec * 1000);
 
-    socket.on('message', (data, isBinary) => {
+    const hello = async (frame: Extract<ClientFrame, { type: 'hello' }>) => {
+      clearTimeout(helloTimer);
+      if (!edge.failedAuth.allows(address)) {
+        stats.failedLogins++;
+        logger.warn('agent sign-in refused: too many failed sign-ins from this address', { address });
+        return refuse(CLOSE.flood, 'rate-limited', `too many failed sign-ins from this address; try again in ${edge.failedAuth.retryAfterSec(address)} s`);
+      }
+      const agent = store.agentByToken(frame.token);
+      if (!agent) {
+        edge.failedAuth.take(address);
+        stats.failedLogins++;
+        // Never the token: a mistyped one is one character from the real one.
+        logger.warn('agent sign-in refused: unknown token', { address, client: frame.client.name });
+        return refuse(CLOSE.unauthorized, 'unauthorized', 'unknown agent token');
+      }
+      const current: AgentLink = {
+        agentId: agent.id,
+        presence: frame.presence,
+        send: (event) => (early ? early.push(event) : send(event)),
+        close: (code, reason) => end(code, reason),
+      };
+      link = current;
+      const { welcome, replay, previous } = service.attach(agent, current, frame.resumeFrom);
+      previous?.close(CLOSE.replaced, 'replaced by a newer connection');
+      if (welcome.resumed && frame.resumeFrom > 0) stats.resumes++;
+      // The replay may hold events of this turn: they go out once they are on disk.
+      await service.committed();
+      send({ ...welcome, heartbeatSec });
+      // Replay, then what happened meanwhile, paced by what the client reads: a long
+      // replay is not a slow client, one that stops reading is.
+      const pending = [...replay];
+      let last = welcome.lastSeq;
+      for (;;) {
+        const event = pending.shift() ?? early?.shift();
+        if (!event) break;
+        if (event.seq <= last) continue;
+        if (!(await drained())) return;
+        send(event);
+        last = event.seq;
+      }
+      early = undefined;
+      service.ready();
+    };
+
+    const onMessage = (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+      if (done) return;
       lastSeen = Date.now();
       const now = Date.now();
       tokens = Math.min(rateLimit * 2, tokens + ((now - lastRefill) / 1000) * rateLimit);
@@ -162,7 +328,7 @@ export async function startFeedServer(options: FeedServerOptions = {}): Promise<
       if (tokens < 1) {
         stats.rateLimited++;
         if (++dropped === 1 || dropped % 100 === 0) fail('rate-limited', `more than ${rateLimit} frames per second; frames dropped`);
-        if (dropped > 1000) socket.close(CLOSE.flood, 'flood');
+        if (dropped > 1000) end(CLOSE.flood, 'flood');
         return;
       }
       tokens--;
@@ -171,8 +337,9 @@ export async function startFeedServer(options: FeedServerOptions = {}): Promise<
         stats.badFrames++;
         logger.warn('bad frame', { agent: link?.agentId, error: parsed.error });
         if (!link) {
-          if (helloVersion(data) !== undefined) {
-            return refuse(CLOSE.badHello, 'unsupported-version', `this server speaks protocol v${PROTOCOL_VERSION}, not v${helloVersion(data)}`);
+          const version = helloVersion(data);
+          if (version !== undefined) {
+            return refuse(CLOSE.badHello, 'unsupported-version', `this server speaks protocol v${PROTOCOL_VERSION}, not v${String(version).slice(0, 20)}`);
           }
           return refuse(CLOSE.badHello, 'bad-frame', `expected a hello frame: ${parsed.error}`);
         }
@@ -182,41 +349,46 @@ export async function startFeedServer(options: FeedServerOptions = {}): Promise<
       if (frame.type === 'ping') return send({ type: 'pong', t: frame.t, serverTime: Date.now() });
       if (frame.type === 'hello') {
         if (link) return fail('bad-frame', 'hello was already received on this connection');
-        clearTimeout(helloTimer);
-        const agent = store.agentByToken(frame.token);
-        if (!agent) return refuse(CLOSE.unauthorized, 'unauthorized', 'unknown agent token');
-        link = { agentId: agent.id, presence: frame.presence, send, close: (code, reason) => socket.close(code, reason) };
-        const { welcome, replay, previous } = service.attach(agent, link, frame.resumeFrom);
-        previous?.close(CLOSE.replaced, 'replaced by a newer connection');
-        if (welcome.resumed && frame.resumeFrom > 0) stats.resumes++;
-        send({ ...welcome, heartbeatSec });
-        for (const event of replay) send(event);
-        service.ready();
-        return;
+        // The link is attached before hello() first waits, so frames that follow the hello are handled in order.
+        return void hello(frame).catch((error) => {
+          unexpected('agent sign-in', error);
+          end(CLOSE.internal, 'internal error');
+        });
       }
       if (!link) return refuse(CLOSE.badHello, 'not-ready', 'send hello first');
       try {
         service.handle(link, frame);
       } catch (error) {
         if (error instanceof FeedError) return fail(error.code, error.message, error.ref);
-        logger.warn('command failed', { error: String(error) });
+        unexpected('agent command', error, { agent: link.agentId, type: frame.type });
         fail('internal', 'the server could not apply that command');
+      }
+    };
+
+    socket.on('message', (data, isBinary) => {
+      try {
+        onMessage(data, isBinary);
+      } catch (error) {
+        unexpected('WebSocket frame', error, { agent: link?.agentId });
+        end(CLOSE.internal, 'internal error');
       }
     });
 
     socket.on('close', () => {
+      done = true;
       sockets.delete(socket);
       clearTimeout(helloTimer);
       clearInterval(heartbeat);
       if (link) service.detach(link);
     });
-    socket.on('error', (error) => logger.warn('socket error', { error: String(error) }));
+    socket.on('error', (error) => logger.warn('socket error', { agent: link?.agentId, error: String(error) }));
   });
 
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve);
   });
+  http.on('error', (error) => unexpected('HTTP server', error));
   service.start();
   const port = (http.address() as AddressInfo).port;
   const host = options.host ?? '127.0.0.1';
@@ -227,6 +399,7 @@ export async function startFeedServer(options: FeedServerOptions = {}): Promise<
     httpUrl: `http://${host}:${port}`,
     feedUrl: `ws://${host}:${port}/feed`,
     service,
+    apiKey,
     stats,
     async close() {
       service.stop();

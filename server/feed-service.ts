@@ -10,14 +10,18 @@
  *      └──timeout/reject──┘    (customer leaves at any point → ended)
  */
 import { randomUUID } from 'node:crypto';
+import * as v from 'valibot';
 import {
   type ClientFrame,
   type Conversation,
   type ErrorCode,
+  fitTranscript,
+  type Media,
   type Message,
   type Presence,
   type ServerEvent,
   type ServerEventBody,
+  ServerFrameSchema,
   type WithdrawReason,
 } from '../utils/protocol/feed.ts';
 import type { OutboundSender } from './channels/outbound.ts';
@@ -85,6 +89,8 @@ export interface InboundMessage {
   address: string;
   customer: Conversation['customer'];
   text: string;
+  /** Photos and files the customer sent with the message (https addresses). */
+  media?: Media[];
 }
 
 export class FeedError extends Error {
@@ -125,6 +131,10 @@ export class FeedService {
   readonly #links = new Map<string, AgentLink>();
   readonly #timers = new Map<string, NodeJS.Timeout>();
   readonly #outbox: { agentId: string; event: ServerEvent }[] = [];
+  /** Callers waiting for the open group commit: HTTP answers, webhook acknowledgements, welcomes. */
+  #waiting: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  /** Events that failed the protocol schema at logging time (a bug: each is refused, never sent). */
+  invalidEvents = 0;
 
   /**
    * Every agent with its load, as dispatch last left it: valid until a change
@@ -147,11 +157,38 @@ export class FeedService {
 
   /** Restores offer timers from the store (after a restart) and offers what waits. */
   start(): void {
+    this.#retireDisabledAgents();
     for (const offer of this.store.openOffers()) this.#arm(offer);
     this.dispatch();
   }
 
+  /**
+   * Agents no longer in the agents file keep nothing: their open offers and
+   * their active conversations go back to the queue, for someone who can
+   * answer them.
+   */
+  #retireDisabledAgents(): void {
+    const gone = this.store.disabledAgentIds();
+    if (gone.length === 0) return;
+    let moved = 0;
+    this.#tx(() => {
+      for (const agentId of gone) {
+        for (const offer of this.store.openOffersFor(agentId)) {
+          this.#withdraw(offer, 'withdrawn', 'rerouted');
+          moved++;
+        }
+        for (const conversation of this.store.activeConversations(agentId)) {
+          this.store.setConversationStatus(conversation.id, 'waiting', null);
+          moved++;
+        }
+      }
+    });
+    if (moved > 0) this.#log.warn('agents removed from the agents file: their work went back to the queue', { agents: gone.length, conversations: moved });
+    this.#commitNow();
+  }
+
   stop(): void {
+    this.#commitNow();
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
     clearTimeout(this.#retry);
@@ -179,10 +216,10 @@ export class FeedService {
       replay = this.store.eventsAfter(agent.id, resumeFrom);
     } else {
       // A client we cannot resume gets what is live now, as new events.
-      replay = this.store.transaction(() => [
-        ...this.store.openOffersFor(agent.id).map((o) => this.store.appendEvent(agent.id, this.#offerBody(o))),
+      replay = this.#tx(() => [
+        ...this.store.openOffersFor(agent.id).map((o) => this.#append(agent.id, this.#offerBody(o))),
         ...this.store.activeConversations(agent.id).map((c) =>
-          this.store.appendEvent(agent.id, {
+          this.#append(agent.id, {
             type: 'accepted',
             offerId: this.#acceptedOfferId(c.id, agent.id),
             conversation: publicConversation(c),
@@ -257,23 +294,30 @@ export class FeedService {
    * (same provider message id) changes nothing.
    */
   receiveInbound(inbound: InboundMessage): { conversationId: string; duplicate: boolean } {
-    const seen = this.store.inboundConversation(inbound.source, inbound.externalId);
-    if (seen) return { conversationId: seen, duplicate: true };
-    const open = this.store.openConversationAt(inbound.channel, inbound.address);
-    if (open) {
-      this.store.claimInbound(inbound.source, inbound.externalId, open.id);
-      this.postMessage(open.id, inbound.text);
-      return { conversationId: open.id, duplicate: false };
-    }
-    const created = this.createConversation({
-      scenario: inbound.scenario,
-      channel: inbound.channel,
-      customer: inbound.customer,
-      comment: inbound.text,
-      address: inbound.address,
+    const result = this.#tx(() => {
+      const seen = this.store.inboundConversation(inbound.source, inbound.externalId);
+      if (seen) return { conversationId: seen, duplicate: true, created: false };
+      // The provider's id is claimed in the same transaction as what the message does, so a crash
+      // between them cannot turn the provider's retry into a second copy.
+      const open = this.store.openConversationAt(inbound.channel, inbound.address);
+      if (open) {
+        this.store.claimInbound(inbound.source, inbound.externalId, open.id);
+        this.#postMessage(open, inbound.text, 'customer', inbound.media);
+        return { conversationId: open.id, duplicate: false, created: false };
+      }
+      const created = this.#insertConversation({
+        scenario: inbound.scenario,
+        channel: inbound.channel,
+        customer: inbound.customer,
+        comment: inbound.text || describeMedia(inbound.media),
+        address: inbound.address,
+        ...(inbound.media?.length ? { media: inbound.media } : {}),
+      });
+      this.store.claimInbound(inbound.source, inbound.externalId, created.id);
+      return { conversationId: created.id, duplicate: false, created: true };
     });
-    this.store.claimInbound(inbound.source, inbound.externalId, created.id);
-    return { conversationId: created.id, duplicate: false };
+    if (result.created) this.dispatch();
+    return { conversationId: result.conversationId, duplicate: result.duplicate };
   }
 
   /** Conversations waiting for an agent, longest waiting first, with how long. */
@@ -318,6 +362,12 @@ export class FeedService {
   // -- conversations from channels and the HTTP API ------------------------------
 
   createConversation(input: NewConversation): ConversationRecord {
+    const record = this.#tx(() => this.#insertConversation(input), true); // a waiting conversation is nobody's load
+    this.dispatch();
+    return record;
+  }
+
+  #insertConversation(input: NewConversation & { media?: Media[] }): ConversationRecord {
     const now = this.#now();
     const record: ConversationRecord = {
       id: randomUUID(),
@@ -333,33 +383,39 @@ export class FeedService {
       createdAt: now,
       ...(input.address ? { address: input.address } : {}),
     };
-    this.#tx(() => {
-      this.store.insertConversation(record);
-      // The comment opens the transcript, as the customer's first words.
-      if (input.comment) {
-        this.store.insertMessage({ id: randomUUID(), conversationId: record.id, from: 'customer', text: input.comment, at: now });
-      }
-    }, true); // a waiting conversation is nobody's load
+    this.store.insertConversation(record);
+    // The customer's first words open the transcript, with what they sent along.
+    if (input.comment || input.media?.length) {
+      this.store.insertMessage({
+        id: randomUUID(),
+        conversationId: record.id,
+        from: 'customer',
+        text: input.media?.length && input.comment === describeMedia(input.media) ? '' : input.comment,
+        at: now,
+        ...(input.media?.length ? { media: input.media } : {}),
+      });
+    }
     this.#log.info('conversation created', { id: record.id, scenario: record.scenario });
-    this.dispatch();
     return record;
   }
 
   /** A message from the customer (or the bot) side of a conversation. */
-  postMessage(conversationId: string, text: string, from: 'customer' | 'bot' | 'system' = 'customer'): Message {
+  postMessage(conversationId: string, text: string, from: 'customer' | 'bot' | 'system' = 'customer', media?: Media[]): Message {
     const conversation = this.store.conversation(conversationId);
     if (!conversation) throw new FeedError('unknown-conversation', `no conversation ${conversationId}`, conversationId);
+    return this.#tx(() => this.#postMessage(conversation, text, from, media));
+  }
+
+  #postMessage(conversation: ConversationRecord, text: string, from: 'customer' | 'bot' | 'system', media?: Media[]): Message {
     if (conversation.status === 'ended') {
-      throw new FeedError('unknown-conversation', `conversation ${conversationId} has ended`, conversationId);
+      throw new FeedError('unknown-conversation', `conversation ${conversation.id} has ended`, conversation.id);
     }
-    const message: Message = { id: randomUUID(), conversationId, from, text, at: this.#now() };
-    this.#tx(() => {
-      this.store.insertMessage(message);
-      if (conversation.status === 'active' && conversation.agentId) {
-        this.#emit(conversation.agentId, { type: 'message', message });
-      }
-    });
-    this.#tell(conversationId, { type: 'message', message });
+    const message: Message = { id: randomUUID(), conversationId: conversation.id, from, text, at: this.#now(), ...(media?.length ? { media } : {}) };
+    this.store.insertMessage(message);
+    if (conversation.status === 'active' && conversation.agentId) {
+      this.#emit(conversation.agentId, { type: 'message', message });
+    }
+    this.#afterCommit(() => this.#tell(conversation.id, { type: 'message', message }));
     return message;
   }
 
@@ -376,7 +432,7 @@ export class FeedService {
       }
       this.store.setConversationStatus(conversationId, 'ended', conversation.agentId);
     });
-    this.#tell(conversationId, { type: 'ended', by: 'customer' });
+    this.#afterCommit(() => this.#tell(conversationId, { type: 'ended', by: 'customer' }));
   }
 
   // -- routing --------------------------------------------------------------------
@@ -519,7 +575,8 @@ export class FeedService {
     });
     clearTimeout(this.#timers.get(offerId));
     this.#timers.delete(offerId);
-    this.#tell(offer.conversationId, { type: 'joined', agentName: this.store.agent(agentId)!.name });
+    const agentName = this.store.agent(agentId)!.name;
+    this.#afterCommit(() => this.#tell(offer.conversationId, { type: 'joined', agentName }));
     this.#log.info('accepted', { offer: offerId, agent: agentId });
   }
 
@@ -551,10 +608,12 @@ export class FeedService {
       return true;
     });
     if (!fresh) return;
-    this.#tell(conversationId, { type: 'message', message });
-    if ((c.channel === 'sms' || c.channel === 'facebook') && c.address) {
-      void this.#outbound?.send({ channel: c.channel, to: c.address, text, conversationId });
-    }
+    this.#afterCommit(() => {
+      this.#tell(conversationId, { type: 'message', message });
+      if ((c.channel === 'sms' || c.channel === 'facebook') && c.address) {
+        void this.#outbound?.send({ channel: c.channel, to: c.address, text, conversationId });
+      }
+    });
   }
 
   #agentEnd(agentId: string, conversationId: string): void {
@@ -564,7 +623,7 @@ export class FeedService {
       this.store.setConversationStatus(conversationId, 'ended', agentId);
       this.#emit(agentId, { type: 'conversation-ended', conversationId, by: 'agent' });
     });
-    this.#tell(conversationId, { type: 'ended', by: 'agent' });
+    this.#afterCommit(() => this.#tell(conversationId, { type: 'ended', by: 'agent' }));
     this.dispatch();
   }
 
@@ -576,26 +635,102 @@ export class FeedService {
   }
 
   /**
-   * Runs a state change in one transaction, then sends the events it logged.
-   * Nothing reaches an agent unless it is committed.
+   * Runs a state change in one transaction. Transactions of one event-loop
+   * turn commit together (group commit: one fsync for all of them, with
+   * `synchronous = FULL`); the events they logged are sent, and `committed()`
+   * resolves, only after that commit. Nothing reaches an agent, a customer or
+   * an HTTP client unless it is on disk.
    */
   #tx<T>(fn: () => T, keepsLoads = false): T {
     if (!keepsLoads) this.#agents = undefined;
-    let result: T;
+    this.#openBatch();
+    const mark = this.#outbox.length;
+    const after = this.#after.length;
     try {
-      result = this.store.transaction(fn);
+      // Inside the open batch this is a savepoint: a failed change is undone alone.
+      return this.store.transaction(fn);
     } catch (error) {
-      this.#outbox.length = 0;
+      this.#outbox.length = mark;
+      this.#after.length = after;
+      this.#agents = undefined;
       throw error;
     }
-    for (const { agentId, event } of this.#outbox.splice(0)) this.#links.get(agentId)?.send(event);
-    return result;
   }
 
-  /** Logs the event; it is sent when the transaction commits, or replayed on resume if the agent is away. */
+  readonly #after: (() => void)[] = [];
+
+  /** Runs `fn` once what has been written so far is committed. */
+  #afterCommit(fn: () => void): void {
+    if (this.store.db.inTransaction) this.#after.push(fn);
+    else fn();
+  }
+
+  #openBatch(): void {
+    if (this.store.db.inTransaction) return;
+    this.store.db.exec('begin');
+    setImmediate(() => this.#commitNow());
+  }
+
+  /** Resolves when everything written so far is committed; rejects if that commit failed. */
+  committed(): Promise<void> {
+    if (!this.store.db.inTransaction) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiting.push({ resolve, reject }));
+  }
+
+  #commitNow(): void {
+    if (!this.store.db.inTransaction || !this.store.db.open) return;
+    const waiting = this.#waiting.splice(0);
+    try {
+      this.store.db.exec('commit');
+    } catch (error) {
+      if (this.store.db.inTransaction) this.store.db.exec('rollback');
+      this.#outbox.length = 0;
+      this.#after.length = 0;
+      this.#agents = undefined;
+      this.#log.warn('commit failed: the changes of this turn are undone', { error: String(error) });
+      for (const w of waiting) w.reject(new Error('the change could not be saved'));
+      return;
+    }
+    for (const { agentId, event } of this.#outbox.splice(0)) this.#links.get(agentId)?.send(event);
+    for (const fn of this.#after.splice(0)) fn();
+    for (const w of waiting) w.resolve();
+  }
+
+  /**
+   * Logs the event; it is sent when the transaction commits, or replayed on
+   * resume if the agent is away. An `accepted` event carries as much of the
+   * transcript as a frame may; every event is checked against the protocol
+   * schema, so no client is ever sent a frame it must refuse.
+   */
   #emit(agentId: string, body: ServerEventBody): ServerEvent {
-    const event = this.store.appendEvent(agentId, body);
+    const event = this.#append(agentId, body);
     this.#outbox.push({ agentId, event });
     return event;
   }
+
+  #append(agentId: string, body: ServerEventBody): ServerEvent {
+    let fitted = body;
+    if (body.type === 'accepted') {
+      const { transcript, trimmed } = fitTranscript(body);
+      if (trimmed > 0) {
+        this.#log.warn('transcript too long for one frame: the event carries the newest messages', { agent: agentId, trimmed });
+        fitted = { ...body, transcript };
+      }
+    }
+    const result = v.safeParse(ServerFrameSchema, { ...fitted, seq: 1 });
+    if (!result.success) {
+      this.invalidEvents++;
+      const issue = result.issues[0];
+      const where = issue.path?.map((p) => String(p.key)).join('.');
+      this.#log.warn('refused to log an event the protocol does not allow', { agent: agentId, type: body.type, error: `${where}: ${issue.message}` });
+      throw new FeedError('internal', 'the server could not apply that change');
+    }
+    return this.store.appendEvent(agentId, fitted);
+  }
+}
+
+/** The comment of a conversation that opened with media only. */
+function describeMedia(media: Media[] | undefined): string {
+  if (!media?.length) return '';
+  return media.length === 1 ? '[1 attachment]' : `[${media.length} attachments]`;
 }

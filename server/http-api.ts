@@ -9,17 +9,33 @@ import {
   ChannelSchema,
   CustomerSchema,
   DEFAULT_CHANNEL,
+  MAX_MEDIA,
+  MediaSchema,
+  normalizeName,
   OfferContextSchema,
   ScenarioSchema,
 } from '../utils/protocol/feed.ts';
 import { FeedError, type FeedService } from './feed-service.ts';
+import type { Edge } from './rate-limit.ts';
+import { sameSecret } from './secrets.ts';
 
 const MAX_BODY_BYTES = 64 * 1024;
+
+/**
+ * A customer's name as it may be shown to agents: normalised (NFC; zero-width,
+ * bidi and control characters removed), then 1 to 200 characters.
+ */
+export const CustomerName = v.pipe(
+  v.string(),
+  v.transform(normalizeName),
+  v.minLength(1, 'is empty once invisible and control characters are removed'),
+  v.maxLength(200),
+);
 
 export const CreateConversationBody = v.object({
   scenario: ScenarioSchema,
   channel: v.optional(ChannelSchema),
-  customer: v.object({ ...CustomerSchema.entries, name: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(200)) }),
+  customer: v.object({ ...CustomerSchema.entries, name: CustomerName }),
   comment: v.optional(v.pipe(v.string(), v.maxLength(4000)), ''),
   queue: v.optional(v.pipe(v.string(), v.maxLength(200))),
   context: v.optional(OfferContextSchema),
@@ -27,19 +43,30 @@ export const CreateConversationBody = v.object({
   waitedSec: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(86400))),
 });
 
-export const PostMessageBody = v.object({
-  text: v.pipe(v.string(), v.minLength(1), v.maxLength(8000)),
-  from: v.optional(v.picklist(['customer', 'bot', 'system']), 'customer'),
-});
+export const PostMessageBody = v.pipe(
+  v.object({
+    text: v.optional(v.pipe(v.string(), v.maxLength(8000)), ''),
+    from: v.optional(v.picklist(['customer', 'bot', 'system']), 'customer'),
+    media: v.optional(v.pipe(v.array(MediaSchema), v.maxLength(MAX_MEDIA))),
+  }),
+  v.check((m) => m.text.trim().length > 0 || (m.media?.length ?? 0) > 0, 'send text, media or both'),
+);
 
 export class HttpError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
+    /** Sent as Retry-After (a 429 or 503). */
+    readonly retryAfterSec?: number,
   ) {
     super(message);
   }
+}
+
+/** A 429 that says when to come back. */
+export function tooMany(what: string, retryAfterSec: number): HttpError {
+  return new HttpError(429, 'rate-limited', `${what}; try again in ${retryAfterSec} s`, retryAfterSec);
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -59,9 +86,14 @@ export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Pr
   return Buffer.concat(chunks);
 }
 
+/** The media type of a Content-Type header, lower case, without its parameters: `text/plain;charset=application/json` is `text/plain`. */
+export function mediaType(header: string | undefined): string {
+  return (header ?? '').split(';', 1)[0]!.trim().toLowerCase();
+}
+
 export async function readJson<T>(req: IncomingMessage, schema: v.GenericSchema<unknown, T>): Promise<T> {
-  const type = req.headers['content-type'] ?? '';
-  if (!type.includes('application/json')) {
+  // Parsed, not searched: a browser sends `text/plain;…` cross-site without a preflight, JSON never.
+  if (mediaType(req.headers['content-type']) !== 'application/json') {
     throw new HttpError(415, 'unsupported-media-type', 'send the body as application/json');
   }
   const raw = (await readBody(req)).toString('utf8');
@@ -82,18 +114,32 @@ export async function readJson<T>(req: IncomingMessage, schema: v.GenericSchema<
 
 export interface ApiOptions {
   service: FeedService;
-  /** When set, every /api request needs `Authorization: Bearer <apiKey>`. */
-  apiKey?: string;
+  /** Every /api request needs `Authorization: Bearer <apiKey>`. */
+  apiKey: string;
+  /** Wrong keys count against the caller's address. */
+  edge: Edge;
   isConnected(agentId: string): boolean;
+}
+
+/** Throws 401 on a wrong key, 429 once the address has sent too many wrong ones. */
+export function checkBearer(req: IncomingMessage, expected: string, edge: Edge): void {
+  const address = req.socket.remoteAddress ?? 'unknown';
+  if (!edge.failedAuth.allows(address)) {
+    throw tooMany('too many wrong keys from this address', edge.failedAuth.retryAfterSec(address));
+  }
+  const header = req.headers.authorization;
+  const given = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
+  if (!sameSecret(given, expected)) {
+    edge.failedAuth.take(address);
+    throw new HttpError(401, 'unauthorized', 'missing or wrong API key (Authorization: Bearer …)');
+  }
 }
 
 /** Handles one /api request; returns false when the path is not the API's. */
 export async function handleApi(req: IncomingMessage, res: ServerResponse, url: URL, options: ApiOptions): Promise<boolean> {
   if (!url.pathname.startsWith('/api/')) return false;
-  const { service, apiKey } = options;
-  if (apiKey && req.headers.authorization !== `Bearer ${apiKey}`) {
-    throw new HttpError(401, 'unauthorized', 'missing or wrong API key (Authorization: Bearer …)');
-  }
+  const { service } = options;
+  checkBearer(req, options.apiKey, options.edge);
   const parts = url.pathname.split('/').filter(Boolean).slice(1);
   const method = req.method ?? 'GET';
   const route = `${method} ${parts.map((p, i) => (i === 1 ? ':id' : p)).join('/')}`;
@@ -110,6 +156,7 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
         ...(body.context ? { context: body.context } : {}),
         ...(body.waitedSec ? { waitingSince: Date.now() - body.waitedSec * 1000 } : {}),
       });
+      await service.committed();
       sendJson(res, 201, { conversation: service.store.conversation(conversation.id) });
       return true;
     }
@@ -121,11 +168,14 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
     }
     case 'POST conversations/:id/messages': {
       const body = await readJson(req, PostMessageBody);
-      sendJson(res, 201, { message: service.postMessage(parts[1]!, body.text, body.from) });
+      const message = service.postMessage(parts[1]!, body.text, body.from, body.media);
+      await service.committed();
+      sendJson(res, 201, { message });
       return true;
     }
     case 'POST conversations/:id/end': {
       service.endByCustomer(parts[1]!);
+      await service.committed();
       sendJson(res, 200, { conversation: service.store.conversation(parts[1]!) });
       return true;
     }
@@ -151,7 +201,10 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
 
 /** Maps a thrown error to the HTTP answer a client can act on. */
 export function sendError(res: ServerResponse, error: unknown): void {
-  if (error instanceof HttpError) return sendJson(res, error.status, { error: { code: error.code, message: error.message } });
+  if (error instanceof HttpError) {
+    if (error.retryAfterSec !== undefined) res.setHeader('retry-after', String(error.retryAfterSec));
+    return sendJson(res, error.status, { error: { code: error.code, message: error.message } });
+  }
   if (error instanceof FeedError) {
     const status = error.code === 'unknown-conversation' ? 404 : 409;
     return sendJson(res, status, { error: { code: error.code, message: error.message } });

@@ -1,7 +1,9 @@
 /**
  * `npm run server` / `npm run simulate`: the reference feed server from the
- * command line. Flags override environment variables, which override the
- * demo defaults printed at start.
+ * command line. Flags override environment variables. Without `--demo` there
+ * is no built-in agent or API key: agents come from `--agents`, and the API
+ * key from `--api-key`, `DESKBELL_API_KEY`, or a random one made on first
+ * start and kept in the data directory (printed once).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -15,7 +17,7 @@ const AgentsFile = v.array(
   v.object({
     id: v.pipe(v.string(), v.minLength(1)),
     name: v.pipe(v.string(), v.minLength(1)),
-    token: v.pipe(v.string(), v.minLength(8)),
+    token: v.string(),
     capacity: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
   }),
 );
@@ -27,7 +29,8 @@ const { values } = parseArgs({
     port: { type: 'string', default: process.env.DESKBELL_PORT ?? '8787' },
     'data-dir': { type: 'string', default: process.env.DESKBELL_DATA_DIR ?? '.data' },
     agents: { type: 'string', default: process.env.DESKBELL_AGENTS_FILE },
-    'api-key': { type: 'string', default: process.env.DESKBELL_API_KEY ?? DEMO_API_KEY },
+    'api-key': { type: 'string', default: process.env.DESKBELL_API_KEY },
+    demo: { type: 'boolean', default: false },
     'offer-timeout': { type: 'string', default: process.env.DESKBELL_OFFER_TIMEOUT ?? '30' },
     'sms-auth-token': { type: 'string', default: process.env.DESKBELL_SMS_AUTH_TOKEN },
     'sms-public-url': { type: 'string', default: process.env.DESKBELL_SMS_PUBLIC_URL },
@@ -45,7 +48,10 @@ function fail(message: string): never {
 }
 
 function loadAgents() {
-  if (!values.agents) return [DEMO_AGENT];
+  if (!values.agents) {
+    if (values.demo) return [DEMO_AGENT];
+    fail('no agents: pass --agents agents.json (or DESKBELL_AGENTS_FILE; see docs/admin.md), or --demo for the public demo agent');
+  }
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(values.agents, 'utf8'));
@@ -54,7 +60,7 @@ function loadAgents() {
   }
   const result = v.safeParse(AgentsFile, json);
   if (!result.success) fail(`agents file ${values.agents}: ${v.summarize(result.issues)}`);
-  return result.output;
+  return values.demo ? [...result.output, DEMO_AGENT] : result.output;
 }
 
 const port = Number(values.port);
@@ -69,6 +75,9 @@ const logger: Logger = values.quiet
       warn: (msg, data) => console.error(JSON.stringify({ level: 'warn', msg, ...data })),
     };
 
+if (values.demo && !['127.0.0.1', 'localhost', '::1'].includes(values.host!)) {
+  fail(`--demo has a public agent token and API key: it listens on loopback only, not ${values.host}`);
+}
 const agents = loadAgents();
 if (!!values['sms-auth-token'] !== !!values['sms-public-url']) fail('--sms-auth-token and --sms-public-url go together');
 if (!!values['messenger-app-secret'] !== !!values['messenger-verify-token']) fail('--messenger-app-secret and --messenger-verify-token go together');
@@ -76,25 +85,37 @@ const channels = {
   ...(values['sms-auth-token'] ? { sms: { authToken: values['sms-auth-token'], publicUrl: values['sms-public-url']! } } : {}),
   ...(values['messenger-app-secret'] ? { messenger: { appSecret: values['messenger-app-secret'], verifyToken: values['messenger-verify-token']! } } : {}),
 };
-const server = await startFeedServer({
-  host: values.host,
-  port,
-  dataDir: values['data-dir'],
-  agents,
-  apiKey: values['api-key'],
-  offerTimeoutSec,
-  channels,
-  logger,
-});
+let server: Awaited<ReturnType<typeof startFeedServer>>;
+try {
+  server = await startFeedServer({
+    host: values.host,
+    port,
+    dataDir: values['data-dir'],
+    agents,
+    ...(values['api-key'] ? { apiKey: values['api-key'] } : values.demo ? { apiKey: DEMO_API_KEY } : {}),
+    offerTimeoutSec,
+    channels,
+    logger,
+  });
+} catch (error) {
+  fail((error as Error).message);
+}
 console.log(`Deskbell feed server on ${server.httpUrl}  (agents' WebSocket: ${server.feedUrl})`);
 console.log(`Web chat for customers: ${server.httpUrl}/chat`);
 console.log(`Channels: SMS webhook ${channels.sms ? 'on' : 'off'}, Messenger webhook ${channels.messenger ? 'on' : 'off'}`);
-if (!values.agents) console.log(`Demo agent "${DEMO_AGENT.name}", token ${DEMO_AGENT.token}; API key ${values['api-key']}`);
+console.log(`Agents: ${agents.length}${values.agents ? ` from ${values.agents}` : ''}`);
+if (values.demo) {
+  console.log(`DEMO MODE: public agent "${DEMO_AGENT.name}" (token ${DEMO_AGENT.token}) and API key ${server.apiKey.value}. Never use --demo on a server others can reach.`);
+} else if (server.apiKey.created) {
+  console.log(`API key (shown once${server.apiKey.file ? `; kept in ${server.apiKey.file}, mode 600` : ''}): ${server.apiKey.value}`);
+} else if (server.apiKey.file) {
+  console.log(`API key: kept in ${server.apiKey.file}`);
+}
 
 const controller = new AbortController();
 if (values.simulate) {
   const everySec = Number(values['simulate-every']);
-  void runSimulator({ apiUrl: server.httpUrl, apiKey: values['api-key'], everySec, signal: controller.signal });
+  void runSimulator({ apiUrl: server.httpUrl, apiKey: server.apiKey.value, everySec, signal: controller.signal });
   console.log(`Simulator: a new conversation about every ${everySec} s`);
 }
 

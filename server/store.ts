@@ -5,13 +5,14 @@
  * the event that reports it are written in one transaction and can never be
  * seen apart.
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { keyedHash } from './secrets.ts';
 import type {
   Conversation,
   Customer,
+  Media,
   Message,
   OfferContext,
   ServerEvent,
@@ -57,7 +58,8 @@ create table if not exists agents (
   name text not null,
   token_hash text not null unique,
   capacity integer not null default 10,
-  last_work_at integer not null default 0
+  last_work_at integer not null default 0,
+  enabled integer not null default 1
 );
 create table if not exists conversations (
   id text primary key,
@@ -82,6 +84,7 @@ create table if not exists messages (
   text text not null,
   at integer not null,
   client_msg_id text,
+  media text,
   unique (conversation_id, client_msg_id)
 );
 create index if not exists messages_conversation on messages(conversation_id, at);
@@ -117,10 +120,6 @@ create table if not exists agent_cursors (
 );
 `;
 
-export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
-}
-
 type Row = Record<string, unknown>;
 
 function toConversation(row: Row): ConversationRecord {
@@ -149,6 +148,7 @@ function toMessage(row: Row): Message {
     at: row.at as number,
     ...(row.client_msg_id ? { clientMsgId: row.client_msg_id as string } : {}),
     ...(row.author ? { author: row.author as string } : {}),
+    ...(row.media ? { media: JSON.parse(row.media as string) as Media[] } : {}),
   };
 }
 
@@ -171,13 +171,19 @@ export function publicConversation(c: ConversationRecord): Conversation {
 
 export class Store {
   readonly db: Database.Database;
+  readonly #tokenKey: Buffer;
 
-  /** @param file a path, or `:memory:` for tests that need no restart. */
-  constructor(file: string) {
+  /**
+   * @param file a path, or `:memory:` for tests that need no restart.
+   * @param tokenKey keys the hashes of agent tokens (kept in the data directory), so a copy of the database alone gives nothing to guess against.
+   */
+  constructor(file: string, tokenKey: Buffer) {
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+    this.#tokenKey = tokenKey;
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    // An answered write survives power loss: each commit reaches the disk. Group commit keeps that affordable.
+    this.db.pragma('synchronous = FULL');
     this.db.exec(SCHEMA);
     this.#migrate();
   }
@@ -189,6 +195,10 @@ export class Store {
     if (!columns.includes('reason')) this.db.exec('alter table offers add column reason text');
     const convColumns = (this.db.prepare('pragma table_info(conversations)').all() as Row[]).map((c) => c.name);
     if (!convColumns.includes('address')) this.db.exec('alter table conversations add column address text');
+    const agentColumns = (this.db.prepare('pragma table_info(agents)').all() as Row[]).map((c) => c.name);
+    if (!agentColumns.includes('enabled')) this.db.exec('alter table agents add column enabled integer not null default 1');
+    const messageColumns = (this.db.prepare('pragma table_info(messages)').all() as Row[]).map((c) => c.name);
+    if (!messageColumns.includes('media')) this.db.exec('alter table messages add column media text');
     this.db.exec('create index if not exists conversations_address on conversations(channel, address, status)');
   }
 
@@ -210,19 +220,34 @@ export class Store {
 
   // -- agents ---------------------------------------------------------------
 
-  /** Adds the agents, or updates name, token and capacity of those that exist. */
-  upsertAgents(agents: readonly AgentSeed[]): void {
-    const stmt = this.#prepare(
-      `insert into agents (id, name, token_hash, capacity) values (@id, @name, @hash, @capacity)
-       on conflict(id) do update set name = excluded.name, token_hash = excluded.token_hash, capacity = excluded.capacity`,
+  /**
+   * Makes `agents` the whole set of agents who may sign in: adds them or
+   * updates their name, token and capacity, and disables every other agent
+   * (its token no longer opens anything). Returns the ids disabled now.
+   */
+  replaceAgents(agents: readonly AgentSeed[]): string[] {
+    const upsert = this.#prepare(
+      `insert into agents (id, name, token_hash, capacity, enabled) values (@id, @name, @hash, @capacity, 1)
+       on conflict(id) do update set name = excluded.name, token_hash = excluded.token_hash, capacity = excluded.capacity, enabled = 1`,
     );
-    this.transaction(() => {
-      for (const a of agents) stmt.run({ id: a.id, name: a.name, hash: hashToken(a.token), capacity: a.capacity ?? 10 });
+    return this.transaction(() => {
+      const keep = new Set(agents.map((a) => a.id));
+      const gone = (this.#prepare('select id from agents where enabled = 1').all() as Row[]).map((r) => r.id as string).filter((id) => !keep.has(id));
+      // A disabled agent's hash is replaced, so a later agent may reuse nothing of it.
+      const disable = this.#prepare(`update agents set enabled = 0, token_hash = 'disabled:' || id where id = ?`);
+      for (const id of gone) disable.run(id);
+      for (const a of agents) upsert.run({ id: a.id, name: a.name, hash: keyedHash(this.#tokenKey, a.token), capacity: a.capacity ?? 10 });
+      return gone;
     });
   }
 
+  /** Agents the agents file no longer names: their open offers and chats go back to the queue. */
+  disabledAgentIds(): string[] {
+    return (this.#prepare('select id from agents where enabled = 0').all() as Row[]).map((r) => r.id as string);
+  }
+
   agentByToken(token: string): AgentRecord | undefined {
-    const row = this.#prepare('select * from agents where token_hash = ?').get(hashToken(token)) as Row | undefined;
+    const row = this.#prepare('select * from agents where token_hash = ? and enabled = 1').get(keyedHash(this.#tokenKey, token)) as Row | undefined;
     return row && this.#agent(row);
   }
 
@@ -258,7 +283,7 @@ export class Store {
        select agent_id, count(*) as n from conversations where status = 'active' and agent_id is not null group by agent_id`,
     ).all() as Row[];
     for (const row of busy) loads.set(row.agent_id as string, (loads.get(row.agent_id as string) ?? 0) + (row.n as number));
-    const rows = this.#prepare('select * from agents').all() as Row[];
+    const rows = this.#prepare('select * from agents where enabled = 1').all() as Row[];
     return rows.map((row) => ({ ...this.#agent(row), load: loads.get(row.id as string) ?? 0 }));
   }
 
@@ -325,11 +350,11 @@ export class Store {
    */
   insertMessage(m: Message): Message | undefined {
     const result = this.#prepare(
-        `insert into messages (id, conversation_id, sender, author, text, at, client_msg_id)
-         values (@id, @conversationId, @from, @author, @text, @at, @clientMsgId)
+        `insert into messages (id, conversation_id, sender, author, text, at, client_msg_id, media)
+         values (@id, @conversationId, @from, @author, @text, @at, @clientMsgId, @media)
          on conflict (conversation_id, client_msg_id) do nothing`,
       )
-      .run({ ...m, author: m.author ?? null, clientMsgId: m.clientMsgId ?? null });
+      .run({ ...m, author: m.author ?? null, clientMsgId: m.clientMsgId ?? null, media: m.media?.length ? JSON.stringify(m.media) : null });
     return result.changes === 1 ? m : undefined;
   }
 

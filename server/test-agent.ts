@@ -1,28 +1,36 @@
 /**
  * A scripted agent for server tests and benchmarks: a real `ws` client that
- * speaks protocol v1 and records every frame it receives.
+ * speaks protocol v1 and records every frame it receives, and every one the
+ * extension's own schema would refuse (`invalid`).
  */
 import WebSocket from 'ws';
-import type { ClientFrame, Presence, ServerFrame } from '../utils/protocol/feed.ts';
+import { type ClientFrame, parseServerFrame, type Presence, type ServerFrame } from '../utils/protocol/feed.ts';
 
 export class TestAgent {
   readonly frames: ServerFrame[] = [];
+  /** Why frames failed the shared schema: the extension would drop each of these. Checked only with `validate`. */
+  readonly invalid: string[] = [];
   readonly socket: WebSocket;
   closed?: { code: number; reason: string };
   #waiters: { match: (f: ServerFrame) => boolean; resolve: (f: ServerFrame) => void }[] = [];
 
-  private constructor(url: string) {
+  private constructor(url: string, validate: boolean) {
     this.socket = new WebSocket(url);
     this.socket.on('message', (data) => {
-      const frame = JSON.parse(data.toString()) as ServerFrame;
+      const text = data.toString();
+      if (validate) {
+        const parsed = parseServerFrame(text);
+        if (!parsed.ok) this.invalid.push(parsed.error);
+      }
+      const frame = JSON.parse(text) as ServerFrame;
       this.frames.push(frame);
       this.#waiters = this.#waiters.filter((w) => (w.match(frame) ? (w.resolve(frame), false) : true));
     });
     this.socket.on('close', (code, reason) => (this.closed = { code, reason: reason.toString() }));
   }
 
-  static async connect(url: string, token: string, opts: { resumeFrom?: number; presence?: Presence } = {}): Promise<TestAgent> {
-    const agent = new TestAgent(url);
+  static async connect(url: string, token: string, opts: { resumeFrom?: number; presence?: Presence; validate?: boolean } = {}): Promise<TestAgent> {
+    const agent = new TestAgent(url, opts.validate ?? true);
     await new Promise((resolve, reject) => {
       agent.socket.once('open', resolve);
       agent.socket.once('error', reject);

@@ -313,6 +313,43 @@ describe('FeedClient', () => {
     expect(skews).toEqual([5000]);
   });
 
+  it('never storms a feed that keeps sending an event it cannot read: backs off, then starts a fresh session', async () => {
+    // A feed whose event after the cursor is always one the client's schema refuses, followed by a good one.
+    let serverLast = 10;
+    const reasons: string[] = [];
+    const t = setup({
+      onFreshStart: (reason) => void reasons.push(reason),
+      createSocket: (url) => {
+        const socket = new FakeSocket(url);
+        t.sockets.push(socket);
+        setTimeout(() => {
+          socket.open();
+          const hello = socket.sent.find((f) => f.type === 'hello') as { resumeFrom: number };
+          const resumed = hello.resumeFrom > 0 && hello.resumeFrom <= serverLast;
+          const from = resumed ? hello.resumeFrom : serverLast;
+          socket.receive(welcome({ resumed, lastSeq: from }));
+          socket.receive(JSON.stringify({ ...message(from + 1), message: { text: 42 } }));
+          socket.receive(message(from + 2));
+          if (!resumed) serverLast = from + 2;
+        }, 10);
+        return socket;
+      },
+    });
+    t.client.start();
+    await vi.advanceTimersByTimeAsync(60_000);
+    const firstMinute = t.sockets.length;
+    await vi.advanceTimersByTimeAsync(60_000);
+    const secondMinute = t.sockets.length - firstMinute;
+    // Today's bug was 129 connections in 5 s.
+    expect(firstMinute).toBeLessThanOrEqual(6);
+    expect(secondMinute).toBeLessThanOrEqual(3);
+    expect(t.client.stats.freshStarts).toBeGreaterThanOrEqual(1);
+    expect(reasons[0]).toMatch(/after seq 10 that this client cannot read, 3 times; starting a fresh session/);
+    // The fresh session asked for no resume.
+    const hellos = t.sockets.map((s) => (s.sent.find((f) => f.type === 'hello') as { resumeFrom: number }).resumeFrom);
+    expect(hellos.slice(0, 4)).toEqual([0, 10, 10, 0]);
+  });
+
   it('refuses to send commands while not connected', async () => {
     const t = setup();
     expect(t.client.send({ type: 'accept', offerId: 'o1' })).toBe(false);

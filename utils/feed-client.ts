@@ -14,7 +14,11 @@
  * connection says `resumeFrom` that seq, so the server replays exactly what
  * was missed. Seqs already handled are dropped (duplicates); a seq that skips
  * ahead means something was lost on the way, so the client reconnects and
- * resumes rather than carry on with a hole.
+ * resumes rather than carry on with a hole. A hole that comes back (the feed
+ * keeps sending an event this client cannot read) must not become a storm:
+ * the second time at the same seq the client backs off, the third time it
+ * starts a fresh session (`resumeFrom: 0`, the feed sends what is live now),
+ * and gap reconnects in a row wait longer each time.
  *
  * Everything from outside (socket, clock, randomness, where the cursor is
  * kept) is passed in, so the whole machine runs in unit tests.
@@ -97,6 +101,8 @@ export interface FeedClientOptions {
   onError?(frame: FeedErrorFrame): void;
   onState?(state: ConnectionState): void;
   onInvalidFrame?(reason: string): void;
+  /** The client gave up resuming past an event it cannot read and starts a fresh session; says why, for diagnostics. */
+  onFreshStart?(reason: string): void;
   createSocket?: (url: string) => WebSocketLike;
   now?: () => number;
   random?: () => number;
@@ -118,9 +124,24 @@ export interface FeedClientOptions {
 /** Close codes the server uses (docs/protocol.md). */
 const CLOSE_UNAUTHORIZED = 4401;
 const CLOSE_REPLACED = 4409;
+const CLOSE_TOO_SLOW = 4413;
+
+/** Gap reconnects further apart than this are not a storm: the count starts again. */
+const GAP_STREAK_RESET_MS = 5 * 60_000;
+
+/**
+ * Wait before the reconnect after the `streak`-th gap in a row: none for the
+ * first (a lost frame is normal), then 5 s, 10 s, 20 s … up to a minute, with
+ * equal jitter so that it never collapses to nothing.
+ */
+export function gapDelay(streak: number, random: () => number): number {
+  if (streak <= 1) return 0;
+  const ceiling = Math.min(60_000, 5_000 * 2 ** Math.min(streak - 2, 10));
+  return Math.floor(ceiling / 2 + (random() * ceiling) / 2);
+}
 
 export class FeedClient {
-  readonly stats = { invalidFrames: 0, duplicates: 0, gaps: 0, reconnects: 0 };
+  readonly stats = { invalidFrames: 0, duplicates: 0, gaps: 0, reconnects: 0, freshStarts: 0 };
   #state: ConnectionState;
   #socket: WebSocketLike | undefined;
   #generation = 0;
@@ -128,6 +149,12 @@ export class FeedClient {
   #welcomed = false;
   #stopped = true;
   #inbox: unknown[] = [];
+  /** The seq a gap was last found after, and how many times in a row. */
+  #gapAt: { seq: number; times: number } | undefined;
+  /** Gap reconnects in a row (reset after a quiet spell), and when the last was. */
+  #gapStreak = { count: 0, at: 0 };
+  /** The next connection starts a fresh session instead of resuming. */
+  #freshStart = false;
   #draining = false;
   #timers: { retry?: ReturnType<typeof setTimeout>; ping?: ReturnType<typeof setInterval>; pong?: ReturnType<typeof setTimeout>; connect?: ReturnType<typeof setTimeout>; ack?: ReturnType<typeof setTimeout> } = {};
   readonly #o: Required<Pick<FeedClientOptions, 'now' | 'random' | 'backoff' | 'pongTimeoutMs' | 'connectTimeoutMs' | 'createSocket'>> &
@@ -189,7 +216,7 @@ export class FeedClient {
   async #connect(): Promise<void> {
     const generation = ++this.#generation;
     this.#setState({ status: 'connecting', attempt: this.#state.attempt });
-    this.#lastSeq = await this.#o.cursor.load();
+    this.#lastSeq = this.#freshStart ? 0 : await this.#o.cursor.load();
     if (generation !== this.#generation || this.#stopped) return;
     let socket: WebSocketLike;
     try {
@@ -282,6 +309,7 @@ export class FeedClient {
   async #welcome(frame: Welcome, generation: number): Promise<void> {
     clearTimeout(this.#timers.connect);
     const skew = frame.serverTime - this.#o.now();
+    this.#freshStart = false;
     if (!frame.resumed) {
       this.#lastSeq = frame.lastSeq;
       await this.#o.cursor.save(frame.lastSeq);
@@ -315,13 +343,32 @@ export class FeedClient {
         console.warn(`[deskbell] feed skipped from seq ${next} to ${event.seq}; resuming`);
         await this.#commit(fresh, generation);
         this.#drop(4000, 'sequence gap');
-        this.#lost('events arrived out of order; resuming', undefined, true);
+        this.#afterGap(this.#lastSeq);
         return;
       }
       fresh.push(event);
       next = event.seq;
     }
     await this.#commit(fresh, generation);
+  }
+
+  /** Plans the reconnect after a gap found right after `seq`: at once, later, or as a fresh session. */
+  #afterGap(seq: number): void {
+    const now = this.#o.now();
+    const times = this.#gapAt?.seq === seq ? this.#gapAt.times + 1 : 1;
+    this.#gapAt = { seq, times };
+    const streak = now - this.#gapStreak.at > GAP_STREAK_RESET_MS ? 1 : this.#gapStreak.count + 1;
+    this.#gapStreak = { count: streak, at: now };
+    let reason = 'events arrived out of order; resuming';
+    if (times >= 3) {
+      this.#freshStart = true;
+      this.#gapAt = undefined;
+      this.stats.freshStarts++;
+      reason = `the feed sent something after seq ${seq} that this client cannot read, ${times} times; starting a fresh session`;
+      console.warn(`[deskbell] ${reason}`);
+      this.#o.onFreshStart?.(reason);
+    }
+    this.#lost(reason, undefined, { delayMs: gapDelay(streak, this.#o.random) });
   }
 
   async #commit(events: ServerEvent[], generation: number): Promise<void> {
@@ -351,8 +398,8 @@ export class FeedClient {
     }, this.#o.pongTimeoutMs);
   }
 
-  /** The connection is gone; plan the next attempt. */
-  #lost(reason: string, code?: number, immediate = false): void {
+  /** The connection is gone; plan the next attempt (after the backoff, or after `delayMs` when given). */
+  #lost(reason: string, code?: number, plan: { delayMs?: number } = {}): void {
     if (this.#stopped) return;
     this.#generation++;
     this.#welcomed = false;
@@ -364,9 +411,10 @@ export class FeedClient {
     // soon: retry at the slowest pace, so two windows do not fight.
     const slow = refused || code === CLOSE_REPLACED;
     const attempt = this.#state.attempt;
-    const delay = immediate ? 0 : backoffDelay(slow ? 30 : attempt, this.#o.backoff, this.#o.random);
+    const planned = plan.delayMs !== undefined;
+    const delay = planned ? plan.delayMs! : backoffDelay(slow ? 30 : attempt, this.#o.backoff, this.#o.random);
     // A long outage: the next attempt waits for reconnectNow().
-    const parked = !immediate && attempt + 1 >= (this.#o.timedAttempts ?? Infinity);
+    const parked = !planned && attempt + 1 >= (this.#o.timedAttempts ?? Infinity);
     this.#setState({
       status: refused ? 'refused' : 'waiting',
       attempt: attempt + 1,
@@ -412,6 +460,7 @@ export class FeedClient {
 function describeClose(code: number, reason: string): string {
   if (code === CLOSE_UNAUTHORIZED) return 'the feed refused the agent token';
   if (code === CLOSE_REPLACED) return 'this agent connected from another window';
+  if (code === CLOSE_TOO_SLOW) return 'the feed closed the connection: this client fell too far behind; resuming';
   if (code === 1006) return 'the connection to the feed was lost';
   return reason ? `the feed closed the connection: ${reason}` : `the feed closed the connection (${code})`;
 }

@@ -34,6 +34,9 @@ export interface Diagnostics {
   invalidFrames: number;
   lastInvalidFrame?: string;
   duplicates: number;
+  /** Times the feed client gave up resuming past an event it could not read, and why the last time. */
+  freshStarts?: number;
+  lastFreshStart?: string;
   lastFeedError?: string;
   /** The last events handled, newest last: seq, type and the id they concern. */
   journal: { seq: number; type: string; id: string }[];

@@ -114,6 +114,7 @@ export class FeedConnection {
         void this.#note({ connection, duplicates: client.stats.duplicates });
       },
       onInvalidFrame: (reason) => void this.#note((d) => ({ invalidFrames: d.invalidFrames + 1, lastInvalidFrame: reason })),
+      onFreshStart: (reason) => void this.#note((d) => ({ freshStarts: (d.freshStarts ?? 0) + 1, lastFreshStart: reason })),
       onError: (frame) => void this.#note({ lastFeedError: `${frame.code}: ${frame.message}` }),
     });
     this.#client = client;

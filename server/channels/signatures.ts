@@ -4,26 +4,31 @@
  * leaking how close it came.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
+// The official library's own check: the URL variants it accepts (with and without the
+// default port, the legacy query encoding) and both signing algorithms follow it exactly.
+import { getSignatureAlgorithm, validateRequest } from 'twilio/lib/webhooks/webhooks.js';
 
 /**
- * The common SMS-provider scheme: base64 HMAC-SHA1, keyed with the account's
- * auth token, over the full public URL followed by each POST parameter name
- * and value, sorted by name.
+ * SMS (Twilio's scheme): base64 HMAC, keyed with the account's auth token,
+ * over the public URL followed by each POST parameter name and value, sorted
+ * by name; SHA-1 unless `X-Twilio-Webhooks-Signature-Settings` names
+ * HMAC_SHA256.
  */
-export function smsSignature(authToken: string, url: string, params: URLSearchParams): string {
-  const names = [...new Set(params.keys())].sort();
-  const data = url + names.map((name) => params.getAll(name).map((value) => name + value).join('')).join('');
-  return createHmac('sha1', authToken).update(data, 'utf8').digest('base64');
-}
-
-export function validSmsSignature(authToken: string, url: string, params: URLSearchParams, header: string | undefined): boolean {
-  return !!header && same(smsSignature(authToken, url, params), header);
+export function validSmsSignature(authToken: string, url: string, params: URLSearchParams, header: string | undefined, settings?: string): boolean {
+  if (!header) return false;
+  const fields: Record<string, string | string[]> = {};
+  for (const name of new Set(params.keys())) {
+    const values = params.getAll(name);
+    fields[name] = values.length === 1 ? values[0]! : values;
+  }
+  const algorithm = getSignatureAlgorithm(settings);
+  // An algorithm the library does not know fails the check; the library would also warn on the console.
+  if (algorithm !== 'HMAC_SHA1' && algorithm !== 'HMAC_SHA256') return false;
+  try {
+    return validateRequest(authToken, header, url, fields, algorithm);
+  } catch {
+    return false;
+  }
 }
 
 /** Messenger: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body, keyed with the app secret>`. */
@@ -32,5 +37,8 @@ export function messengerSignature(appSecret: string, rawBody: Buffer): string {
 }
 
 export function validMessengerSignature(appSecret: string, rawBody: Buffer, header: string | undefined): boolean {
-  return !!header && same(messengerSignature(appSecret, rawBody), header);
+  if (!header) return false;
+  const x = Buffer.from(messengerSignature(appSecret, rawBody));
+  const y = Buffer.from(header);
+  return x.length === y.length && timingSafeEqual(x, y);
 }

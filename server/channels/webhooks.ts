@@ -15,8 +15,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as v from 'valibot';
+import { type Media, MAX_MEDIA, MediaSchema, normalizeName } from '../../utils/protocol/feed.ts';
 import type { FeedService } from '../feed-service.ts';
-import { HttpError, readBody, readJson, sendJson } from '../http-api.ts';
+import { HttpError, readBody, readJson, sendJson, tooMany } from '../http-api.ts';
+import type { Edge } from '../rate-limit.ts';
+import { sameSecret } from '../secrets.ts';
 import { validMessengerSignature, validSmsSignature } from './signatures.ts';
 import { WEBCHAT_PAGE } from './webchat-page.ts';
 
@@ -33,7 +36,7 @@ export interface ChannelOptions {
 }
 
 const WebchatStart = v.object({
-  name: v.pipe(v.string(), v.trim(), v.minLength(1, 'Tell us your name.'), v.maxLength(200)),
+  name: v.pipe(v.string(), v.transform(normalizeName), v.minLength(1, 'Tell us your name.'), v.maxLength(200)),
   question: v.pipe(v.string(), v.trim(), v.minLength(1, 'Tell us what you need.'), v.maxLength(4000)),
 });
 const WebchatMessage = v.object({ text: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(4000)) });
@@ -45,8 +48,18 @@ const MessengerEvent = v.object({
       messaging: v.optional(
         v.array(
           v.object({
-            sender: v.object({ id: v.string() }),
-            message: v.optional(v.object({ mid: v.string(), text: v.optional(v.string()), is_echo: v.optional(v.boolean()) })),
+            sender: v.object({ id: v.pipe(v.string(), v.minLength(1), v.maxLength(128)) }),
+            message: v.optional(
+              v.object({
+                mid: v.pipe(v.string(), v.minLength(1), v.maxLength(200)),
+                text: v.optional(v.string()),
+                is_echo: v.optional(v.boolean()),
+                // Photos, videos, files, stickers: each with a payload URL, or none (a shared location, a template).
+                attachments: v.optional(
+                  v.array(v.object({ type: v.optional(v.string()), payload: v.optional(v.nullable(v.object({ url: v.optional(v.string()) }))) })),
+                ),
+              }),
+            ),
           }),
         ),
         [],
@@ -57,7 +70,28 @@ const MessengerEvent = v.object({
 
 const tokenHash = (token: string) => createHash('sha256').update(token).digest('hex');
 
-export function channelRoutes(options: ChannelOptions) {
+/**
+ * What a channel sent along with a message: https addresses become media the
+ * agent can open; anything else (a plain http link, a payload with no URL) is
+ * kept as a line of text, so nothing the customer sent is lost.
+ */
+export function splitMedia(items: { url?: string | undefined; contentType?: string | undefined; type?: string | undefined }[]): { media: Media[]; notes: string[] } {
+  const media: Media[] = [];
+  const notes: string[] = [];
+  for (const item of items) {
+    const candidate = { url: item.url ?? '', ...(item.contentType ? { contentType: item.contentType.slice(0, 100) } : {}) };
+    if (media.length < MAX_MEDIA && v.is(MediaSchema, candidate)) media.push(candidate);
+    else notes.push(`[${item.type ?? item.contentType ?? 'attachment'}${item.url ? `: ${item.url.slice(0, 2000)}` : ''}]`);
+  }
+  return { media, notes };
+}
+
+/** The customer's text and the notes about what could not be media, as one message text. */
+function joinText(text: string, notes: string[]): string {
+  return [text.trim(), ...notes].filter(Boolean).join('\n').slice(0, 8000);
+}
+
+export function channelRoutes(options: ChannelOptions, edge: Edge) {
   return async (req: IncomingMessage, res: ServerResponse, url: URL, service: FeedService): Promise<boolean> => {
     const method = req.method ?? 'GET';
     const path = url.pathname;
@@ -67,15 +101,33 @@ export function channelRoutes(options: ChannelOptions) {
       if (method !== 'POST') throw new HttpError(405, 'method-not-allowed', 'POST the message here');
       const params = new URLSearchParams((await readBody(req)).toString('utf8'));
       const signature = req.headers['x-twilio-signature'];
-      if (!validSmsSignature(options.sms.authToken, options.sms.publicUrl, params, typeof signature === 'string' ? signature : undefined)) {
+      const settings = req.headers['x-twilio-webhooks-signature-settings'];
+      if (
+        !validSmsSignature(
+          options.sms.authToken,
+          options.sms.publicUrl,
+          params,
+          typeof signature === 'string' ? signature : undefined,
+          typeof settings === 'string' ? settings : undefined,
+        )
+      ) {
         throw new HttpError(403, 'bad-signature', 'the request signature does not match');
       }
       const from = params.get('From')?.trim();
       const sid = params.get('MessageSid')?.trim();
       const body = params.get('Body') ?? '';
       if (!from || !sid) throw new HttpError(400, 'invalid', 'From and MessageSid are required');
-      if (!body.trim()) throw new HttpError(400, 'invalid', 'Body is empty');
-      service.receiveInbound({ source: 'sms', externalId: sid, channel: 'sms', scenario: 'sms', address: from, customer: { name: from, phone: from }, text: body.slice(0, 4000) });
+      if (from.length > 40 || sid.length > 200) throw new HttpError(400, 'invalid', 'From or MessageSid is too long');
+      // MMS: NumMedia, MediaUrl0…, MediaContentType0…; a photo with no words is still a message.
+      const count = Math.min(Number.parseInt(params.get('NumMedia') ?? '0', 10) || 0, 50);
+      const { media, notes } = splitMedia(
+        Array.from({ length: count }, (_, i) => ({ url: params.get(`MediaUrl${i}`) ?? undefined, contentType: params.get(`MediaContentType${i}`) ?? undefined })),
+      );
+      const text = joinText(body, notes);
+      if (!text && media.length === 0) throw new HttpError(400, 'invalid', 'the message has neither Body nor media');
+      const name = normalizeName(from) || 'SMS customer';
+      service.receiveInbound({ source: 'sms', externalId: sid, channel: 'sms', scenario: 'sms', address: from, customer: { name, phone: from }, text, media });
+      await service.committed();
       res.writeHead(200, { 'content-type': 'text/xml' }).end('<?xml version="1.0" encoding="UTF-8"?><Response></Response>');
       return true;
     }
@@ -86,7 +138,7 @@ export function channelRoutes(options: ChannelOptions) {
         const mode = url.searchParams.get('hub.mode');
         const token = url.searchParams.get('hub.verify_token');
         const challenge = url.searchParams.get('hub.challenge');
-        if (mode !== 'subscribe' || token !== options.messenger.verifyToken || !challenge) throw new HttpError(403, 'bad-verify-token', 'verification failed');
+        if (mode !== 'subscribe' || !sameSecret(token ?? undefined, options.messenger.verifyToken) || !challenge) throw new HttpError(403, 'bad-verify-token', 'verification failed');
         res.writeHead(200, { 'content-type': 'text/plain' }).end(challenge);
         return true;
       }
@@ -107,18 +159,24 @@ export function channelRoutes(options: ChannelOptions) {
       for (const entry of parsed.output.entry) {
         for (const event of entry.messaging) {
           // Echoes are the page's own (the agent's) messages coming back.
-          if (!event.message?.text || event.message.is_echo) continue;
+          const message = event.message;
+          if (!message || message.is_echo) continue;
+          const { media, notes } = splitMedia((message.attachments ?? []).map((a) => ({ url: a.payload?.url, type: a.type })));
+          const text = joinText(message.text ?? '', notes);
+          if (!text && media.length === 0) continue;
           service.receiveInbound({
             source: 'messenger',
-            externalId: event.message.mid,
+            externalId: message.mid,
             channel: 'facebook',
             scenario: 'facebook',
             address: event.sender.id,
             customer: { name: `Messenger user ${event.sender.id.slice(-4)}` },
-            text: event.message.text.slice(0, 4000),
+            text,
+            media,
           });
         }
       }
+      await service.committed();
       res.writeHead(200, { 'content-type': 'text/plain' }).end('EVENT_RECEIVED');
       return true;
     }
@@ -131,7 +189,10 @@ export function channelRoutes(options: ChannelOptions) {
       return true;
     }
 
+    const address = req.socket.remoteAddress ?? 'unknown';
+
     if (path === '/webchat/conversations' && method === 'POST') {
+      if (!edge.webchatStarts.take(address)) throw tooMany('too many chats started from this address', edge.webchatStarts.retryAfterSec(address));
       const body = await readJson(req, WebchatStart);
       const token = randomBytes(24).toString('base64url');
       const conversation = service.createConversation({
@@ -142,6 +203,7 @@ export function channelRoutes(options: ChannelOptions) {
         queue: 'Web chat',
         address: tokenHash(token),
       });
+      await service.committed();
       sendJson(res, 201, { conversationId: conversation.id, token });
       return true;
     }
@@ -151,30 +213,52 @@ export function channelRoutes(options: ChannelOptions) {
       const [, id, action] = match as unknown as [string, string, string];
       const conversation = service.store.conversation(id);
       const token = url.searchParams.get('token') ?? req.headers.authorization?.replace(/^Bearer /, '') ?? '';
-      if (!conversation || conversation.channel !== 'chat' || conversation.address !== tokenHash(token)) {
+      if (!conversation || conversation.channel !== 'chat' || !sameSecret(tokenHash(token), conversation.address ?? '')) {
         throw new HttpError(404, 'not-found', 'no such chat');
       }
       if (action === 'messages' && method === 'POST') {
+        if (!edge.customerMessages.take(address)) throw tooMany('too many messages from this address', edge.customerMessages.retryAfterSec(address));
         const body = await readJson(req, WebchatMessage);
-        sendJson(res, 201, { message: service.postMessage(id, body.text) });
+        const message = service.postMessage(id, body.text);
+        await service.committed();
+        sendJson(res, 201, { message });
         return true;
       }
       if (action === 'end' && method === 'POST') {
         service.endByCustomer(id);
+        await service.committed();
         sendJson(res, 200, { ended: true });
         return true;
       }
       if (action === 'events' && method === 'GET') {
+        const release = edge.openStream(id, address);
+        if (!release) throw tooMany('too many open event streams for this chat or address', 10);
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
-        const send = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`);
-        for (const message of service.store.transcript(id)) send({ type: 'message', message });
-        if (conversation.status === 'ended') send({ type: 'ended', by: 'system' });
-        const stop = service.watch(id, send);
-        const ping = setInterval(() => res.write(': ping\n\n'), 20_000);
-        req.on('close', () => {
+        let closed = false;
+        let stop = () => {};
+        const ping = setInterval(() => write(': ping\n\n'), 20_000);
+        const close = () => {
+          closed = true;
           stop();
           clearInterval(ping);
-        });
+          release();
+        };
+        const write = (text: string) => {
+          if (closed) return;
+          // A reader that does not keep up is let go: its browser reconnects and gets the transcript again.
+          if (res.writableLength > edge.limits.maxStreamBacklogBytes) {
+            close();
+            res.destroy();
+            return;
+          }
+          res.write(text);
+        };
+        const send = (data: unknown) => write(`data: ${JSON.stringify(data)}\n\n`);
+        for (const message of service.store.transcript(id)) send({ type: 'message', message });
+        if (conversation.status === 'ended') send({ type: 'ended', by: 'system' });
+        if (!closed) stop = service.watch(id, send);
+        req.on('close', close);
+        res.on('close', close);
         return true;
       }
       throw new HttpError(405, 'method-not-allowed', `${method} ${path} is not supported`);

@@ -20,7 +20,7 @@ export class Feed {
   server!: FeedServer;
   constructor(
     readonly dataDir: string,
-    readonly options: FeedServerOptions = {},
+    readonly options: Partial<FeedServerOptions> = {},
   ) {}
 
   async start(port = 0): Promise<this> {
@@ -77,7 +77,7 @@ export interface ExtensionHandle {
   diagnostics(): Promise<Diagnostics>;
 }
 
-type Fixtures = { feedOptions: FeedServerOptions; feed: Feed; crm: CrmSite; context: BrowserContext; extension: ExtensionHandle };
+type Fixtures = { feedOptions: Partial<FeedServerOptions>; feed: Feed; crm: CrmSite; context: BrowserContext; extension: ExtensionHandle };
 
 export const test = base.extend<Fixtures>({
   feedOptions: [{}, { option: true }],

@@ -7,8 +7,8 @@ import path from 'node:path';
 
 export const EXTENSION_PATH = path.resolve('.output/chrome-mv3');
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const AGENT = { id: 'agent-1', name: 'Alex Morgan', token: 'e2e-agent-token', capacity: 100 };
-export const API_KEY = 'e2e-api-key';
+export const AGENT = { id: 'agent-1', name: 'Alex Morgan', token: 'deskbell-e2e-agent-token', capacity: 100 };
+export const API_KEY = 'deskbell-e2e-api-key-0001';
 /** The fake CRM's origin as a CRM site pattern (declared host permission: no prompt). */
 export const CRM_SITE = 'http://127.0.0.1/*';
 

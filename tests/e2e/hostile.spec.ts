@@ -6,7 +6,7 @@
  */
 import type { CDPSession, Page } from '@playwright/test';
 import { startCrmSite } from './crm-site';
-import { expect, test } from './fixtures';
+import { AGENT, expect, test } from './fixtures';
 import { chat, connect, conversationStatus, openCrm } from './steps';
 
 /** Runs `expression` in Deskbell's content-script world of the page (as DevTools' context picker does). */
@@ -149,7 +149,7 @@ test('forged and malformed messages from the content-script world are refused; t
   // As if the page's renderer were compromised: the content script's own powers, used directly.
   const token = await inContentScript<string>(page, extension.id, `chrome.storage.local.get('settings').then((r) => 'read: ' + JSON.stringify(r), (e) => 'refused: ' + e.message)`);
   expect(token).toMatch(/^refused: /);
-  expect(token).not.toContain('e2e-agent-token');
+  expect(token).not.toContain(AGENT.token);
 
   const send = (type: string, data: unknown) =>
     inContentScript<unknown>(page, extension.id, `chrome.runtime.sendMessage({ id: 1, type: ${JSON.stringify(type)}, data: ${JSON.stringify(data)}, timestamp: Date.now() })`);

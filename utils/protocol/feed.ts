@@ -21,6 +21,9 @@ export const MAX_CLIENT_FRAME_CHARS = 256 * 1024;
  */
 export const MAX_SERVER_FRAME_CHARS = 16 * 1024 * 1024;
 
+/** Most messages an `accepted` event carries; a longer transcript is sent as its newest messages. */
+export const MAX_TRANSCRIPT_MESSAGES = 10_000;
+
 const Id = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
 const EpochMs = v.pipe(v.number(), v.integer(), v.minValue(0));
 const Text = (max: number) => v.pipe(v.string(), v.maxLength(max));
@@ -70,11 +73,28 @@ export type Customer = v.InferOutput<typeof CustomerSchema>;
 export const SENDERS = ['customer', 'agent', 'bot', 'system'] as const;
 export type Sender = (typeof SENDERS)[number];
 
+/** Most media one message carries (MMS allows ten). */
+export const MAX_MEDIA = 10;
+
+/**
+ * A photo, file or other attachment the customer sent. Only its address
+ * travels: the side panel shows it as a link the agent may open, and nothing
+ * fetches it on its own.
+ */
+export const MediaSchema = v.object({
+  url: v.pipe(v.string(), v.maxLength(2000), v.url(), v.regex(/^https:\/\//i, 'media must be an https address')),
+  /** MIME type as the provider gave it, e.g. `image/jpeg`. */
+  contentType: v.optional(Text(100)),
+});
+export type Media = v.InferOutput<typeof MediaSchema>;
+
 export const MessageSchema = v.object({
   id: Id,
   conversationId: Id,
   from: v.picklist(SENDERS),
+  /** Empty when the message is only media. */
   text: Text(8000),
+  media: v.optional(v.pipe(v.array(MediaSchema), v.maxLength(MAX_MEDIA))),
   at: EpochMs,
   /** Echoed for agent messages, so the sender can match its pending copy. */
   clientMsgId: v.optional(Id),
@@ -198,7 +218,7 @@ export const AcceptedFrame = v.object({
   seq: Seq,
   offerId: Id,
   conversation: ConversationSchema,
-  transcript: v.pipe(v.array(MessageSchema), v.maxLength(10000)),
+  transcript: v.pipe(v.array(MessageSchema), v.maxLength(MAX_TRANSCRIPT_MESSAGES)),
 });
 
 export const MessageFrame = v.object({ type: v.literal('message'), seq: Seq, message: MessageSchema });
@@ -281,17 +301,46 @@ export const parseServerFrame = (raw: unknown) => parseFrame(ServerFrameSchema, 
 export const parseClientFrame = (raw: unknown) => parseFrame(ClientFrameSchema, raw, MAX_CLIENT_FRAME_CHARS);
 
 /**
+ * The newest part of a transcript that an `accepted` event can carry: at most
+ * `MAX_TRANSCRIPT_MESSAGES` messages, and few enough that the frame stays
+ * within `maxChars`. The server fits every event before it logs it, so no
+ * client ever receives a frame its schema refuses.
+ */
+export function fitTranscript(frame: Omit<Extract<ServerFrame, { type: 'accepted' }>, 'seq'>, maxChars = MAX_SERVER_FRAME_CHARS - 64): { transcript: Message[]; trimmed: number } {
+  let transcript = frame.transcript.length > MAX_TRANSCRIPT_MESSAGES ? frame.transcript.slice(-MAX_TRANSCRIPT_MESSAGES) : frame.transcript;
+  let text = JSON.stringify({ ...frame, transcript });
+  while (text.length > maxChars && transcript.length > 0) {
+    transcript = transcript.slice(Math.max(1, Math.floor(transcript.length / 8)));
+    text = JSON.stringify({ ...frame, transcript });
+  }
+  return { transcript, trimmed: frame.transcript.length - transcript.length };
+}
+
+/**
  * A server frame as text no longer than `maxChars`: an `accepted` event whose
  * transcript would not fit keeps its newest messages (`trimmed` says how many
  * were left out). Other frames are small by construction.
  */
 export function serializeServerFrame(frame: ServerFrame, maxChars = MAX_SERVER_FRAME_CHARS): { text: string; trimmed: number } {
-  let text = JSON.stringify(frame);
-  if (text.length <= maxChars || frame.type !== 'accepted') return { text, trimmed: 0 };
-  let transcript = frame.transcript;
-  while (text.length > maxChars && transcript.length > 0) {
-    transcript = transcript.slice(Math.max(1, Math.floor(transcript.length / 8)));
-    text = JSON.stringify({ ...frame, transcript });
-  }
-  return { text, trimmed: frame.transcript.length - transcript.length };
+  const text = JSON.stringify(frame);
+  if (frame.type !== 'accepted') return { text, trimmed: 0 };
+  if (text.length <= maxChars && frame.transcript.length <= MAX_TRANSCRIPT_MESSAGES) return { text, trimmed: 0 };
+  const { transcript, trimmed } = fitTranscript(frame, maxChars);
+  return { text: JSON.stringify({ ...frame, transcript }), trimmed };
+}
+
+/**
+ * A person's name as it may be shown: NFC, without format characters (the
+ * zero-width ones, bidi overrides and isolates that can reorder what the
+ * agent reads) or unpaired surrogates, white space folded. Empty when nothing
+ * printable is left; the caller refuses that with a message.
+ */
+export function normalizeName(raw: string): string {
+  return raw
+    .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '')
+    .normalize('NFC')
+    .replace(/\p{Cf}/gu, '')
+    .replace(/\p{Cc}/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 }

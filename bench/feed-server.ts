@@ -1,9 +1,12 @@
 /**
  * Feed server: offers created at a fixed rate and delivered to agents over
- * loopback WebSockets (SQLite log write, routing, JSON, socket), against a
+ * loopback WebSockets (durable SQLite log write, routing, JSON, socket), against a
  * bare `ws` server that sends the same bytes to the same number of clients.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import WebSocket, { WebSocketServer } from 'ws';
 import { startFeedServer } from '../server/feed-server.ts';
@@ -29,7 +32,9 @@ function figures(latencies: number[], sent: number, elapsedMs: number): ServerFi
 export async function benchFeedServer({ agents: count, rate, seconds }: ServerBenchOptions): Promise<ServerFigures> {
   const total = rate * seconds;
   const agents = Array.from({ length: count }, (_, i) => ({ id: `a${i}`, name: `Agent ${i}`, token: `bench-agent-token-${String(i).padStart(8, '0')}`, capacity: 100_000 }));
-  const server = await startFeedServer({ dataDir: ':memory:', agents, apiKey: 'bench-api-key-0123456789abcdef', offerTimeoutSec: 600, rateLimit: 100_000 });
+  // A real file, fsynced on every commit (synchronous = FULL), as operators run it.
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'deskbell-bench-'));
+  const server = await startFeedServer({ dataDir, agents, apiKey: 'bench-api-key-0123456789abcdef', offerTimeoutSec: 600, rateLimit: 100_000 });
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
   const clients: TestAgent[] = [];
@@ -57,6 +62,7 @@ export async function benchFeedServer({ agents: count, rate, seconds }: ServerBe
   const result = figures(latencies, total, performance.now() - start);
   await Promise.all(clients.map((c) => c.close()));
   await server.close();
+  rmSync(dataDir, { recursive: true, force: true });
   return result;
 }
 

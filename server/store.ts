@@ -5,7 +5,7 @@
  * the event that reports it are written in one transaction and can never be
  * seen apart.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { keyedHash } from './secrets.ts';
@@ -178,9 +178,11 @@ export class Store {
    * @param tokenKey keys the hashes of agent tokens (kept in the data directory), so a copy of the database alone gives nothing to guess against.
    */
   constructor(file: string, tokenKey: Buffer) {
-    if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+    if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     this.#tokenKey = tokenKey;
     this.db = new Database(file);
+    // Customers' names, numbers and messages: for the server's owner only.
+    if (file !== ':memory:') chmodSync(file, 0o600);
     this.db.pragma('journal_mode = WAL');
     // An answered write survives power loss: each commit reaches the disk. Group commit keeps that affordable.
     this.db.pragma('synchronous = FULL');

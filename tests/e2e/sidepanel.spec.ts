@@ -146,6 +146,15 @@ test('markup and script links in a chat are shown as text, and only web addresse
   expect(hrefs.filter((h) => !/^(https?|tel|mailto):/.test(h ?? ''))).toEqual([]);
   expect(hrefs).toContain('https://help.example/a?b=');
   expect(await panel.page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
+
+  // A photo the customer sent: a link the agent may open, never loaded by the panel on its own.
+  const photo = 'https://media.example/photo.jpg?sig=<x>';
+  expect((await feed.api('POST', `/api/conversations/${id}/messages`, { media: [{ url: photo, contentType: 'image/jpeg' }] })).status).toBe(201);
+  expect((await feed.api('POST', `/api/conversations/${id}/messages`, { media: [{ url: 'javascript:window.pwned=10' }] })).status).toBe(400);
+  const media = panel.messages().last().locator('.media a');
+  await expect(media).toHaveText('Attachment 1 (image/jpeg)');
+  expect(await media.getAttribute('href')).toBe(new URL(photo).href);
+  expect(await panel.page.locator('main img, main video, main audio').count()).toBe(0);
 });
 
 test('a bot escalation shows what the bot and the customer said; a transfer shows who handed it over', async ({ context, extension, feed, crm }) => {

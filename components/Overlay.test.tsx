@@ -25,7 +25,7 @@ function setup(offers: OfferView[], skewMs = 0) {
   const reject = vi.fn(async () => ({ ok: false as const, error: 'Not connected to the conversation feed.' }));
   const open = vi.fn(async () => ({ ok: true as const }));
   const model = createOverlayModel({ accept, reject, open }, () => now);
-  model.receive({ theme: 'dark', offers, sessions: [], skewMs });
+  model.receive({ theme: 'dark', offers, skewMs });
   render(<Overlay model={model} theme="dark" />);
   return { model, accept, reject, open, advance: (ms: number) => ((now += ms), model.tick()) };
 }

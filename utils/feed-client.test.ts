@@ -221,7 +221,7 @@ describe('FeedClient', () => {
     await vi.advanceTimersByTimeAsync(20_000);
     expect(t.last().sent.at(-1)).toMatchObject({ type: 'ping' });
     await vi.advanceTimersByTimeAsync(10_000);
-    expect(t.sockets[0]!.closed).toBeDefined();
+    expect(t.sockets[0]!.closed).toEqual({ code: 4000, reason: 'no pong' });
     expect(t.client.state).toMatchObject({ status: 'waiting', lastError: expect.stringContaining('heartbeat') });
   });
 

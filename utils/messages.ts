@@ -6,7 +6,6 @@
  */
 import { defineExtensionMessaging } from '@webext-core/messaging';
 import type { PageLookup } from './crm/dynamics365';
-import type { Diagnostics } from './storage-items';
 
 export type CommandResult = { ok: true } | { ok: false; error: string };
 
@@ -25,7 +24,6 @@ export interface ProtocolMap {
   closeSession(data: { conversationId: string }): CommandResult;
   /** The agent chose which of several CRM contacts the customer is. */
   pickContact(data: { conversationId: string; contactId: string }): CommandResult;
-  getDiagnostics(): Diagnostics;
   /** Worker → the content script in a Dynamics 365 tab: look contacts up on the org's Web API. */
   findContacts(data: { tails: string[] }): PageLookup;
   /** Opens the side panel on an auto-accepted conversation (the overlay's Open button). */

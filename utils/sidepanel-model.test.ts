@@ -27,7 +27,7 @@ function fakeClient(result: () => CommandResult = () => ({ ok: true })) {
     pickContact: async () => ({ ok: true }),
   };
   const show = (sessions: SessionEntry[]) =>
-    (view.value = { theme: 'dark', offers: [], sessions: [], sessionDetails: sessions, connection: null, sitesMissingPermission: [], identifications: {}, skewMs: 0 });
+    (view.value = { theme: 'dark', offers: [], sessionDetails: sessions, connection: null, sitesMissingPermission: [], identifications: {}, skewMs: 0 });
   return { client, sent, show };
 }
 

@@ -19,19 +19,11 @@ export interface OfferView {
   autoAccepted?: true;
 }
 
-export interface SessionView {
-  conversationId: string;
-  customerName: string;
-  ended: boolean;
-  messages: number;
-}
-
 export interface StateSnapshot {
   theme: ThemeSetting;
   /** The catalogue of the language the admin chose; absent: the browser's language. */
   strings?: Record<string, string>;
   offers: OfferView[];
-  sessions: SessionView[];
   /** The feed's clock minus the local one: a wait time is `now + skewMs − waitingSince`. */
   skewMs: number;
 }

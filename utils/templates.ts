@@ -6,7 +6,7 @@
  * scenario; this module merges and checks those overrides.
  */
 import * as v from 'valibot';
-import { type Scenario, SCENARIOS } from './protocol/feed';
+import type { Scenario } from './protocol/feed';
 
 export const FIELDS = ['customer', 'comment', 'waitTime', 'channel', 'queue', 'phone', 'email', 'context'] as const;
 export type Field = (typeof FIELDS)[number];
@@ -83,5 +83,3 @@ export function templateFor(scenario: Scenario, overrides: TemplateOverrides = {
   const checked = v.safeParse(TemplateSchema, merged);
   return checked.success ? checked.output : DEFAULT_TEMPLATES[scenario];
 }
-
-export const SCENARIO_LIST: readonly Scenario[] = SCENARIOS;

@@ -10,7 +10,7 @@ import { BUILT_IN_CRM_MATCHES } from '../../utils/crm-sites';
 import { loadCatalogue, t } from '../../utils/i18n';
 import { type EffectiveSettings } from '../../utils/settings';
 import { loadEffectiveSettings, refreshPolicy, watchEffectiveSettings } from '../../utils/settings-store';
-import { agentPresence, diagnostics, feedState, migrateLegacySettings } from '../../utils/storage-items';
+import { agentPresence, feedState, migrateLegacySettings } from '../../utils/storage-items';
 import { templateFor } from '../../utils/templates';
 import { mayRunOn, syncCrmSites } from './crm-sites';
 import { planAttention } from './attention';
@@ -206,8 +206,6 @@ export default defineBackground(() => {
     const next = await keeper.update((s) => pickContact(s, conversationId, contactId));
     return next.identifications[conversationId]?.status === 'matched' ? { ok: true } : { ok: false, error: 'That contact is not one of the matches.' };
   }, pagesOnly));
-
-  onMessage('getDiagnostics', ({ sender }) => (isExtensionPage(sender, extensionOrigin) ? diagnostics.getValue() : undefined));
 
   /**
    * Starts a CRM lookup for each conversation that has a number to look up

@@ -36,13 +36,8 @@ export function toSnapshot(state: FeedState, settings: ViewSettings): StateSnaps
   return {
     theme: settings.theme,
     ...(settings.strings ? { strings: settings.strings } : {}),
+    // Offers only: what customers said in open sessions never goes to a CRM page's renderer.
     offers: [...unopenedOffers(state), ...pendingOffers(state)].map(view),
-    sessions: Object.values(state.sessions).map((s) => ({
-      conversationId: s.conversationId,
-      customerName: s.conversation.customer.name,
-      ended: !!s.endedBy,
-      messages: s.transcript.length,
-    })),
     skewMs: state.skewMs,
   };
 }

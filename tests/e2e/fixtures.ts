@@ -12,9 +12,9 @@ import { type FeedServer, type FeedServerOptions, startFeedServer } from '../../
 import type { Diagnostics } from '../../utils/storage-items';
 import type { FeedState } from '../../utils/feed-state';
 import { startCrmSite, type CrmSite } from './crm-site';
-import { AGENT, API_KEY, CHROMIUM, CHROMIUM_ARGS, CRM_SITE, EXTENSION_PATH } from './harness';
+import { AGENT, API_KEY, CHROMIUM, CHROMIUM_ARGS, CRM_SITE, EXTENSION_PATH, readmeShot } from './harness';
 
-export { AGENT, API_KEY, CHROMIUM, CHROMIUM_ARGS, CRM_SITE, EXTENSION_PATH };
+export { AGENT, API_KEY, CHROMIUM, CHROMIUM_ARGS, CRM_SITE, EXTENSION_PATH, readmeShot };
 
 export class Feed {
   server!: FeedServer;

@@ -3,12 +3,24 @@
  * the browser are, the flags Chromium needs here, the test agent.
  * Free of the Playwright test runner, so plain scripts can import it.
  */
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 
 export const EXTENSION_PATH = path.resolve('.output/chrome-mv3');
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const AGENT = { id: 'agent-1', name: 'Alex Morgan', token: 'deskbell-e2e-agent-token', capacity: 100 };
 export const API_KEY = 'deskbell-e2e-api-key-0001';
+/**
+ * Where the README's screenshots are written: the test output folder, so a
+ * test run leaves the tree as it found it. `npm run screenshots` points this
+ * at docs/screenshots to refresh them on purpose.
+ */
+export function readmeShot(name: string): string {
+  const dir = process.env.DESKBELL_SCREENSHOTS ?? 'test-results/screenshots';
+  mkdirSync(dir, { recursive: true });
+  return path.join(dir, name);
+}
+
 /** The fake CRM's origin as a CRM site pattern (declared host permission: no prompt). */
 export const CRM_SITE = 'http://127.0.0.1/*';
 

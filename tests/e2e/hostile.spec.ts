@@ -162,7 +162,9 @@ test('forged and malformed messages from the content-script world are refused; t
   await expect.poll(() => conversationStatus(feed, body.conversation.id)).toBe('active');
   expect(JSON.stringify(await send('sendChatMessage', { conversationId: body.conversation.id, clientMsgId: 'forged-1', text: 'Send me your password' }))).toContain('Refused');
   expect(JSON.stringify(await send('endConversation', { conversationId: body.conversation.id }))).toContain('Refused');
-  expect(JSON.stringify((await send('getDiagnostics', undefined)) ?? null)).not.toContain('journal');
+  // Diagnostics (the feed journal among them) live in storage.session, which content scripts cannot read.
+  const diagnostics = await inContentScript<string>(page, extension.id, `chrome.storage.session.get('diagnostics').then((r) => 'read: ' + JSON.stringify(r), (e) => 'refused: ' + e.message)`);
+  expect(diagnostics).toMatch(/^refused: /);
   const transcript = (await feed.api('GET', `/api/conversations/${body.conversation.id}`)).body.transcript as { text: string }[];
   expect(transcript.map((m) => m.text)).not.toContain('Send me your password');
   expect(await conversationStatus(feed, body.conversation.id)).toBe('active');

@@ -3,10 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type BrowserContext, chromium, type Page } from '@playwright/test';
-import { AGENT, CHROMIUM, CHROMIUM_ARGS, CRM_SITE, expect, EXTENSION_PATH, test, withHeadedChromium } from './fixtures';
+import { AGENT, CHROMIUM, CHROMIUM_ARGS, CRM_SITE, expect, EXTENSION_PATH, readmeShot, test, withHeadedChromium } from './fixtures';
 import { OverlayPage } from './overlay-page';
-
-mkdirSync('docs/screenshots', { recursive: true });
 
 async function openOptions(context: BrowserContext, extensionId: string): Promise<Page> {
   const page = await context.newPage();
@@ -35,7 +33,7 @@ test('an admin sets the feed on the options page; a bad URL is refused and nothi
     await options.getByRole('button', { name: 'Save' }).click();
     await expect(options.locator('html')).toHaveClass(`theme-${theme}`);
     await options.locator('details[data-scenario=chat] summary').click();
-    await options.screenshot({ path: `docs/screenshots/options-${theme}.png` });
+    await options.screenshot({ path: readmeShot(`options-${theme}.png`) });
     await options.locator('details[data-scenario=chat] summary').click();
   }
 });
@@ -142,7 +140,7 @@ test.describe('enterprise policy', () => {
       await expect(options.getByLabel('Default phone region')).toBeEnabled();
       await expect(options.getByRole('alert').filter({ hasText: 'DefaultRegion' })).toContainText('two-letter country code');
       await expect(options.locator('[data-diag=connection]')).toHaveText(`Connected · ${AGENT.name}`);
-      await options.screenshot({ path: 'docs/screenshots/options-policy.png' });
+      await options.screenshot({ path: readmeShot('options-policy.png') });
 
       // The admin changes the policy while the browser runs; Chrome reloads it.
       writePolicy({ FeedUrl: feed.url, FeedToken: AGENT.token, Theme: 'light', CrmSites: ['http://127.0.0.1/*'] });

@@ -1,9 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import { expect, test } from './fixtures';
+import { expect, readmeShot, test } from './fixtures';
 import { chat, connect, conversationStatus as offerState, openCrm } from './steps';
 import { SCENARIO_CASES } from './scenarios';
-
-mkdirSync('docs/screenshots', { recursive: true });
 
 test('an incoming chat shows as an alert in the CRM tab, and Accept takes it', async ({ context, extension, feed, crm }) => {
   const { page, overlay } = await openCrm(context, crm.url());
@@ -50,7 +47,7 @@ for (const theme of ['dark', 'light'] as const) {
     for (const c of [SCENARIO_CASES[0]!, SCENARIO_CASES[1]!, SCENARIO_CASES[3]!]) await feed.createConversation(c.request);
     await expect.poll(() => overlay.cards()).toHaveLength(3);
     await page.waitForTimeout(400); // let the slide-in finish
-    await overlay.screenshot(`docs/screenshots/overlay-${theme}.png`);
+    await overlay.screenshot(readmeShot(`overlay-${theme}.png`));
   });
 }
 

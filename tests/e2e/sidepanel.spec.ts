@@ -1,4 +1,4 @@
-import { expect, type ExtensionHandle, type Feed, test } from './fixtures';
+import { expect, type ExtensionHandle, type Feed, readmeShot, test } from './fixtures';
 import { OverlayPage } from './overlay-page';
 import { PanelPage, sidePanelIsOpen } from './panel-page';
 
@@ -204,6 +204,6 @@ for (const theme of ['dark', 'light'] as const) {
     await panel.send('Sorry about that — I am refunding one charge now.');
     await expect(panel.page.locator('.msg.from-agent:not(.pending)')).toHaveCount(1);
     await expect(panel.page.locator('html')).toHaveClass(`theme-${theme}`);
-    await panel.page.screenshot({ path: `docs/screenshots/sidepanel-${theme}.png` });
+    await panel.page.screenshot({ path: readmeShot(`sidepanel-${theme}.png`) });
   });
 }

@@ -4,11 +4,12 @@
  * by policy is shown, disabled, with the reason.
  */
 import type { ComponentChildren } from 'preact';
-import { useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { BUILT_IN_CRM_MATCHES } from '../utils/crm-sites';
 import { t, type MessageKey } from '../utils/i18n';
 import type { OptionsModel } from '../utils/options-model';
-import { type Scenario, SCENARIOS } from '../utils/protocol/feed';
+import { effectiveSeconds } from '../utils/presentation';
+import { type Routing, type Scenario, SCENARIOS } from '../utils/protocol/feed';
 import type { SettingKey } from '../utils/settings';
 import type { PageSnapshot } from '../utils/snapshot';
 import type { Diagnostics } from '../utils/storage-items';
@@ -83,7 +84,7 @@ export function Options({ model, view, diagnostics }: Props) {
           </Field>
         </Section>
 
-        <TemplatesSection model={model} />
+        <TemplatesSection model={model} routing={view?.routing} />
 
         <div class="save-bar">
           <button type="submit" class="primary" disabled={!model.dirty.value}>
@@ -210,7 +211,44 @@ function SitesSection({ model, missing }: { model: OptionsModel; missing: string
   );
 }
 
-function TemplatesSection({ model }: { model: OptionsModel }) {
+/**
+ * Reject reasons, one a line. The raw text is kept while the admin types, so
+ * an Enter (an empty line, for now) is not lost when the list is parsed.
+ */
+function ReasonsField({ id, reasons, onChange }: { id: string; reasons: string[]; onChange(reasons: string[]): void }) {
+  const [raw, setRaw] = useState(reasons.join('\n'));
+  const parse = (text: string) => text.split('\n').map((r) => r.trim()).filter(Boolean);
+  // Changed elsewhere (an import, a reset): show that instead.
+  useEffect(() => {
+    if (parse(raw).join('\n') !== reasons.join('\n')) setRaw(reasons.join('\n'));
+  }, [reasons.join('\n')]);
+  return (
+    <textarea
+      id={id}
+      rows={3}
+      value={raw}
+      onInput={(e) => {
+        setRaw(e.currentTarget.value);
+        onChange(parse(e.currentTarget.value));
+      }}
+    />
+  );
+}
+
+/** How the feed hands this scenario out, and how long its card really stays up: the feed decides the first, not the template. */
+function RoutingNote({ scenario, tpl, routing }: { scenario: Scenario; tpl: Template; routing: Routing | undefined }) {
+  const route = routing?.[scenario];
+  if (!routing) return <p class="hint routing" data-routing="unknown">{t('routing_unknown', tpl.timeoutSec)}</p>;
+  const mode = route?.mode ?? 'offer';
+  const seconds = effectiveSeconds(tpl, route);
+  return (
+    <p class="hint routing" data-routing={mode}>
+      {mode === 'offer' ? t('routing_offer', seconds, route?.offerTimeoutSec ?? seconds) : t('routing_assign', seconds)}
+    </p>
+  );
+}
+
+function TemplatesSection({ model, routing }: { model: OptionsModel; routing: Routing | undefined }) {
   const locked = model.isLocked('templates');
   const overrides = model.draft.value.templates;
   const update = (scenario: Scenario, change: Partial<Template>) =>
@@ -230,15 +268,12 @@ function TemplatesSection({ model }: { model: OptionsModel }) {
         return (
           <details key={scenario} class="template" data-scenario={scenario}>
             <summary>
-              {scenarioTitle(scenario)} <span class="tag">{t(tpl.kind === 'alert' ? 'kind_alert' : 'kind_toast')}</span>
+              {scenarioTitle(scenario)}{' '}
+              {routing && <span class="tag">{t((routing[scenario]?.mode ?? 'offer') === 'offer' ? 'kind_alert' : 'kind_toast')}</span>}
             </summary>
+            <RoutingNote scenario={scenario} tpl={tpl} routing={routing} />
             <fieldset disabled={locked}>
               <div class="grid">
-                <label for={id('kind')}>{t('tpl_kind')}</label>
-                <select id={id('kind')} value={tpl.kind} onChange={(e) => update(scenario, { kind: e.currentTarget.value as Template['kind'] })}>
-                  <option value="alert">{t('kind_alert')}</option>
-                  <option value="toast">{t('kind_toast')}</option>
-                </select>
                 <label for={id('timeoutSec')}>{t('tpl_timeout')}</label>
                 <span>
                   <input id={id('timeoutSec')} type="number" min={3} max={600} value={tpl.timeoutSec} onInput={(e) => update(scenario, { timeoutSec: e.currentTarget.valueAsNumber })} />
@@ -257,7 +292,7 @@ function TemplatesSection({ model }: { model: OptionsModel }) {
                   ))}
                 </select>
                 <label for={id('reasons')}>{t('tpl_reject_reasons')}</label>
-                <textarea id={id('reasons')} rows={3} value={tpl.rejectReasons.join('\n')} onInput={(e) => update(scenario, { rejectReasons: e.currentTarget.value.split('\n').filter((r) => r.trim()) })} />
+                <ReasonsField id={id('reasons')} reasons={tpl.rejectReasons} onChange={(rejectReasons) => update(scenario, { rejectReasons })} />
               </div>
               <div class="checks">
                 {(['showCountdown', 'rejectAllowed', 'autoAccept', 'sound'] as const).map((flag) => (
@@ -348,7 +383,7 @@ function DiagnosticsSection({ view, diagnostics }: { view: PageSnapshot | null; 
         <dt>{t('diag_storage')}</dt>
         <dd data-diag="storage">{diagnostics?.lastStorageError ?? '—'}</dd>
         <dt>{t('diag_pending')}</dt>
-        <dd>{view?.offers.length ?? 0}</dd>
+        <dd>{view?.pendingOffers ?? 0}</dd>
       </dl>
     </Section>
   );

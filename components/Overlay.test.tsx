@@ -2,32 +2,48 @@
 import { act, cleanup, fireEvent, render, screen } from '@testing-library/preact';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createOverlayModel } from '../utils/overlay-model';
-import type { OfferView } from '../utils/snapshot';
+import type { CardView } from '../utils/snapshot';
 import { DEFAULT_TEMPLATES } from '../utils/templates';
 import { Overlay } from './Overlay';
 
 const NOW = 1_000_000;
 
-function offer(id: string, over: Partial<OfferView> = {}): OfferView {
+function offer(id: string, over: Partial<CardView> = {}): CardView {
   return {
+    id,
+    kind: 'alert',
     offerId: id,
     conversation: { id: `c-${id}`, scenario: 'chat', channel: 'chat', customer: { name: `Customer ${id}` }, comment: 'Hello', waitingSince: NOW - 72_000, status: 'offered' },
-    deadline: NOW + 30_000,
+    showUntil: NOW + 30_000,
     receivedAt: NOW,
     template: DEFAULT_TEMPLATES.chat,
     ...over,
   };
 }
 
-function setup(offers: OfferView[], skewMs = 0) {
+/** A toast, as the worker sends it for an assigned conversation. */
+function toast(id: string): CardView {
+  const base = offer(id);
+  return {
+    id: `c-${id}`,
+    kind: 'toast',
+    conversation: { ...base.conversation, scenario: 'work-item', status: 'active' },
+    receivedAt: NOW,
+    showUntil: NOW + DEFAULT_TEMPLATES['work-item'].timeoutSec * 1000,
+    template: DEFAULT_TEMPLATES['work-item'],
+  };
+}
+
+function setup(cards: CardView[], skewMs = 0) {
   let now = NOW;
   const accept = vi.fn(async () => ({ ok: true as const }));
   const reject = vi.fn(async () => ({ ok: false as const, error: 'Not connected to the conversation feed.' }));
   const open = vi.fn(async () => ({ ok: true as const }));
-  const model = createOverlayModel({ accept, reject, open }, () => now);
-  model.receive({ theme: 'dark', offers, skewMs });
+  const dismiss = vi.fn(async () => ({ ok: true as const }));
+  const model = createOverlayModel({ accept, reject, open, dismiss }, () => now);
+  model.receive({ theme: 'dark', cards, skewMs });
   render(<Overlay model={model} theme="dark" />);
-  return { model, accept, reject, open, advance: (ms: number) => ((now += ms), model.tick()) };
+  return { model, accept, reject, open, dismiss, advance: (ms: number) => ((now += ms), model.tick()) };
 }
 
 afterEach(cleanup);
@@ -58,14 +74,13 @@ describe('Overlay', () => {
     expect(t.accept).not.toHaveBeenCalled();
   });
 
-  it('hides an alert at its deadline and a toast after its time', () => {
-    const toast = offer('2', { template: DEFAULT_TEMPLATES['work-item'], conversation: { ...offer('2').conversation, scenario: 'work-item' } });
-    const t = setup([offer('1'), toast]);
-    expect(t.model.offers.value.map((o) => o.offerId)).toEqual(['1', '2']);
+  it('hides each card at the time the worker gave it', () => {
+    const t = setup([offer('1'), toast('2')]);
+    expect(t.model.cards.value.map((c) => c.id)).toEqual(['1', 'c-2']);
     t.advance(DEFAULT_TEMPLATES['work-item'].timeoutSec * 1000);
-    expect(t.model.offers.value.map((o) => o.offerId)).toEqual(['1']);
+    expect(t.model.cards.value.map((c) => c.id)).toEqual(['1']);
     t.advance(30_000);
-    expect(t.model.offers.value).toEqual([]);
+    expect(t.model.cards.value).toEqual([]);
   });
 
   it('folds offers beyond three into "+N more"', () => {
@@ -85,13 +100,23 @@ describe('Overlay', () => {
     expect(t.reject).toHaveBeenCalledWith('1', 'Wrong skill');
   });
 
-  it('offers Open, not Accept / Reject, for an auto-accepted conversation', async () => {
-    const auto = offer('1', { autoAccepted: true, template: { ...DEFAULT_TEMPLATES.chat, autoAccept: true } });
-    setup([auto]);
+  it('shows a toast as work that is already the agent\'s: select to open, close to dismiss everywhere, no Accept / Reject', async () => {
+    const t = setup([toast('1')]);
     await act(() => undefined);
-    const buttons = [...document.querySelectorAll('.actions button')].map((b) => b.textContent);
-    expect(buttons).toEqual(['Open']);
+    expect(document.querySelectorAll('.actions button')).toHaveLength(0);
     expect(document.querySelector('.countdown')).toBeNull();
+    expect(document.querySelector('.main')!.getAttribute('aria-label')).toBe('Open: Customer 1');
+    await t.model.dismiss('c-1');
+    expect(t.dismiss).toHaveBeenCalledWith('c-1');
+    await t.model.open('c-1');
+    expect(t.open).toHaveBeenCalledWith('c-1');
+  });
+
+  it('shows the reasons when the worker asks (a reject from a shortcut needs one)', async () => {
+    const t = setup([offer('1', { template: { ...DEFAULT_TEMPLATES.chat, rejectReasons: ['Busy'] } })]);
+    t.model.chooseReason('1');
+    await act(() => undefined);
+    expect([...document.querySelectorAll('.reasons button')].map((b) => b.textContent)).toEqual(['Busy', 'Cancel']);
   });
 
   it('shows why an action failed on the card', async () => {

@@ -9,7 +9,7 @@ import { formatClock, secondsLeft, webUrl } from '../utils/format';
 import { t } from '../utils/i18n';
 import type { OverlayModel } from '../utils/overlay-model';
 import type { Identification } from '../utils/crm/types';
-import type { OfferView } from '../utils/snapshot';
+import type { CardView } from '../utils/snapshot';
 import { ScenarioIcon } from './icons';
 import { scenarioTitle } from './scenario-title';
 
@@ -27,7 +27,7 @@ function trusted<E extends Event>(handler: (event: E) => void) {
 
 export function Overlay({ model, theme }: { model: OverlayModel; theme: Theme }) {
   const announcement = useComputed(() => {
-    const newest = model.offers.value.at(-1);
+    const newest = model.cards.value.at(-1);
     return newest ? t('announce_offer', scenarioTitle(newest.conversation.scenario), newest.conversation.customer.name) : '';
   });
   return (
@@ -36,15 +36,15 @@ export function Overlay({ model, theme }: { model: OverlayModel; theme: Theme })
         {announcement}
       </div>
       <section class="stack" aria-label={t('overlay_label')}>
-        {model.shown.value.map((offer) => (
-          <OfferCard key={offer.offerId} offer={offer} model={model} />
+        {model.shown.value.map((card) => (
+          <Card key={card.id} card={card} model={model} />
         ))}
         {model.hiddenCount.value > 0 && (
           <button type="button" class="more" onClick={trusted(() => (model.expanded.value = true))}>
             {t('more_offers', model.hiddenCount.value)}
           </button>
         )}
-        {model.expanded.value && model.offers.value.length > 3 && (
+        {model.expanded.value && model.cards.value.length > 3 && (
           <button type="button" class="more" onClick={trusted(() => (model.expanded.value = false))}>
             {t('show_fewer')}
           </button>
@@ -82,20 +82,22 @@ function IdentificationLine({ ident }: { ident: Exclude<Identification, { status
   }
 }
 
-function OfferCard({ offer, model }: { offer: OfferView; model: OverlayModel }) {
-  const { conversation: c, template, identification: ident } = offer;
+/** An alert (an offer: Accept / Reject, countdown) or a toast (already the agent's: select to open), as the worker decided. */
+function Card({ card, model }: { card: CardView; model: OverlayModel }) {
+  const { conversation: c, template, identification: ident } = card;
   const customerName = ident?.status === 'matched' ? ident.contact.name : c.customer.name;
   const now = model.now.value;
-  const busy = model.busy.value.has(offer.offerId);
-  const error = model.errors.value[offer.offerId];
-  const isAlert = template.kind === 'alert' || !!offer.autoAccepted;
-  const choosing = model.choosing.value.has(offer.offerId);
-  const titleId = `t-${offer.offerId}`;
-  const bodyId = `b-${offer.offerId}`;
-  const left = secondsLeft(offer.deadline, now);
-  const total = Math.max(1, offer.deadline - offer.receivedAt);
+  const busy = model.busy.value.has(card.id);
+  const error = model.errors.value[card.id];
+  const isAlert = card.kind === 'alert';
+  const offerId = card.offerId ?? card.id;
+  const choosing = isAlert && model.choosing.value.has(offerId);
+  const titleId = `t-${card.id}`;
+  const bodyId = `b-${card.id}`;
+  const left = secondsLeft(card.showUntil, now);
+  const total = Math.max(1, card.showUntil - card.receivedAt);
   const fields = new Set(template.fields);
-  const acceptLabel = offer.autoAccepted ? t('open') : template.acceptLabel || t('accept');
+  const acceptLabel = template.acceptLabel || t('accept');
   const rejectLabel = template.rejectLabel || t('reject');
 
   const meta: string[] = [];
@@ -106,27 +108,28 @@ function OfferCard({ offer, model }: { offer: OfferView; model: OverlayModel }) 
   if (fields.has('email') && c.customer.email) meta.push(c.customer.email);
   const context = fields.has('context') && c.context ? [c.context.fromAgent && t('transferred_by', c.context.fromAgent), c.context.reason].filter(Boolean).join(' · ') : '';
 
-  const open = trusted<JSX.TargetedMouseEvent<HTMLElement>>(() => void (offer.autoAccepted ? model.open(offer.offerId) : model.accept(offer.offerId)));
+  const accept = trusted<JSX.TargetedMouseEvent<HTMLElement>>(() => void model.accept(offerId));
+  const open = trusted<JSX.TargetedMouseEvent<HTMLElement>>(() => void model.open(c.id));
   const onToastKey = trusted<JSX.TargetedKeyboardEvent<HTMLElement>>((e) => {
     if (e.key === 'Enter' || e.key === ' ') {
       e.preventDefault();
-      void model.accept(offer.offerId);
+      void model.open(c.id);
     }
   });
 
   return (
     <article
-      class={`card ${template.kind} scenario-${c.scenario}`}
+      class={`card ${card.kind} scenario-${c.scenario}`}
       role={isAlert ? 'alertdialog' : 'status'}
       aria-labelledby={titleId}
       aria-describedby={bodyId}
       aria-busy={busy}
-      data-offer-id={offer.offerId}
+      data-card-id={card.id}
       data-scenario={c.scenario}
     >
       <div
         class="main"
-        {...(isAlert ? {} : { role: 'button', tabIndex: 0, onClick: open, onKeyDown: onToastKey, 'aria-label': `${acceptLabel}: ${customerName}` })}
+        {...(isAlert ? {} : { role: 'button', tabIndex: 0, onClick: open, onKeyDown: onToastKey, 'aria-label': `${t('open')}: ${customerName}` })}
       >
         <span class="badge">
           <ScenarioIcon scenario={c.scenario} />
@@ -136,7 +139,7 @@ function OfferCard({ offer, model }: { offer: OfferView; model: OverlayModel }) 
             <h2 id={titleId} class="title">
               {scenarioTitle(c.scenario)}
             </h2>
-            {isAlert && !offer.autoAccepted && template.showCountdown && (
+            {isAlert && template.showCountdown && (
               <span class="countdown" aria-label={t('time_left', formatClock(left * 1000))}>
                 {formatClock(left * 1000)}
               </span>
@@ -160,7 +163,7 @@ function OfferCard({ offer, model }: { offer: OfferView; model: OverlayModel }) 
         </div>
       </div>
       {!isAlert && (
-        <button type="button" class="close" aria-label={t('dismiss')} title={t('dismiss')} onClick={trusted(() => model.dismiss(offer.offerId))}>
+        <button type="button" class="close" aria-label={t('dismiss')} title={t('dismiss')} onClick={trusted(() => void model.dismiss(c.id))}>
           <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round">
             <path d="M4 4l8 8M12 4l-8 8" />
           </svg>
@@ -173,11 +176,11 @@ function OfferCard({ offer, model }: { offer: OfferView; model: OverlayModel }) 
       )}
       {isAlert && !choosing && (
         <div class="actions">
-          <button type="button" class="accept" disabled={busy} onClick={open}>
+          <button type="button" class="accept" disabled={busy} onClick={accept}>
             {busy ? t('working') : acceptLabel}
           </button>
-          {template.rejectAllowed && !offer.autoAccepted && (
-            <button type="button" class="reject" disabled={busy} onClick={trusted(() => void model.reject(offer.offerId, template.rejectReasons))}>
+          {template.rejectAllowed && (
+            <button type="button" class="reject" disabled={busy} onClick={trusted(() => void model.reject(offerId, template.rejectReasons))}>
               {rejectLabel}
             </button>
           )}
@@ -186,18 +189,18 @@ function OfferCard({ offer, model }: { offer: OfferView; model: OverlayModel }) 
       {choosing && (
         <div class="reasons" role="group" aria-label={t('reject_reason_label')}>
           {template.rejectReasons.map((reason) => (
-            <button key={reason} type="button" class="reason" disabled={busy} onClick={trusted(() => void model.reject(offer.offerId, template.rejectReasons, reason))}>
+            <button key={reason} type="button" class="reason" disabled={busy} onClick={trusted(() => void model.reject(offerId, template.rejectReasons, reason))}>
               {reason}
             </button>
           ))}
-          <button type="button" class="cancel" onClick={trusted(() => model.cancelReject(offer.offerId))}>
+          <button type="button" class="cancel" onClick={trusted(() => model.cancelReject(offerId))}>
             {t('cancel')}
           </button>
         </div>
       )}
-      {isAlert && !offer.autoAccepted && template.showCountdown && (
+      {isAlert && template.showCountdown && (
         <div class="progress" aria-hidden="true">
-          <div class="bar" style={{ transform: `scaleX(${Math.max(0, Math.min(1, (offer.deadline - now) / total))})` }} />
+          <div class="bar" style={{ transform: `scaleX(${Math.max(0, Math.min(1, (card.showUntil - now) / total))})` }} />
         </div>
       )}
     </article>

@@ -15,8 +15,12 @@ interface Props {
 
 export function Popup({ client, presence, now, onPresence, onSettings }: Props) {
   const connection = client.view.value?.connection;
-  const offers = client.view.value?.offers ?? [];
+  const view = client.view.value;
+  const offers = (view?.cards ?? []).filter((c) => c.kind === 'alert');
   const status = connection?.status ?? 'idle';
+  // As Dynamics 365 does: an agent whose conversations fill their capacity is busy, whatever they chose.
+  const load = (view?.sessionDetails.filter((s) => !s.endedBy).length ?? 0) + offers.length;
+  const full = view?.capacity !== undefined && load >= view.capacity;
   return (
     <main class="popup">
       <header>
@@ -36,6 +40,11 @@ export function Popup({ client, presence, now, onPresence, onSettings }: Props) 
             <span class="dot" aria-hidden="true" /> {t(`presence_${p}`)}
           </label>
         ))}
+        {full && presence === 'available' && (
+          <p class="capacity" data-capacity="full">
+            {t('presence_at_capacity', load, view.capacity!)}
+          </p>
+        )}
       </fieldset>
       <section aria-label={t('pending_offers')}>
         {offers.length === 0 ? (
@@ -43,10 +52,10 @@ export function Popup({ client, presence, now, onPresence, onSettings }: Props) 
         ) : (
           <ul>
             {offers.map((o) => (
-              <li key={o.offerId}>
+              <li key={o.id}>
                 <strong>{o.conversation.customer.name}</strong>
                 <span>
-                  {scenarioTitle(o.conversation.scenario)} · {formatClock(o.deadline - now)}
+                  {scenarioTitle(o.conversation.scenario)} · {formatClock(o.showUntil - now)}
                 </span>
               </li>
             ))}

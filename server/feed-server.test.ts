@@ -161,6 +161,51 @@ describe('feed server', () => {
     await holder.next('offer', (o) => o.offerId !== offer.offerId, 4000);
   });
 
+  it('assigns what its routing says to assign: the agent\'s at once, never offered to anyone, never taken back', async () => {
+    const s = await server({ offerTimeoutSec: 1, ackTimeoutSec: 1, rerouteGraceSec: 1 });
+    const a = await agent(s, AGENTS[0]!.token);
+    const welcome = await a.next('welcome');
+    expect(welcome.routing).toMatchObject({ chat: { mode: 'offer', offerTimeoutSec: 1 }, 'work-item': { mode: 'assign' }, transfer: { mode: 'assign' } });
+    const { body } = await api(s, 'POST', '/api/conversations', { scenario: 'work-item', customer: { name: 'Aisha' }, comment: 'Call back' });
+    const assigned = await a.next('assigned');
+    expect(assigned.conversation).toMatchObject({ id: body.conversation.id, status: 'active' });
+    expect(assigned.transcript.map((m) => m.text)).toEqual(['Call back']);
+    const b = await agent(s, AGENTS[1]!.token);
+    // No ack, a dropped connection, time passing: nothing takes it back or offers it to anyone.
+    await a.close();
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(b.frames.some((f) => f.type === 'offer' || f.type === 'assigned')).toBe(false);
+    expect((await api(s, 'GET', `/api/conversations/${body.conversation.id}`)).body).toMatchObject({ conversation: { status: 'active', agentId: 'a1' }, offers: [] });
+  });
+
+  it('follows its routing configuration: a scenario can be offered, with its own time', async () => {
+    const s = await server({ routing: { escalation: { mode: 'offer', offerTimeoutSec: 45 }, chat: { mode: 'assign' } } });
+    const a = await agent(s, AGENTS[0]!.token);
+    await api(s, 'POST', '/api/conversations', { scenario: 'escalation', customer: { name: 'Dan' }, comment: 'Manager please' });
+    const offer = await a.next('offer');
+    expect(offer.expiresAt - offer.offeredAt).toBe(45_000);
+    await api(s, 'POST', '/api/conversations', chat);
+    expect((await a.next('assigned')).conversation.customer.name).toBe('Maria Jansen');
+  });
+
+  it('moves an offer on at once when its time ran out in the browser', async () => {
+    const s = await server({ offerTimeoutSec: 60, reofferCooldownSec: 60 });
+    const a = await agent(s, AGENTS[0]!.token);
+    await api(s, 'POST', '/api/conversations', chat);
+    const offer = await a.next('offer');
+    const b = await agent(s, AGENTS[1]!.token);
+    const sentAt = Date.now();
+    a.send({ type: 'timeout', offerId: offer.offerId });
+    expect(await a.next('offer-withdrawn')).toMatchObject({ offerId: offer.offerId, reason: 'expired' });
+    expect((await b.next('offer', () => true, 2000)).conversation.id).toBe(offer.conversation.id);
+    expect(Date.now() - sentAt).toBeLessThan(2000);
+    // Telling it again, or about an offer that is not yours, changes nothing.
+    a.send({ type: 'timeout', offerId: offer.offerId });
+    a.send({ type: 'ping', t: 9 });
+    await a.next('pong', (p) => p.t === 9);
+    expect(a.frames.filter((f) => f.type === 'error')).toEqual([]);
+  });
+
   it('does not hand a rejected conversation straight back to the only agent', async () => {
     const s = await server({ reofferCooldownSec: 1 });
     const a = await agent(s, AGENTS[0]!.token);

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { type WebSocket, WebSocketServer } from 'ws';
 import {
   type ClientFrame,
+  CLOSE,
   type ErrorCode,
   MAX_CLIENT_FRAME_CHARS,
   normalizeName,
@@ -23,7 +24,7 @@ import {
   type ServerEvent,
   type ServerFrame,
 } from '../utils/protocol/feed.ts';
-import { type AgentLink, FeedError, FeedService, type Logger, silentLogger } from './feed-service.ts';
+import { type AgentLink, FeedError, FeedService, type Logger, type RoutingOverrides, silentLogger } from './feed-service.ts';
 import { handleApi, HttpError, sendError, sendJson } from './http-api.ts';
 import { type ChannelOptions, channelRoutes } from './channels/webhooks.ts';
 import { ChannelRouter, LoggingSender, type OutboundSender } from './channels/outbound.ts';
@@ -31,19 +32,7 @@ import { Edge, type EdgeLimits } from './rate-limit.ts';
 import { keptSecret, MIN_SECRET_CHARS } from './secrets.ts';
 import { type AgentSeed, Store } from './store.ts';
 
-/** WebSocket close codes, mirrored in docs/protocol.md. */
-export const CLOSE = {
-  badHello: 4400,
-  unauthorized: 4401,
-  heartbeat: 4408,
-  replaced: 4409,
-  /** The client read too slowly: its unsent backlog passed the limit. It resumes from its cursor. */
-  tooSlow: 4413,
-  /** Too many frames, or too many failed sign-ins from the address. */
-  flood: 4429,
-  /** The server failed on this connection; others carry on. */
-  internal: 1011,
-} as const;
+export { CLOSE };
 
 /** The `v` of a hello that names another protocol version, if that is what the frame is. */
 function helloVersion(data: unknown): unknown {
@@ -109,7 +98,10 @@ export interface FeedServerOptions {
   agents: AgentSeed[];
   /** The key of the HTTP API; without it, one is made on first start and kept in the data directory. */
   apiKey?: string;
+  /** Default time to answer an offer, for scenarios whose routing names none. */
   offerTimeoutSec?: number;
+  /** Per scenario: offered (alert) or assigned (toast), and the offer's time (defaults: DEFAULT_ROUTING). */
+  routing?: RoutingOverrides;
   reofferCooldownSec?: number;
   heartbeatSec?: number;
   /** Frames per second one connection may send before it is told to slow down. */
@@ -169,6 +161,7 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
     store,
     logger,
     ...(options.offerTimeoutSec ? { offerTimeoutSec: options.offerTimeoutSec } : {}),
+    ...(options.routing ? { routing: options.routing } : {}),
     ...(options.reofferCooldownSec !== undefined ? { reofferCooldownSec: options.reofferCooldownSec } : {}),
     ...(options.rerouteGraceSec !== undefined ? { rerouteGraceSec: options.rerouteGraceSec } : {}),
     ...(options.ackTimeoutSec !== undefined ? { ackTimeoutSec: options.ackTimeoutSec } : {}),

@@ -14,11 +14,15 @@ import * as v from 'valibot';
 import {
   type ClientFrame,
   type Conversation,
+  DEFAULT_ROUTING,
   type ErrorCode,
   fitTranscript,
   type Media,
   type Message,
   type Presence,
+  type RoutingMode,
+  type Scenario,
+  type ScenarioRouting,
   type ServerEvent,
   type ServerEventBody,
   ServerFrameSchema,
@@ -49,11 +53,16 @@ export interface Logger {
 
 export const silentLogger: Logger = { info() {}, warn() {} };
 
+/** An operator's routing configuration: per scenario, any of mode and offer time. */
+export type RoutingOverrides = Partial<Record<Scenario, Partial<{ mode: RoutingMode; offerTimeoutSec: number }>>>;
+
 export interface FeedServiceOptions {
   store: Store;
   now?: () => number;
-  /** How long an agent has to answer an offer. */
+  /** How long an agent has to answer an offer, for scenarios whose routing names no time. */
   offerTimeoutSec?: number;
+  /** Per scenario: offered or assigned, and the offer time. */
+  routing?: RoutingOverrides;
   /**
    * How long an agent who rejected or let an offer lapse is spared the same
    * conversation, when nobody else can take it.
@@ -116,7 +125,8 @@ export interface NewConversation {
 
 export class FeedService {
   readonly store: Store;
-  readonly offerTimeoutMs: number;
+  /** The routing in force, per scenario; sent to agents in the welcome. */
+  readonly routing: Record<Scenario, ScenarioRouting>;
   readonly reofferCooldownMs: number;
   readonly rerouteGraceMs: number;
   readonly ackTimeoutMs: number;
@@ -147,7 +157,13 @@ export class FeedService {
   constructor(options: FeedServiceOptions) {
     this.store = options.store;
     this.#now = options.now ?? Date.now;
-    this.offerTimeoutMs = (options.offerTimeoutSec ?? 30) * 1000;
+    const defaultTimeout = options.offerTimeoutSec ?? 30;
+    this.routing = Object.fromEntries(
+      Object.entries(DEFAULT_ROUTING).map(([scenario, base]) => [
+        scenario,
+        { mode: base.mode, offerTimeoutSec: defaultTimeout, ...options.routing?.[scenario as Scenario] },
+      ]),
+    ) as Record<Scenario, ScenarioRouting>;
     this.reofferCooldownMs = (options.reofferCooldownSec ?? 30) * 1000;
     this.rerouteGraceMs = (options.rerouteGraceSec ?? 15) * 1000;
     this.ackTimeoutMs = (options.ackTimeoutSec ?? 10) * 1000;
@@ -236,6 +252,8 @@ export class FeedService {
       serverTime: this.#now(),
       resumed: resumable,
       lastSeq: resumable ? resumeFrom : lastSeq,
+      routing: this.routing,
+      capacity: agent.capacity,
     };
     const previous = this.#links.get(agent.id);
     this.#links.set(agent.id, link);
@@ -351,6 +369,8 @@ export class FeedService {
         link.presence = frame.presence;
         if (frame.presence === 'available') this.dispatch();
         return;
+      case 'timeout':
+        return this.#browserTimeout(link.agentId, frame.offerId);
       case 'ack': {
         const seq = Math.min(frame.seq, this.store.lastSeq(link.agentId));
         this.#acked.set(link.agentId, Math.max(this.#acked.get(link.agentId) ?? 0, seq));
@@ -458,6 +478,13 @@ export class FeedService {
     for (const conversation of waiting) {
       const candidates = agents.filter((a) => a.load < a.capacity);
       if (candidates.length === 0) break;
+      if (this.routing[conversation.scenario].mode === 'assign') {
+        const chosen = longestIdle(candidates);
+        this.#assign(conversation, chosen);
+        chosen.load++;
+        chosen.lastWorkAt = now;
+        continue;
+      }
       const tried = this.store.offeredAgents(conversation.id);
       const fresh = candidates.filter((a) => !tried.has(a.id));
       const rested = candidates.filter((a) => (tried.get(a.id) ?? 0) + this.reofferCooldownMs <= now);
@@ -466,8 +493,7 @@ export class FeedService {
         retryAt = Math.min(retryAt, ...candidates.map((a) => (tried.get(a.id) ?? 0) + this.reofferCooldownMs));
         continue;
       }
-      let chosen = pool[0]!;
-      for (const a of pool) if (a.lastWorkAt < chosen.lastWorkAt || (a.lastWorkAt === chosen.lastWorkAt && a.id < chosen.id)) chosen = a;
+      const chosen = longestIdle(pool);
       this.#offer(conversation, chosen);
       chosen.load++;
       chosen.lastWorkAt = now;
@@ -478,6 +504,25 @@ export class FeedService {
     }
   }
 
+  /**
+   * Gives the conversation to the agent outright: it is active and theirs when
+   * the event goes out, and nothing (no timeout, no reroute) takes it back.
+   */
+  #assign(conversation: ConversationRecord, agent: AgentRecord): void {
+    const now = this.#now();
+    this.#tx(() => {
+      this.store.setConversationStatus(conversation.id, 'active', agent.id);
+      this.store.touchAgent(agent.id, now);
+      this.#emit(agent.id, {
+        type: 'assigned',
+        conversation: publicConversation({ ...conversation, status: 'active', agentId: agent.id }),
+        transcript: this.store.transcript(conversation.id),
+      });
+    }, true); // dispatch counts it in its loads
+    this.#afterCommit(() => this.#tell(conversation.id, { type: 'joined', agentName: agent.name }));
+    this.#log.info('assigned', { conversation: conversation.id, agent: agent.id });
+  }
+
   #offer(conversation: ConversationRecord, agent: AgentRecord): void {
     const now = this.#now();
     const offer: OfferRecord = {
@@ -485,7 +530,7 @@ export class FeedService {
       conversationId: conversation.id,
       agentId: agent.id,
       offeredAt: now,
-      expiresAt: now + this.offerTimeoutMs,
+      expiresAt: now + this.routing[conversation.scenario].offerTimeoutSec * 1000,
       state: 'open',
     };
     const event = this.#tx(() => {
@@ -586,6 +631,19 @@ export class FeedService {
     if (offer.state !== 'open') throw new FeedError('offer-closed', `offer ${offerId} is ${offer.state}`, offerId);
     this.#tx(() => this.#withdraw(offer, 'rejected', 'rejected', reason));
     this.#log.info('rejected', { offer: offerId, agent: agentId, reason });
+    this.dispatch();
+  }
+
+  /**
+   * The agent's browser closed the offer before the feed's deadline (its
+   * template allows less time): it moves on now, as if it had expired here.
+   * An offer already closed needs nothing.
+   */
+  #browserTimeout(agentId: string, offerId: string): void {
+    const offer = this.#ownOffer(agentId, offerId);
+    if (offer.state !== 'open') return;
+    this.#tx(() => this.#withdraw(offer, 'expired', 'expired', 'timeout in the browser'));
+    this.#log.info('offer timed out in the browser', { offer: offerId, agent: agentId });
     this.dispatch();
   }
 
@@ -710,7 +768,7 @@ export class FeedService {
 
   #append(agentId: string, body: ServerEventBody): ServerEvent {
     let fitted = body;
-    if (body.type === 'accepted') {
+    if (body.type === 'accepted' || body.type === 'assigned') {
       const { transcript, trimmed } = fitTranscript(body);
       if (trimmed > 0) {
         this.#log.warn('transcript too long for one frame: the event carries the newest messages', { agent: agentId, trimmed });
@@ -727,6 +785,13 @@ export class FeedService {
     }
     return this.store.appendEvent(agentId, fitted);
   }
+}
+
+/** The agent who has gone longest without new work (ties: the smallest id, so the choice is stable). */
+function longestIdle<A extends { id: string; lastWorkAt: number }>(pool: readonly A[]): A {
+  let chosen = pool[0]!;
+  for (const a of pool) if (a.lastWorkAt < chosen.lastWorkAt || (a.lastWorkAt === chosen.lastWorkAt && a.id < chosen.id)) chosen = a;
+  return chosen;
 }
 
 /** The comment of a conversation that opened with media only. */

@@ -12,6 +12,13 @@ import type { Logger } from './feed-service.ts';
 import { startFeedServer } from './feed-server.ts';
 import { DEMO_AGENT, DEMO_API_KEY } from './demo-agent.ts';
 import { runSimulator } from './simulator.ts';
+import { ROUTING_MODES, SCENARIOS } from '../utils/protocol/feed.ts';
+
+/** `--routing routing.json`: per scenario, offered (alert) or assigned (toast), and the offer time. */
+const RoutingFile = v.record(
+  v.picklist(SCENARIOS),
+  v.strictObject({ mode: v.optional(v.picklist(ROUTING_MODES)), offerTimeoutSec: v.optional(v.pipe(v.number(), v.integer(), v.minValue(5), v.maxValue(600))) }),
+);
 
 const AgentsFile = v.array(
   v.object({
@@ -32,6 +39,7 @@ const { values } = parseArgs({
     'api-key': { type: 'string', default: process.env.DESKBELL_API_KEY },
     demo: { type: 'boolean', default: false },
     'offer-timeout': { type: 'string', default: process.env.DESKBELL_OFFER_TIMEOUT ?? '30' },
+    routing: { type: 'string', default: process.env.DESKBELL_ROUTING_FILE },
     'sms-auth-token': { type: 'string', default: process.env.DESKBELL_SMS_AUTH_TOKEN },
     'sms-public-url': { type: 'string', default: process.env.DESKBELL_SMS_PUBLIC_URL },
     'messenger-app-secret': { type: 'string', default: process.env.DESKBELL_MESSENGER_APP_SECRET },
@@ -61,6 +69,19 @@ function loadAgents() {
   const result = v.safeParse(AgentsFile, json);
   if (!result.success) fail(`agents file ${values.agents}: ${v.summarize(result.issues)}`);
   return values.demo ? [...result.output, DEMO_AGENT] : result.output;
+}
+
+function loadRouting() {
+  if (!values.routing) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(values.routing, 'utf8'));
+  } catch (error) {
+    fail(`cannot read routing file ${values.routing}: ${(error as Error).message}`);
+  }
+  const result = v.safeParse(RoutingFile, json);
+  if (!result.success) fail(`routing file ${values.routing}: ${v.summarize(result.issues)}`);
+  return result.output;
 }
 
 const port = Number(values.port);
@@ -94,6 +115,7 @@ try {
     agents,
     ...(values['api-key'] ? { apiKey: values['api-key'] } : values.demo ? { apiKey: DEMO_API_KEY } : {}),
     offerTimeoutSec,
+    ...(values.routing ? { routing: loadRouting() } : {}),
     channels,
     logger,
   });
@@ -104,6 +126,9 @@ console.log(`Deskbell feed server on ${server.httpUrl}  (agents' WebSocket: ${se
 console.log(`Web chat for customers: ${server.httpUrl}/chat`);
 console.log(`Channels: SMS webhook ${channels.sms ? 'on' : 'off'}, Messenger webhook ${channels.messenger ? 'on' : 'off'}`);
 console.log(`Agents: ${agents.length}${values.agents ? ` from ${values.agents}` : ''}`);
+const routed = Object.entries(server.service.routing);
+console.log(`Offered (alert): ${routed.filter(([, r]) => r.mode === 'offer').map(([s, r]) => `${s} ${r.offerTimeoutSec} s`).join(', ') || 'none'}`);
+console.log(`Assigned (toast): ${routed.filter(([, r]) => r.mode === 'assign').map(([s]) => s).join(', ') || 'none'}`);
 if (values.demo) {
   console.log(`DEMO MODE: public agent "${DEMO_AGENT.name}" (token ${DEMO_AGENT.token}) and API key ${server.apiKey.value}. Never use --demo on a server others can reach.`);
 } else if (server.apiKey.created) {

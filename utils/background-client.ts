@@ -5,7 +5,8 @@
  */
 import { type ReadonlySignal, signal } from '@preact/signals';
 import { browser } from 'wxt/browser';
-import { type CommandResult, PAGE_PORT, sendMessage } from './messages';
+import { type CommandResult, sendMessage } from './messages';
+import { onPortMessage, PAGE_PORT, type ToPage } from './ports';
 import type { PageSnapshot } from './snapshot';
 
 export interface BackgroundClient {
@@ -29,7 +30,7 @@ export function connectBackground(): BackgroundClient {
   const view = signal<PageSnapshot | null>(null);
   const connect = () => {
     const port = browser.runtime.connect({ name: PAGE_PORT });
-    port.onMessage.addListener((message) => (view.value = message as PageSnapshot));
+    port.onMessage.addListener((message) => onPortMessage<ToPage>({ view: (m) => void (view.value = m.view) }, message));
     // The worker was stopped or restarted: reconnecting wakes it and it pushes the view again.
     port.onDisconnect.addListener(() => setTimeout(connect, 300));
   };

@@ -24,8 +24,10 @@
  * kept) is passed in, so the whole machine runs in unit tests.
  */
 import { backoffDelay, type BackoffPolicy, FEED_BACKOFF } from './backoff';
+import { t } from './i18n';
 import {
   type ClientFrame,
+  CLOSE,
   parseServerFrame,
   type Presence,
   PROTOCOL_VERSION,
@@ -121,10 +123,46 @@ export interface FeedClientOptions {
   connectTimeoutMs?: number;
 }
 
-/** Close codes the server uses (docs/protocol.md). */
-const CLOSE_UNAUTHORIZED = 4401;
-const CLOSE_REPLACED = 4409;
-const CLOSE_TOO_SLOW = 4413;
+/** What can go wrong with the connection; `describeProblem` says it in the agent's language. */
+export type FeedProblem =
+  | { kind: 'cannot-open'; url: string; detail: string }
+  | { kind: 'no-answer' }
+  | { kind: 'no-heartbeat' }
+  | { kind: 'refused' }
+  | { kind: 'replaced' }
+  | { kind: 'too-slow' }
+  | { kind: 'lost' }
+  | { kind: 'closed'; code: number; reason: string }
+  | { kind: 'gap' }
+  | { kind: 'unreadable'; seq: number; times: number };
+
+/** A problem in the agent's language (the worker's catalogue). */
+export function describeProblem(problem: FeedProblem): string {
+  switch (problem.kind) {
+    case 'cannot-open':
+      return t('conn_cannot_open', problem.url, problem.detail);
+    case 'no-answer':
+      return t('conn_no_answer');
+    case 'no-heartbeat':
+      return t('conn_no_heartbeat');
+    case 'refused':
+      return t('conn_refused');
+    case 'replaced':
+      return t('conn_replaced');
+    case 'too-slow':
+      return t('conn_too_slow');
+    case 'lost':
+      return t('conn_lost');
+    case 'closed':
+      return problem.reason ? t('conn_closed_reason', problem.reason) : t('conn_closed_code', problem.code);
+    case 'gap':
+      return t('conn_gap');
+    case 'unreadable':
+      return t('conn_unreadable', problem.seq, problem.times);
+  }
+}
+
+const { unauthorized: CLOSE_UNAUTHORIZED, replaced: CLOSE_REPLACED, tooSlow: CLOSE_TOO_SLOW } = CLOSE;
 
 /** Gap reconnects further apart than this are not a storm: the count starts again. */
 const GAP_STREAK_RESET_MS = 5 * 60_000;
@@ -222,14 +260,14 @@ export class FeedClient {
     try {
       socket = this.#o.createSocket(this.#o.url);
     } catch (error) {
-      return this.#lost(`cannot open ${this.#o.url}: ${(error as Error).message}`);
+      return this.#lost(describeProblem({ kind: 'cannot-open', url: this.#o.url, detail: (error as Error).message }));
     }
     this.#socket = socket;
     this.#welcomed = false;
     this.#timers.connect = setTimeout(() => {
       if (generation === this.#generation && !this.#welcomed) {
         this.#drop(4000, 'connect timeout');
-        this.#lost('the feed did not answer in time');
+        this.#lost(describeProblem({ kind: 'no-answer' }));
       }
     }, this.#o.connectTimeoutMs);
     socket.onopen = () => {
@@ -255,7 +293,7 @@ export class FeedClient {
     socket.onclose = (ev) => {
       if (generation !== this.#generation) return;
       this.#socket = undefined;
-      this.#lost(describeClose(ev.code, ev.reason), ev.code);
+      this.#lost(describeProblem(closeProblem(ev.code, ev.reason)), ev.code);
     };
   }
 
@@ -359,12 +397,12 @@ export class FeedClient {
     this.#gapAt = { seq, times };
     const streak = now - this.#gapStreak.at > GAP_STREAK_RESET_MS ? 1 : this.#gapStreak.count + 1;
     this.#gapStreak = { count: streak, at: now };
-    let reason = 'events arrived out of order; resuming';
+    let reason = describeProblem({ kind: 'gap' });
     if (times >= 3) {
       this.#freshStart = true;
       this.#gapAt = undefined;
       this.stats.freshStarts++;
-      reason = `the feed sent something after seq ${seq} that this client cannot read, ${times} times; starting a fresh session`;
+      reason = describeProblem({ kind: 'unreadable', seq, times });
       console.warn(`[deskbell] ${reason}`);
       this.#o.onFreshStart?.(reason);
     }
@@ -394,7 +432,7 @@ export class FeedClient {
     this.#timers.pong = setTimeout(() => {
       // Half-open: the socket looks open but nothing comes back.
       this.#drop(4000, 'no pong');
-      this.#lost('the feed stopped answering heartbeats');
+      this.#lost(describeProblem({ kind: 'no-heartbeat' }));
     }, this.#o.pongTimeoutMs);
   }
 
@@ -457,10 +495,10 @@ export class FeedClient {
   }
 }
 
-function describeClose(code: number, reason: string): string {
-  if (code === CLOSE_UNAUTHORIZED) return 'the feed refused the agent token';
-  if (code === CLOSE_REPLACED) return 'this agent connected from another window';
-  if (code === CLOSE_TOO_SLOW) return 'the feed closed the connection: this client fell too far behind; resuming';
-  if (code === 1006) return 'the connection to the feed was lost';
-  return reason ? `the feed closed the connection: ${reason}` : `the feed closed the connection (${code})`;
+function closeProblem(code: number, reason: string): FeedProblem {
+  if (code === CLOSE_UNAUTHORIZED) return { kind: 'refused' };
+  if (code === CLOSE_REPLACED) return { kind: 'replaced' };
+  if (code === CLOSE_TOO_SLOW) return { kind: 'too-slow' };
+  if (code === 1006) return { kind: 'lost' };
+  return { kind: 'closed', code, reason };
 }

@@ -1,19 +1,25 @@
 import { describe, expect, it } from 'vitest';
+import { type CardKind, present } from './presentation';
 import {
   applyEvent,
+  closeNotice,
   compactForStorage,
   EMPTY_STATE,
   expireDue,
   type FeedState,
+  focusSession,
   hasTruncatedSessions,
+  markTimeoutSent,
   nextDeadline,
+  openNotices,
   pendingOffers,
   rebaseClock,
   resetForFreshSession,
   resolveOffer,
   TOMBSTONE_MS,
+  untoldTimeouts,
 } from './feed-state';
-import type { Conversation, ServerEvent } from './protocol/feed';
+import type { Conversation, Scenario, ServerEvent } from './protocol/feed';
 
 const conversation: Conversation = {
   id: 'c1',
@@ -25,11 +31,13 @@ const conversation: Conversation = {
   status: 'offered',
 };
 const offer = (offerId: string, expiresAt: number, seq = 1): ServerEvent => ({ type: 'offer', seq, offerId, conversation, offeredAt: 0, expiresAt });
+/** Templates that allow every offer the feed's whole time, so these tests see the feed's deadline alone. */
+const roomy = (scenario: Scenario, kind: CardKind, now: number) => present(scenario, kind, { chat: { timeoutSec: 600 } }, now);
 
 describe('feed state', () => {
   it('adds an offer with its deadline corrected for clock skew', () => {
     const skewed: FeedState = { ...EMPTY_STATE, skewMs: 5000 };
-    const s = applyEvent(skewed, offer('o1', 65_000), 1000);
+    const s = applyEvent(skewed, offer('o1', 65_000), 1000, roomy);
     expect(s.offers.o1).toMatchObject({ status: 'offered', deadline: 60_000, receivedAt: 1000 });
     expect(nextDeadline(s)).toBe(60_000);
   });
@@ -42,9 +50,39 @@ describe('feed state', () => {
     expect(s.offers.o1!.deadline - 5).toBeLessThanOrEqual(3000);
   });
 
-  it('lets an admin keep an offer up for less time than the feed, never more', () => {
-    expect(applyEvent(EMPTY_STATE, offer('o1', 60_000), 0, () => 20_000).offers.o1?.deadline).toBe(20_000);
-    expect(applyEvent(EMPTY_STATE, offer('o1', 60_000), 0, () => 90_000).offers.o1?.deadline).toBe(60_000);
+  it('lets an admin keep an offer up for less time than the feed, never more, decided once on arrival', () => {
+    const presenter = (timeoutSec: number) => (scenario: Scenario, kind: CardKind, now: number) => present(scenario, kind, { chat: { timeoutSec } }, now);
+    const short = applyEvent(EMPTY_STATE, offer('o1', 60_000), 0, presenter(20));
+    expect(short.offers.o1).toMatchObject({ deadline: 20_000, presentation: { kind: 'alert', showUntil: 20_000 } });
+    expect(applyEvent(EMPTY_STATE, offer('o1', 60_000), 0, presenter(90)).offers.o1?.deadline).toBe(60_000);
+    // It expires here first: the feed must be told, once.
+    const expired = expireDue(short, 20_000);
+    expect(expired.offers.o1).toMatchObject({ status: 'expired', timedOutHere: true });
+    expect(untoldTimeouts(expired).map((o) => o.offerId)).toEqual(['o1']);
+    expect(untoldTimeouts(markTimeoutSent(expired, 'o1'))).toEqual([]);
+    // One the feed withdrew was not timed out here.
+    expect(untoldTimeouts(applyEvent(short, { type: 'offer-withdrawn', seq: 2, offerId: 'o1', reason: 'expired' }, 5))).toEqual([]);
+  });
+
+  it('an assignment is the agent\'s at once: a session and one toast, until dismissed, opened or its time is up', () => {
+    const assigned = (seq: number): ServerEvent => ({
+      type: 'assigned',
+      seq,
+      conversation: { id: 'c9', scenario: 'work-item', channel: 'email', customer: { name: 'Aisha' }, comment: 'Follow up', waitingSince: 0, status: 'active' },
+      transcript: [],
+    });
+    const s = applyEvent(EMPTY_STATE, assigned(1), 100);
+    expect(s.sessions.c9).toMatchObject({ conversationId: 'c9' });
+    expect(s.notices.c9).toMatchObject({ presentation: { kind: 'toast', showUntil: 100 + 12_000 } });
+    expect(pendingOffers(s)).toEqual([]);
+    expect(openNotices(s).map((n) => n.conversationId)).toEqual(['c9']);
+    // Replayed (a resume): no second toast, none brought back once closed.
+    const dismissed = closeNotice(s, 'c9', 'dismissed', 200);
+    expect(openNotices(applyEvent(dismissed, assigned(1), 300))).toEqual([]);
+    expect(closeNotice(dismissed, 'c9', 'opened', 400)).toBe(dismissed);
+    expect(focusSession(s, 'c9', 500)).toMatchObject({ focus: { conversationId: 'c9', at: 500 }, notices: { c9: { closed: 'opened' } } });
+    expect(expireDue(s, 100 + 12_000).notices.c9).toMatchObject({ closed: 'expired' });
+    expect(nextDeadline(s)).toBe(100 + 12_000);
   });
 
   it('resolves an offer exactly once, whoever comes first', () => {
@@ -93,8 +131,8 @@ describe('feed state', () => {
 
   it('moves every local time with a clock that was set, so offers keep the time the feed gave them', () => {
     // Offered at server time 0 for 60 s; the local clock agrees with the server (skew 0).
-    let s = applyEvent(EMPTY_STATE, offer('o1', 60_000), 0);
-    s = applyEvent(s, { ...offer('o2', 60_000, 2), conversation: { ...conversation, id: 'c2' } } as ServerEvent, 0);
+    let s = applyEvent(EMPTY_STATE, offer('o1', 60_000), 0, roomy);
+    s = applyEvent(s, { ...offer('o2', 60_000, 2), conversation: { ...conversation, id: 'c2' } } as ServerEvent, 0, roomy);
     s = applyEvent(s, { type: 'accepted', seq: 3, offerId: 'o2', conversation: { ...conversation, id: 'c2', status: 'active' }, transcript: [] }, 1000);
 
     // 10 s later the local clock is set 10 minutes forward: the next heartbeat's skew says so.

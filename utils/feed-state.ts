@@ -10,11 +10,16 @@
  *              ├─► expired    (local deadline, or the feed says so)
  *              └─► withdrawn  (feed: taken, customer left, rerouted)
  *
- * A resolved offer stays in the state for a short while as a tombstone, so a
- * replayed `offer` frame for it does not bring it back.
+ * A conversation the feed assigns (an `assigned` event) is the agent's at
+ * once: it opens a session, and a notice (the toast) that lasts until the
+ * agent dismisses or opens it, or its time is up, in every tab at once.
+ *
+ * A resolved offer or closed notice stays in the state for a short while as a
+ * tombstone, so a replayed frame for it does not bring it back.
  */
 import type { Identification } from './crm/types';
-import type { Conversation, Message, ServerEvent } from './protocol/feed';
+import { defaultPresenter, type Presentation, type Presenter } from './presentation';
+import type { Conversation, Message, Routing, ServerEvent } from './protocol/feed';
 
 export type OfferStatus = 'offered' | 'accepted' | 'rejected' | 'expired' | 'withdrawn';
 
@@ -25,14 +30,34 @@ export interface OfferEntry {
   conversation: Conversation;
   /** Local clock: when the offer arrived. */
   receivedAt: number;
-  /** Local clock: the feed's expiresAt corrected for skew. */
+  /** Local clock: the earlier of the feed's expiresAt (corrected for skew) and the template's time. */
   deadline: number;
+  /** How it shows, decided once on arrival. */
+  presentation: Presentation;
   status: OfferStatus;
   /** Local clock: when the offer left `offered`. */
   resolvedAt?: number;
-  /** Accepted by the worker because the template says so; the agent has not opened it yet unless `opened`. */
+  /** Accepted by the worker because the template says so (a notice shows it, with Open). */
   autoAccepted?: boolean;
-  opened?: boolean;
+  /** Expired by the local deadline, before the feed said anything: the feed must be told. */
+  timedOutHere?: true;
+  /** The feed was told of `timedOutHere`. */
+  timeoutSent?: true;
+}
+
+export type NoticeClosed = 'dismissed' | 'opened' | 'expired' | 'ended';
+
+/** A toast about work that is already the agent's: an assigned conversation, or one auto-accepted for them. */
+export interface NoticeEntry {
+  conversationId: string;
+  /** The feed's seq of the event that brought it (0 for auto-accept): orders cards. */
+  seq: number;
+  conversation: Conversation;
+  receivedAt: number;
+  presentation: Presentation;
+  /** Set once it is off screen everywhere, and why. */
+  closed?: NoticeClosed;
+  closedAt?: number;
 }
 
 export interface SessionEntry {
@@ -49,14 +74,21 @@ export interface SessionEntry {
 
 export interface FeedState {
   offers: Record<string, OfferEntry>;
+  /** Toasts, by conversation id. */
+  notices: Record<string, NoticeEntry>;
   sessions: Record<string, SessionEntry>;
   /** serverTime − local time, from the last welcome. */
   skewMs: number;
   /** How each conversation's customer was identified (CRM lookup by phone), by conversation id. */
   identifications: Record<string, Identification>;
+  /** How the feed routes each scenario, and the agent's capacity, from the last welcome. */
+  routing?: Routing;
+  capacity?: number;
+  /** The session the agent last asked to see (a toast or Open): the side panel shows it. */
+  focus?: { conversationId: string; at: number };
 }
 
-export const EMPTY_STATE: FeedState = { offers: {}, sessions: {}, skewMs: 0, identifications: {} };
+export const EMPTY_STATE: FeedState = { offers: {}, notices: {}, sessions: {}, skewMs: 0, identifications: {} };
 
 /** How long a resolved offer is remembered, to ignore replays of it. */
 export const TOMBSTONE_MS = 10 * 60_000;
@@ -69,59 +101,73 @@ export function pendingOffers(state: FeedState): OfferEntry[] {
 }
 
 /**
- * Applies one feed event. Returns the same object when nothing changed
- * (replays, duplicates). `maxOfferMs` lets an admin keep an offer up for less
- * time than the feed allows, never more.
+ * A state stored by an earlier version (storage.session outlives an
+ * extension update): fields it lacks get their defaults, and an offer stored
+ * before presentations were decided on arrival gets the default one.
  */
-export function applyEvent(
-  state: FeedState,
-  event: ServerEvent,
-  now: number,
-  maxOfferMs: (conversation: Conversation) => number = () => Infinity,
-): FeedState {
+export function upgradeState(stored: Partial<FeedState>): FeedState {
+  const state = { ...EMPTY_STATE, ...stored };
+  const offers = Object.fromEntries(
+    Object.entries(state.offers).map(([id, o]) => [
+      id,
+      o.presentation ? o : { ...o, presentation: { ...defaultPresenter(o.conversation.scenario, 'alert', o.receivedAt), showUntil: o.deadline } },
+    ]),
+  );
+  return { ...state, offers };
+}
+
+/** Toasts on screen now, oldest first. */
+export function openNotices(state: FeedState): NoticeEntry[] {
+  return Object.values(state.notices)
+    .filter((n) => !n.closed)
+    .sort((a, b) => a.receivedAt - b.receivedAt || a.seq - b.seq);
+}
+
+/**
+ * Applies one feed event. Returns the same object when nothing changed
+ * (replays, duplicates). `present` decides, once, how a new offer or
+ * assignment shows; an admin's template can keep an offer up for less time
+ * than the feed allows, never more.
+ */
+export function applyEvent(state: FeedState, event: ServerEvent, now: number, present: Presenter = defaultPresenter): FeedState {
   switch (event.type) {
     case 'offer': {
       if (state.offers[event.offerId]) return state;
+      const presentation = present(event.conversation.scenario, 'alert', now);
       // The skew estimate carries the welcome's transit time; an offer can
       // never have more time left on arrival than it was given in all.
-      const deadline = Math.min(
-        event.expiresAt - state.skewMs,
-        now + (event.expiresAt - event.offeredAt),
-        now + maxOfferMs(event.conversation),
-      );
+      const deadline = Math.min(event.expiresAt - state.skewMs, now + (event.expiresAt - event.offeredAt), presentation.showUntil);
       const entry: OfferEntry = {
         offerId: event.offerId,
         seq: event.seq,
         conversation: event.conversation,
         receivedAt: now,
         deadline,
+        presentation: { ...presentation, showUntil: deadline },
         status: deadline <= now ? 'expired' : 'offered',
         ...(deadline <= now ? { resolvedAt: now } : {}),
       };
       return { ...state, offers: { ...state.offers, [event.offerId]: entry } };
     }
+    case 'assigned': {
+      // The conversation is the agent's: a session, and a toast saying so (once, even when replayed).
+      const withSession = openSession(state, event.conversation, `assigned:${event.conversation.id}`, event.transcript, now);
+      if (state.notices[event.conversation.id]) return withSession;
+      const notice: NoticeEntry = {
+        conversationId: event.conversation.id,
+        seq: event.seq,
+        conversation: event.conversation,
+        receivedAt: now,
+        presentation: present(event.conversation.scenario, 'toast', now),
+      };
+      return { ...withSession, notices: { ...withSession.notices, [notice.conversationId]: notice } };
+    }
     case 'offer-withdrawn': {
       const status: OfferStatus = event.reason === 'expired' ? 'expired' : event.reason === 'rejected' ? 'rejected' : 'withdrawn';
       return resolveOffer(state, event.offerId, status, now);
     }
-    case 'accepted': {
-      const resolved = resolveOffer(state, event.offerId, 'accepted', now);
-      const existing = state.sessions[event.conversation.id];
-      if (existing && !existing.endedBy) {
-        // Re-sent after a fresh welcome: the server's transcript is complete.
-        if (existing.transcript.length >= event.transcript.length) return resolved;
-        const { truncated: _whole, ...rest } = existing;
-        return { ...resolved, sessions: { ...resolved.sessions, [existing.conversationId]: { ...rest, transcript: event.transcript } } };
-      }
-      const session: SessionEntry = {
-        conversationId: event.conversation.id,
-        offerId: event.offerId,
-        conversation: event.conversation,
-        transcript: event.transcript,
-        acceptedAt: now,
-      };
-      return { ...resolved, sessions: { ...resolved.sessions, [session.conversationId]: session } };
-    }
+    case 'accepted':
+      return openSession(resolveOffer(state, event.offerId, 'accepted', now), event.conversation, event.offerId, event.transcript, now);
     case 'message': {
       const session = state.sessions[event.message.conversationId];
       if (!session || session.transcript.some((m) => m.id === event.message.id)) return state;
@@ -133,14 +179,40 @@ export function applyEvent(
     case 'conversation-ended': {
       const session = state.sessions[event.conversationId];
       let next = state;
-      // The customer may leave while the offer is still up.
+      // The customer may leave while the offer or the toast is still up.
       for (const offer of Object.values(state.offers)) {
         if (offer.conversation.id === event.conversationId) next = resolveOffer(next, offer.offerId, 'withdrawn', now);
       }
+      next = closeNotice(next, event.conversationId, 'ended', now);
       if (!session || session.endedBy) return next;
       return { ...next, sessions: { ...next.sessions, [session.conversationId]: { ...session, endedBy: event.by } } };
     }
   }
+}
+
+/** The session of a conversation that is now the agent's; a re-sent one only fills in a longer transcript. */
+function openSession(state: FeedState, conversation: Conversation, offerId: string, transcript: Message[], now: number): FeedState {
+  const existing = state.sessions[conversation.id];
+  if (existing && !existing.endedBy) {
+    // Re-sent after a fresh welcome: the server's transcript is complete.
+    if (existing.transcript.length >= transcript.length) return state;
+    const { truncated: _whole, ...rest } = existing;
+    return { ...state, sessions: { ...state.sessions, [existing.conversationId]: { ...rest, transcript } } };
+  }
+  const session: SessionEntry = { conversationId: conversation.id, offerId, conversation, transcript, acceptedAt: now };
+  return { ...state, sessions: { ...state.sessions, [session.conversationId]: session } };
+}
+
+/** Takes a toast off every screen; only the first close counts. */
+export function closeNotice(state: FeedState, conversationId: string, why: NoticeClosed, now: number): FeedState {
+  const notice = state.notices[conversationId];
+  if (!notice || notice.closed) return state;
+  return { ...state, notices: { ...state.notices, [conversationId]: { ...notice, closed: why, closedAt: now } } };
+}
+
+/** The agent asked to see this session (a toast, or Open): the side panel shows it. */
+export function focusSession(state: FeedState, conversationId: string, now: number): FeedState {
+  return closeNotice({ ...state, focus: { conversationId, at: now } }, conversationId, 'opened', now);
 }
 
 /**
@@ -154,22 +226,50 @@ export function resolveOffer(state: FeedState, offerId: string, status: Exclude<
   return { ...state, offers: { ...state.offers, [offerId]: { ...offer, status, resolvedAt: now } } };
 }
 
-/** Expires every offer whose deadline has passed, and forgets old tombstones and what only they used. */
+/**
+ * Expires every offer whose deadline has passed (marked to be told to the
+ * feed) and every toast whose time is up, and forgets old tombstones and what
+ * only they used.
+ */
 export function expireDue(state: FeedState, now: number): FeedState {
   let next = state;
   for (const offer of Object.values(state.offers)) {
-    if (offer.status === 'offered' && offer.deadline <= now) next = resolveOffer(next, offer.offerId, 'expired', now);
-    else if (offer.status !== 'offered' && (offer.resolvedAt ?? 0) + TOMBSTONE_MS <= now) {
+    if (offer.status === 'offered' && offer.deadline <= now) {
+      next = resolveOffer(next, offer.offerId, 'expired', now);
+      next = { ...next, offers: { ...next.offers, [offer.offerId]: { ...next.offers[offer.offerId]!, timedOutHere: true } } };
+    } else if (offer.status !== 'offered' && (offer.resolvedAt ?? 0) + TOMBSTONE_MS <= now) {
       const { [offer.offerId]: _gone, ...rest } = next.offers;
       next = { ...next, offers: rest };
+    }
+  }
+  for (const notice of Object.values(state.notices)) {
+    if (!notice.closed && notice.presentation.showUntil <= now) next = closeNotice(next, notice.conversationId, 'expired', now);
+    else if (notice.closed && (notice.closedAt ?? 0) + TOMBSTONE_MS <= now) {
+      const { [notice.conversationId]: _gone, ...rest } = next.notices;
+      next = { ...next, notices: rest };
     }
   }
   return forgetUnused(next);
 }
 
-/** Drops identifications of conversations that are neither offered nor open any more. */
+/** Offers that timed out here and whose timeout the feed has not been told of yet. */
+export function untoldTimeouts(state: FeedState): OfferEntry[] {
+  return Object.values(state.offers).filter((o) => o.timedOutHere && !o.timeoutSent);
+}
+
+export function markTimeoutSent(state: FeedState, offerId: string): FeedState {
+  const offer = state.offers[offerId];
+  if (!offer?.timedOutHere || offer.timeoutSent) return state;
+  return { ...state, offers: { ...state.offers, [offerId]: { ...offer, timeoutSent: true } } };
+}
+
+/** Drops identifications of conversations that are neither offered, noticed nor open any more. */
 function forgetUnused(state: FeedState): FeedState {
-  const used = new Set([...Object.values(state.offers).map((o) => o.conversation.id), ...Object.keys(state.sessions)]);
+  const used = new Set([
+    ...Object.values(state.offers).map((o) => o.conversation.id),
+    ...Object.keys(state.notices),
+    ...Object.keys(state.sessions),
+  ]);
   const stale = Object.keys(state.identifications).filter((id) => !used.has(id));
   if (stale.length === 0) return state;
   const identifications = { ...state.identifications };
@@ -190,9 +290,9 @@ export function pickContact(state: FeedState, conversationId: string, contactId:
   return setIdentification(state, conversationId, { status: 'matched', phone: current.phone, contact, picked: true });
 }
 
-/** The earliest deadline of a pending offer, for the next timer. */
+/** The earliest deadline of a pending offer or an open toast, for the next timer. */
 export function nextDeadline(state: FeedState): number | undefined {
-  const deadlines = pendingOffers(state).map((o) => o.deadline);
+  const deadlines = [...pendingOffers(state).map((o) => o.deadline), ...openNotices(state).map((n) => n.presentation.showUntil)];
   return deadlines.length ? Math.min(...deadlines) : undefined;
 }
 
@@ -208,14 +308,27 @@ export const CLOCK_JUMP_MS = 2_000;
 export function rebaseClock(state: FeedState, skewMs: number): FeedState {
   const shift = state.skewMs - skewMs;
   if (Math.abs(shift) < CLOCK_JUMP_MS) return state.skewMs === skewMs ? state : { ...state, skewMs };
+  const moved = (p: Presentation) => ({ ...p, showUntil: p.showUntil + shift });
   const offers = Object.fromEntries(
     Object.entries(state.offers).map(([id, o]) => [
       id,
-      { ...o, receivedAt: o.receivedAt + shift, deadline: o.deadline + shift, ...(o.resolvedAt === undefined ? {} : { resolvedAt: o.resolvedAt + shift }) },
+      {
+        ...o,
+        receivedAt: o.receivedAt + shift,
+        deadline: o.deadline + shift,
+        presentation: moved(o.presentation),
+        ...(o.resolvedAt === undefined ? {} : { resolvedAt: o.resolvedAt + shift }),
+      },
+    ]),
+  );
+  const notices = Object.fromEntries(
+    Object.entries(state.notices).map(([id, n]) => [
+      id,
+      { ...n, receivedAt: n.receivedAt + shift, presentation: moved(n.presentation), ...(n.closedAt === undefined ? {} : { closedAt: n.closedAt + shift }) },
     ]),
   );
   const sessions = Object.fromEntries(Object.entries(state.sessions).map(([id, s]) => [id, { ...s, acceptedAt: s.acceptedAt + shift }]));
-  return { ...state, offers, sessions, skewMs };
+  return { ...state, offers, notices, sessions, skewMs };
 }
 
 /**
@@ -236,24 +349,27 @@ export function closeSession(state: FeedState, conversationId: string): FeedStat
   return forgetUnused({ ...state, sessions });
 }
 
-/** Accepts an offer for the agent (auto-accept template): it stays on screen, with Open, until opened. */
+/**
+ * Accepts an offer for the agent (auto-accept template). The alert gives way
+ * to a toast (the conversation is theirs now) that opens it when selected.
+ */
 export function autoAccept(state: FeedState, offerId: string, now: number): FeedState {
   const next = resolveOffer(state, offerId, 'accepted', now);
   if (next === state) return state;
-  return { ...next, offers: { ...next.offers, [offerId]: { ...next.offers[offerId]!, autoAccepted: true } } };
-}
-
-export function markOpened(state: FeedState, offerId: string): FeedState {
-  const offer = state.offers[offerId];
-  if (!offer?.autoAccepted || offer.opened) return state;
-  return { ...state, offers: { ...state.offers, [offerId]: { ...offer, opened: true } } };
-}
-
-/** Auto-accepted offers the agent has not opened yet, oldest first. */
-export function unopenedOffers(state: FeedState): OfferEntry[] {
-  return Object.values(state.offers)
-    .filter((o) => o.autoAccepted && !o.opened)
-    .sort((a, b) => a.receivedAt - b.receivedAt || a.seq - b.seq);
+  const offer = next.offers[offerId]!;
+  const template = offer.presentation.template;
+  const notice: NoticeEntry = {
+    conversationId: offer.conversation.id,
+    seq: offer.seq,
+    conversation: offer.conversation,
+    receivedAt: now,
+    presentation: { ...offer.presentation, kind: 'toast', showUntil: now + template.timeoutSec * 1000, sound: null },
+  };
+  return {
+    ...next,
+    offers: { ...next.offers, [offerId]: { ...offer, autoAccepted: true } },
+    notices: { ...next.notices, [notice.conversationId]: notice },
+  };
 }
 
 /**

@@ -1,5 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { describeProblem } from './feed-client';
+import { checkFeedUrl } from './feed-url';
+import { setCatalogue } from './i18n';
+import { validateSettings } from './settings';
 
 const dir = 'public/_locales';
 const load = (lang: string) => JSON.parse(readFileSync(`${dir}/${lang}/messages.json`, 'utf8')) as Record<string, { message: string }>;
@@ -27,5 +31,17 @@ describe('translations', () => {
     const keys = new Set(sources.flatMap((s) => [...s.matchAll(/\bt\('([a-z_A-Z]+)'/g)].map((m) => m[1]!)));
     const missing = [...keys].filter((k) => !(k in en));
     expect(missing).toEqual([]);
+  });
+
+  describe('what the extension says at run time follows the chosen language', () => {
+    afterEach(() => setCatalogue(null));
+    it('connection errors, URL checks and validation, in Dutch', () => {
+      const nl = Object.fromEntries(Object.entries(load('nl')).map(([k, v]) => [k, v.message]));
+      setCatalogue(nl);
+      expect(describeProblem({ kind: 'lost' })).toBe(nl.conn_lost);
+      expect(checkFeedUrl('ws://feed.example.com/feed')).toEqual({ ok: false, error: nl.url_ws_remote });
+      const result = validateSettings({ defaultRegion: 'Netherlands' });
+      expect(JSON.stringify(result)).toContain(nl.val_region!);
+    });
   });
 });

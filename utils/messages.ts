@@ -26,8 +26,10 @@ export interface ProtocolMap {
   pickContact(data: { conversationId: string; contactId: string }): CommandResult;
   /** Worker → the content script in a Dynamics 365 tab: look contacts up on the org's Web API. */
   findContacts(data: { tails: string[] }): PageLookup;
-  /** Opens the side panel on an auto-accepted conversation (the overlay's Open button). */
-  openSession(data: { offerId: string }): CommandResult;
+  /** Opens the side panel on a conversation that is the agent's: a toast selected, or Open. */
+  openSession(data: { conversationId: string }): CommandResult;
+  /** The agent closed a toast: it leaves every tab. */
+  dismissNotice(data: { conversationId: string }): CommandResult;
   /** Worker → offscreen document. */
   playSound(data: { sound: string; volume: number; loop: boolean }): void;
   stopSound(): void;
@@ -41,14 +43,5 @@ export interface SoundState {
   volume?: number;
 }
 
-/** Port the offscreen document keeps open, so the worker knows when it is gone. */
-export const OFFSCREEN_PORT = 'deskbell-offscreen';
-
 export const { sendMessage, onMessage } = defineExtensionMessaging<ProtocolMap>();
 
-/** Port each overlay opens to receive the view (offers, theme). */
-export const STATE_PORT = 'deskbell-state';
-/** Posted on the state port instead of a view when Deskbell has no access to the tab's site (any more): the overlay removes itself. */
-export const LEAVE = { leave: true } as const;
-/** Port extension pages open to receive the view plus whole sessions; refused to content scripts. */
-export const PAGE_PORT = 'deskbell-page';

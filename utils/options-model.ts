@@ -4,6 +4,7 @@
  * writes it in one go, or writes nothing and shows every problem.
  */
 import { computed, signal } from '@preact/signals';
+import { t } from './i18n';
 import { checkMatchPattern, DEFAULT_SETTINGS, type EffectiveSettings, type FieldErrors, type SettingKey, type Settings, validateSettings } from './settings';
 
 export interface OptionsClient {
@@ -41,7 +42,7 @@ export function createOptionsModel(client: OptionsClient) {
   /** Asks Chrome for access to a site (call it straight from the click) and says so when refused. */
   function askAccess(site: string): Promise<boolean> {
     return client.requestSite(site).then((ok) => {
-      siteError.value = ok ? null : `Chrome did not grant access to ${site}, so notifications cannot show there.`;
+      siteError.value = ok ? null : t('site_denied', site);
       return ok;
     });
   }
@@ -129,12 +130,12 @@ export function createOptionsModel(client: OptionsClient) {
       try {
         json = JSON.parse(text);
       } catch {
-        state.value = { kind: 'failed', message: 'The file is not valid JSON.' };
+        state.value = { kind: 'failed', message: t('import_bad_json') };
         return false;
       }
       const body = json && typeof json === 'object' && 'settings' in json ? (json as { settings: unknown }).settings : json;
       if (!body || typeof body !== 'object') {
-        state.value = { kind: 'failed', message: 'The file holds no settings.' };
+        state.value = { kind: 'failed', message: t('import_empty') };
         return false;
       }
       const next = { ...draft.value, ...(body as Partial<Settings>) } as Settings;

@@ -6,6 +6,7 @@
  */
 import * as v from 'valibot';
 import { checkFeedUrl } from './feed-url';
+import { t } from './i18n';
 import { SCENARIOS } from './protocol/feed';
 import { TemplateSchema } from './templates';
 
@@ -21,8 +22,8 @@ export const THEMES = ['dark', 'light', 'system'] as const;
 const MATCH_PATTERN = /^(https?|\*):\/\/(\*|(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*|\[[0-9a-f:]+\])(:\d+)?\/.*$/i;
 
 export function checkMatchPattern(input: string): string | null {
-  if (!MATCH_PATTERN.test(input)) return `"${input}" is not a site pattern such as https://crm.example.com/* or https://*.example.com/*`;
-  if (/:\d+\//.test(input)) return `Leave the port out of "${input}": a pattern covers every port of its host.`;
+  if (!MATCH_PATTERN.test(input)) return t('val_site_pattern', input);
+  if (/:\d+\//.test(input)) return t('val_site_port', input);
   return null;
 }
 
@@ -30,7 +31,7 @@ const FeedUrl = v.pipe(
   v.string(),
   v.check((url) => url === '' || checkFeedUrl(url).ok, (issue) => {
     const check = checkFeedUrl(String(issue.input));
-    return check.ok ? 'Invalid feed URL.' : check.error;
+    return check.ok ? t('val_feed_url') : check.error;
   }),
 );
 
@@ -38,15 +39,15 @@ const TemplateOverride = v.partial(TemplateSchema);
 
 export const SettingsSchema = v.object({
   feedUrl: FeedUrl,
-  feedToken: v.pipe(v.string(), v.maxLength(512, 'The token is longer than 512 characters.')),
+  feedToken: v.pipe(v.string(), v.maxLength(512, () => t('val_token_long'))),
   crmSites: v.pipe(
     v.array(v.pipe(v.string(), v.trim(), v.check((p) => checkMatchPattern(p) === null, (issue) => checkMatchPattern(String(issue.input)) ?? ''))),
-    v.maxLength(100, 'At most 100 CRM sites.'),
+    v.maxLength(100, () => t('val_sites_many')),
   ),
-  theme: v.picklist(THEMES, 'Theme must be dark, light or system.'),
-  language: v.picklist(LANGUAGES, 'Language must be auto, en or nl.'),
+  theme: v.picklist(THEMES, () => t('val_theme')),
+  language: v.picklist(LANGUAGES, () => t('val_language')),
   /** Where a phone number without a country code is taken to be (ISO 3166 code). */
-  defaultRegion: v.pipe(v.string(), v.regex(/^[A-Z]{2}$/, 'The default phone region is a two-letter country code, such as NL.')),
+  defaultRegion: v.pipe(v.string(), v.regex(/^[A-Z]{2}$/, () => t('val_region'))),
   templates: v.object(Object.fromEntries(SCENARIOS.map((s) => [s, v.optional(TemplateOverride)])) as Record<(typeof SCENARIOS)[number], v.OptionalSchema<typeof TemplateOverride, undefined>>),
 });
 export type Settings = v.InferOutput<typeof SettingsSchema>;
@@ -109,7 +110,7 @@ export function parsePolicy(managed: Record<string, unknown>): PolicyResult {
     else ignored.push({ policy: name, reason: result.issues[0].message });
   }
   const known = new Set(Object.values(POLICY_NAMES));
-  for (const name of Object.keys(managed)) if (!known.has(name)) ignored.push({ policy: name, reason: 'Deskbell has no such policy.' });
+  for (const name of Object.keys(managed)) if (!known.has(name)) ignored.push({ policy: name, reason: t('val_no_policy') });
   return { values, ignored };
 }
 

@@ -26,8 +26,8 @@ function fakeClient(result: () => CommandResult = () => ({ ok: true })) {
     closeSession: async () => ({ ok: true }),
     pickContact: async () => ({ ok: true }),
   };
-  const show = (sessions: SessionEntry[]) =>
-    (view.value = { theme: 'dark', offers: [], sessionDetails: sessions, connection: null, sitesMissingPermission: [], identifications: {}, skewMs: 0 });
+  const show = (sessions: SessionEntry[], focus?: PageSnapshot['focus']) =>
+    (view.value = { theme: 'dark', cards: [], sessionDetails: sessions, connection: null, sitesMissingPermission: [], identifications: {}, skewMs: 0, pendingOffers: 0, ...(focus ? { focus } : {}) });
   return { client, sent, show };
 }
 
@@ -45,6 +45,17 @@ describe('side panel model', () => {
     expect(model.selected.value?.conversationId).toBe('b');
     model.select('a');
     expect(model.drafts.value).toEqual({ a: 'draft a' });
+  });
+
+  it('shows the session the agent asked for elsewhere (a toast, Open), once per ask', () => {
+    const f = fakeClient();
+    const model = createSidePanelModel(f.client);
+    f.show([session('a', 1), session('b', 2)]);
+    f.show([session('a', 1), session('b', 2)], { conversationId: 'a', at: 5 });
+    expect(model.selected.value?.conversationId).toBe('a');
+    model.select('b');
+    f.show([session('a', 1), session('b', 2)], { conversationId: 'a', at: 5 });
+    expect(model.selected.value?.conversationId).toBe('b');
   });
 
   it('shows a sent message as sending until the feed echoes it', async () => {

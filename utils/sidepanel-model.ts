@@ -41,6 +41,15 @@ export function createSidePanelModel(client: BackgroundClient, options: { now?: 
     known = new Set(ids);
   });
 
+  // The agent asked for a session elsewhere (a toast selected, Open): show it.
+  let focusedAt = 0;
+  effect(() => {
+    const focus = client.view.value?.focus;
+    if (!focus || focus.at === focusedAt) return;
+    focusedAt = focus.at;
+    if (sessions.value.some((s) => s.conversationId === focus.conversationId)) selectedId.value = focus.conversationId;
+  });
+
   // An echoed message replaces its pending copy.
   effect(() => {
     const echoed = new Set(sessions.value.flatMap((s) => s.transcript.flatMap((m) => (m.clientMsgId ? [m.clientMsgId] : []))));

@@ -5,25 +5,35 @@ import type { SessionEntry } from './feed-state';
 import type { Conversation } from './protocol/feed';
 import type { ThemeSetting } from './storage-items';
 import type { Template } from './templates';
+import type { CardKind } from './presentation';
+import type { Routing } from './protocol/feed';
 
-export interface OfferView {
-  offerId: string;
+/**
+ * One card in the overlay, as the worker decided it should show
+ * (utils/presentation.ts): an alert for an offer, a toast for work that is
+ * already the agent's.
+ */
+export interface CardView {
+  /** The offer's id for an alert; the conversation's id for a toast. */
+  id: string;
+  kind: CardKind;
+  /** Alerts only: what Accept and Reject answer. */
+  offerId?: string;
   conversation: Conversation;
-  /** Local clock: when the offer closes. */
-  deadline: number;
-  /** Local clock: when it arrived; toasts show for template.timeoutSec from here. */
+  /** Local clock: when it arrived. */
   receivedAt: number;
+  /** Local clock: when it leaves the screen (an alert's deadline). */
+  showUntil: number;
   template: Template;
   identification?: Identification;
-  /** Already accepted for the agent (auto-accept): the card offers Open, not Accept / Reject. */
-  autoAccepted?: true;
 }
 
 export interface StateSnapshot {
   theme: ThemeSetting;
   /** The catalogue of the language the admin chose; absent: the browser's language. */
   strings?: Record<string, string>;
-  offers: OfferView[];
+  /** Alerts and toasts, oldest first. */
+  cards: CardView[];
   /** The feed's clock minus the local one: a wait time is `now + skewMs − waitingSince`. */
   skewMs: number;
 }
@@ -35,4 +45,11 @@ export interface PageSnapshot extends StateSnapshot {
   connection: ConnectionState | null;
   /** CRM sites in the settings that lack their host permission. */
   sitesMissingPermission: string[];
+  /** Offers waiting for an answer (the popup's count): alerts, not toasts. */
+  pendingOffers: number;
+  /** How the feed routes each scenario, and the agent's capacity, from its last welcome. */
+  routing?: Routing;
+  capacity?: number;
+  /** The session the agent last asked to see. */
+  focus?: { conversationId: string; at: number };
 }

@@ -1,9 +1,10 @@
 /**
- * How each scenario is shown. Defaults follow the product brief: a customer
- * who is waiting live gets an alert with Accept / Reject and a countdown; a
- * notice about work that is already on its way (assignment, escalation) gets a
- * toast that opens the session when selected. Admins override any field per
- * scenario; this module merges and checks those overrides.
+ * How each scenario looks and sounds. Whether it is an alert (offered: Accept
+ * / Reject and a countdown) or a toast (assigned: already the agent's) is the
+ * feed's routing decision, not the template's (utils/presentation.ts). The
+ * defaults suit the default routing: offered scenarios ring and stay up to
+ * 30 s; assigned ones show for 12 s. Admins override any field per scenario;
+ * this module merges and checks those overrides.
  */
 import * as v from 'valibot';
 import type { Scenario } from './protocol/feed';
@@ -16,8 +17,7 @@ export const DESKTOP_POLICIES = ['never', 'when-hidden', 'always'] as const;
 export const SOUNDS = ['chime', 'ring', 'soft'] as const;
 
 export const TemplateSchema = v.object({
-  kind: v.picklist(['alert', 'toast']),
-  /** Alert: the longest it stays up (the feed's deadline may end it sooner). Toast: how long it shows. */
+  /** Alert: the longest it stays up (the feed's deadline may end it sooner, and is told when this ends it first). Toast: how long it shows. */
   timeoutSec: v.pipe(v.number(), v.integer(), v.minValue(3), v.maxValue(600)),
   showCountdown: v.boolean(),
   /** Empty: the translated default. */
@@ -39,8 +39,7 @@ export type Template = v.InferOutput<typeof TemplateSchema>;
 export type TemplateOverrides = Partial<Record<Scenario, Partial<Template>>>;
 
 const alert = (over: Partial<Template> = {}): Template => ({
-  kind: 'alert',
-  timeoutSec: 60,
+  timeoutSec: 30,
   showCountdown: true,
   acceptLabel: '',
   rejectLabel: '',
@@ -57,7 +56,6 @@ const alert = (over: Partial<Template> = {}): Template => ({
 
 const toast = (over: Partial<Template> = {}): Template => ({
   ...alert(),
-  kind: 'toast',
   timeoutSec: 12,
   showCountdown: false,
   rejectAllowed: false,
@@ -72,9 +70,9 @@ export const DEFAULT_TEMPLATES: Record<Scenario, Template> = {
   sms: alert({ fields: ['customer', 'comment', 'waitTime', 'phone'] }),
   facebook: alert(),
   'work-item': toast({ fields: ['customer', 'comment', 'queue'] }),
-  transfer: alert({ fields: ['customer', 'comment', 'waitTime', 'context'] }),
+  transfer: toast({ fields: ['customer', 'comment', 'waitTime', 'context'] }),
   escalation: toast({ fields: ['customer', 'comment', 'context'] }),
-  'bot-escalation': alert({ fields: ['customer', 'comment', 'waitTime', 'context'] }),
+  'bot-escalation': toast({ fields: ['customer', 'comment', 'waitTime', 'context'] }),
 };
 
 /** The template in force for a scenario: defaults, then the admin's valid overrides. */

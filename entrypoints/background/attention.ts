@@ -2,26 +2,30 @@
  * What should be drawing the agent's attention right now, as a pure plan:
  * which desktop notifications exist, and which ringtone plays. The worker
  * compares the plan with what is up and changes only the difference, so a
- * resolved offer's notification and sound stop whatever resolved it.
+ * resolved offer's notification and sound stop whatever resolved it. Each
+ * card's sound and notification policy were decided when it arrived
+ * (utils/presentation.ts); this only reads them.
  */
 import type { FeedState } from '../../utils/feed-state';
-import { pendingOffers } from '../../utils/feed-state';
-import type { Scenario } from '../../utils/protocol/feed';
-import { templateFor, type TemplateOverrides } from '../../utils/templates';
+import { openNotices, pendingOffers } from '../../utils/feed-state';
+import type { Presentation } from '../../utils/presentation';
+import type { Conversation, Scenario } from '../../utils/protocol/feed';
 
 export interface NotificationPlan {
   id: string;
-  offerId: string;
+  /** The offer (alerts) or the conversation (toasts) it is about. */
+  offerId?: string;
+  conversationId: string;
   scenario: Scenario;
   customerName: string;
   comment: string;
-  /** Alerts stay until answered and carry Accept / Reject buttons. */
+  /** Alerts stay until answered and carry Accept (and Reject, when it needs no reason). */
   alert: boolean;
   rejectAllowed: boolean;
 }
 
 export interface SoundPlan {
-  /** The offer the sound is for (the newest one that rings). */
+  /** The card the sound is for (the newest one that rings). */
   offerId: string;
   sound: string;
   volume: number;
@@ -33,31 +37,35 @@ export interface AttentionPlan {
   sound: SoundPlan | null;
 }
 
-export const notificationId = (offerId: string) => `offer:${offerId}`;
+export const notificationId = (cardId: string) => `offer:${cardId}`;
 
-export function planAttention(state: FeedState, templates: TemplateOverrides, crmTabInView: boolean, now: number): AttentionPlan {
+export function planAttention(state: FeedState, crmTabInView: boolean, now: number): AttentionPlan {
   const notifications: NotificationPlan[] = [];
   let sound: SoundPlan | null = null;
-  for (const offer of pendingOffers(state)) {
-    const template = templateFor(offer.conversation.scenario, templates);
-    const identified = state.identifications[offer.conversation.id];
-    const alert = template.kind === 'alert';
-    if (template.desktop === 'always' || (template.desktop === 'when-hidden' && !crmTabInView)) {
+  const cards: { id: string; offerId?: string; conversation: Conversation; receivedAt: number; presentation: Presentation }[] = [
+    ...openNotices(state).map((n) => ({ id: `n:${n.conversationId}`, ...n })),
+    ...pendingOffers(state).map((o) => ({ id: o.offerId, ...o })),
+  ].sort((a, b) => a.receivedAt - b.receivedAt);
+  for (const card of cards) {
+    const { presentation: p, conversation } = card;
+    const identified = state.identifications[conversation.id];
+    const alert = p.kind === 'alert';
+    if (p.desktop === 'always' || (p.desktop === 'when-hidden' && !crmTabInView)) {
       notifications.push({
-        id: notificationId(offer.offerId),
-        offerId: offer.offerId,
-        scenario: offer.conversation.scenario,
-        customerName: identified?.status === 'matched' ? identified.contact.name : offer.conversation.customer.name,
-        comment: offer.conversation.comment,
+        id: notificationId(card.id),
+        ...(card.offerId ? { offerId: card.offerId } : {}),
+        conversationId: conversation.id,
+        scenario: conversation.scenario,
+        customerName: identified?.status === 'matched' ? identified.contact.name : conversation.customer.name,
+        comment: conversation.comment,
         alert,
-        rejectAllowed: template.rejectAllowed,
+        // A reject that needs a reason is made on the card, where the reasons are.
+        rejectAllowed: alert && p.template.rejectAllowed && p.template.rejectReasons.length === 0,
       });
     }
     // A toast rings once, when it arrives; an alert rings until it is answered.
-    const fresh = now - offer.receivedAt < 2000;
-    if (template.sound && template.volume > 0 && (alert || fresh)) {
-      sound = { offerId: offer.offerId, sound: template.soundName, volume: template.volume, loop: alert };
-    }
+    const fresh = now - card.receivedAt < 2000;
+    if (p.sound && (p.sound.loop || fresh)) sound = { offerId: card.id, sound: p.sound.name, volume: p.sound.volume, loop: p.sound.loop };
   }
   return { notifications, sound };
 }

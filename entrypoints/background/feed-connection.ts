@@ -5,9 +5,11 @@
  */
 import { browser } from 'wxt/browser';
 import { type ConnectionState, FeedClient, type FeedCommand } from '../../utils/feed-client';
+import { t } from '../../utils/i18n';
 import { applyEvent, CLOCK_JUMP_MS, hasTruncatedSessions, rebaseClock, resetForFreshSession } from '../../utils/feed-state';
 import { checkFeedUrl } from '../../utils/feed-url';
-import type { Conversation, Presence, ServerEvent } from '../../utils/protocol/feed';
+import type { Presenter } from '../../utils/presentation';
+import type { Presence, ServerEvent } from '../../utils/protocol/feed';
 import { agentPresence, type Diagnostics, diagnostics, feedCursor } from '../../utils/storage-items';
 import type { StateKeeper } from './state-keeper';
 
@@ -28,6 +30,8 @@ function eventKey(event: ServerEvent): string {
       return event.offerId;
     case 'message':
       return event.message.id;
+    case 'assigned':
+      return event.conversation.id;
     case 'conversation-ended':
       return event.conversationId;
   }
@@ -39,14 +43,15 @@ export class FeedConnection {
   #restarting: Promise<void> = Promise.resolve();
 
   /**
-   * @param maxOfferMs the longest the admin's template keeps an offer of this
-   *   conversation up; the feed's deadline still wins when it is sooner.
+   * @param present decides, once per new offer or assignment, how it shows (utils/presentation.ts).
    * @param onConnection told of every change of the connection state.
+   * @param onWelcomed after each welcome, once the state has taken it in (timeouts the feed was not told of yet go out).
    */
   constructor(
     private readonly keeper: StateKeeper,
-    private readonly maxOfferMs: (conversation: Conversation) => number,
+    private readonly present: Presenter,
     private readonly onConnection: (state: ConnectionState) => void,
+    private readonly onWelcomed: () => void = () => {},
   ) {
     this.#diag = diagnostics.getValue();
   }
@@ -73,9 +78,9 @@ export class FeedConnection {
       attempt = outageAttempts((await this.#diag).connection);
       await this.#recoverTruncated();
     }
-    const check = settings.url ? checkFeedUrl(settings.url) : ({ ok: false, error: 'No feed URL is set.' } as const);
+    const check = settings.url ? checkFeedUrl(settings.url) : ({ ok: false, error: t('conn_no_url') } as const);
     if (!check.ok || !settings.token) {
-      const connection: ConnectionState = { status: 'idle', attempt: 0, since: Date.now(), lastError: check.ok ? 'No agent token is set.' : check.error };
+      const connection: ConnectionState = { status: 'idle', attempt: 0, since: Date.now(), lastError: check.ok ? t('conn_no_token') : check.error };
       this.onConnection(connection);
       await this.#note({ connection });
       return;
@@ -94,7 +99,12 @@ export class FeedConnection {
         save: (seq) => feedCursor.setValue(seq).catch((error: unknown) => console.warn('[deskbell] could not store the feed cursor:', error)),
       },
       onWelcome: async (welcome, skew) => {
-        await this.keeper.update((s) => (welcome.resumed ? rebaseClock(s, skew) : resetForFreshSession(s, skew)));
+        await this.keeper.update((s) => {
+          const next = welcome.resumed ? rebaseClock(s, skew) : resetForFreshSession(s, skew);
+          return { ...next, ...(welcome.routing ? { routing: welcome.routing } : {}), ...(welcome.capacity ? { capacity: welcome.capacity } : {}) };
+        });
+        // Not awaited: the client marks itself open only after this returns.
+        setTimeout(() => this.onWelcomed(), 0);
       },
       // A heartbeat whose skew moved by more than noise: a clock was set.
       onClock: async (skew) => {
@@ -104,7 +114,7 @@ export class FeedConnection {
         await this.keeper.update((s) => rebaseClock(s, skew));
       },
       onEvents: async (events) => {
-        await this.keeper.update((s, now) => events.reduce((state, event) => applyEvent(state, event, now, this.maxOfferMs), s));
+        await this.keeper.update((s, now) => events.reduce((state, event) => applyEvent(state, event, now, this.present), s));
         await this.#note((d) => ({
           journal: [...d.journal, ...events.map((e) => ({ seq: e.seq, type: e.type, id: eventKey(e) }))].slice(-JOURNAL_SIZE),
         }));

@@ -7,6 +7,7 @@
 import { browser } from 'wxt/browser';
 import { digitTails, isDynamicsPage, type PageLookup, parseContacts } from '../../utils/crm/dynamics365';
 import type { CrmContact, Identification } from '../../utils/crm/types';
+import { t } from '../../utils/i18n';
 import { normalizePhone } from '../../utils/phone';
 import type { Conversation } from '../../utils/protocol/feed';
 
@@ -43,11 +44,11 @@ export async function identifyCustomer(conversation: Conversation, deps: Identif
   const budget = deps.budgetMs ?? LOOKUP_BUDGET_MS;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<Identification>((resolve) => {
-    timer = setTimeout(() => resolve({ status: 'failed', phone, message: `The CRM did not answer within ${budget / 1000} s.` }), budget);
+    timer = setTimeout(() => resolve({ status: 'failed', phone, message: t('lookup_timeout', budget / 1000) }), budget);
   });
   const lookup = (async (): Promise<Identification> => {
     const tabs = await deps.findOrgTabs();
-    if (tabs.length === 0) return { status: 'unavailable', phone, message: 'No Dynamics 365 tab is open to look the number up in.' };
+    if (tabs.length === 0) return { status: 'unavailable', phone, message: t('lookup_no_tab') };
     let lastError = '';
     for (const tabId of tabs) {
       const answer = await deps.askTab(tabId, digitTails(number.e164)).catch((error: unknown) => ({ ok: false as const, error: String(error) }));
@@ -60,7 +61,7 @@ export async function identifyCustomer(conversation: Conversation, deps: Identif
       const matches = matchContacts(parsed.contacts, number.e164, deps.region);
       if (matches.length === 1) return { status: 'matched', phone, contact: matches[0]! };
       if (matches.length > 1) return { status: 'ambiguous', phone, candidates: matches };
-      return { status: 'none', phone, message: `No CRM contact has ${number.e164} as mobile phone.` };
+      return { status: 'none', phone, message: t('lookup_none', number.e164) };
     }
     return { status: 'failed', phone, message: lastError };
   })();

@@ -5,13 +5,14 @@
 import { browser, type Browser } from 'wxt/browser';
 import { defineBackground } from 'wxt/utils/define-background';
 import { closeSession, type FeedState, pendingOffers, pickContact, setIdentification } from '../../utils/feed-state';
-import { OFFSCREEN_PORT, onMessage, PAGE_PORT, sendMessage, STATE_PORT } from '../../utils/messages';
+import { onMessage, sendMessage } from '../../utils/messages';
+import { OFFSCREEN_PORT, PAGE_PORT, STATE_PORT } from '../../utils/ports';
+import { present } from '../../utils/presentation';
 import { BUILT_IN_CRM_MATCHES } from '../../utils/crm-sites';
-import { loadCatalogue, t } from '../../utils/i18n';
+import { loadCatalogue, setCatalogue, t } from '../../utils/i18n';
 import { type EffectiveSettings } from '../../utils/settings';
 import { loadEffectiveSettings, refreshPolicy, watchEffectiveSettings } from '../../utils/settings-store';
 import { agentPresence, feedState, migrateLegacySettings } from '../../utils/storage-items';
-import { templateFor } from '../../utils/templates';
 import { mayRunOn, syncCrmSites } from './crm-sites';
 import { planAttention } from './attention';
 import { ChatMessageCommand, commandHandler, ConversationCommand, isExtensionPage, OfferCommand, PickContactCommand, RejectCommand } from './commands';
@@ -29,7 +30,6 @@ import { toolbarLook } from './toolbar';
 const WAKE_ALARM = 'deskbell-wake';
 const WAKE_PERIOD_MIN = 1;
 const DEADLINE_ALARM = 'deskbell-deadline';
-const NOT_CONNECTED = 'Not connected to the conversation feed.';
 
 /** Keyboard shortcuts (manifest `commands`), handled in the worker from any tab. */
 export const COMMANDS = { accept: 'accept-newest', reject: 'reject-newest', panel: 'open-panel' } as const;
@@ -48,6 +48,7 @@ export default defineBackground(() => {
       paintToolbar();
       identifyNewCustomers(state);
       actions.autoAcceptNew();
+      actions.tellTimeouts();
       attend();
     },
     onSaveError: (error, compacted) =>
@@ -59,20 +60,18 @@ export default defineBackground(() => {
       else void browser.alarms.create(DEADLINE_ALARM, { when: at });
     },
   });
-  // An alert's template may keep it up for less than the feed allows; a toast's time is only how long it shows.
+  // How each new offer or assignment shows is decided once, on arrival, from the templates in force then.
   const feed = new FeedConnection(
     keeper,
-    (c) => {
-      const template = templateFor(c.scenario, settings.templates);
-      return template.kind === 'alert' ? template.timeoutSec * 1000 : Infinity;
-    },
+    (scenario, kind, now) => present(scenario, kind, settings.templates, now),
     (next) => {
       connection = next;
       hub.setConnection(next);
       paintToolbar();
     },
+    () => actions.tellTimeouts(),
   );
-  const actions = new OfferActions(keeper, feed, () => settings.templates);
+  const actions = new OfferActions(keeper, feed);
 
   /** The toolbar button: offers waiting, and whether the feed is reachable (changed only when it changes). */
   let connection: ConnectionState | null = null;
@@ -90,7 +89,7 @@ export default defineBackground(() => {
 
   /** Brings desktop notifications and the ringtone in line with the offers waiting. */
   function attend(): void {
-    const plan = planAttention(keeper.state, settings.templates, hub.crmTabInView(), Date.now());
+    const plan = planAttention(keeper.state, hub.crmTabInView(), Date.now());
     void notifier.apply(plan.notifications);
     void ringer.apply(plan.sound);
   }
@@ -144,29 +143,47 @@ export default defineBackground(() => {
 
   onMessage('rejectOffer', commandHandler(RejectCommand, ({ offerId, reason }) => actions.reject(offerId, reason)));
 
-  onMessage('openSession', commandHandler(OfferCommand, ({ offerId }, sender) => {
+  onMessage('openSession', commandHandler(ConversationCommand, ({ conversationId }, sender) => {
     openSidePanel(panelTarget(sender.tab));
-    return actions.open(offerId);
+    return actions.open(conversationId);
   }));
 
-  browser.notifications.onClicked.addListener((id) => {
-    // Back to the CRM tab, where the alert is.
+  onMessage('dismissNotice', commandHandler(ConversationCommand, ({ conversationId }) => actions.dismiss(conversationId)));
+
+  /** Back to the CRM tab, where the cards are. */
+  function showCrmTab(): void {
     const tab = hub.crmTab();
-    if (tab) {
-      void browser.tabs.update(tab.tabId, { active: true });
-      void browser.windows.update(tab.windowId, { focused: true });
-    }
+    if (!tab) return;
+    void browser.tabs.update(tab.tabId, { active: true });
+    void browser.windows.update(tab.windowId, { focused: true });
+  }
+
+  browser.notifications.onClicked.addListener((id) => {
+    const plan = notifier.planOf(id);
+    // A toast's notification opens its session, as the toast does; an alert's goes to the alert.
+    if (plan && !plan.alert) {
+      openSidePanel(panelTarget(hub.crmTab()));
+      void actions.open(plan.conversationId);
+    } else showCrmTab();
     void browser.notifications.clear(id);
   });
 
   browser.notifications.onButtonClicked.addListener((id, button) => {
-    const plan = notifier.offerOf(id);
-    if (!plan) return;
+    const plan = notifier.planOf(id);
+    if (!plan?.offerId) return;
     if (button === 0) {
       openSidePanel(panelTarget(hub.crmTab()));
       void actions.accept(plan.offerId);
-    } else void actions.reject(plan.offerId);
+    } else void rejectOrAskReason(plan.offerId);
   });
+
+  /** Rejects from outside the card; when the template wants a reason, the card shows its reasons instead. */
+  async function rejectOrAskReason(offerId: string): Promise<void> {
+    const result = await actions.reject(offerId);
+    if (result.ok || !result.needsReason) return;
+    showCrmTab();
+    hub.chooseReason(offerId);
+  }
 
   browser.commands.onCommand.addListener((command, tab) => {
     if (command === COMMANDS.panel) return openSidePanel(panelTarget(tab));
@@ -175,28 +192,28 @@ export default defineBackground(() => {
     if (command === COMMANDS.accept) {
       openSidePanel(panelTarget(tab));
       void actions.accept(offerId);
-    } else if (command === COMMANDS.reject) void actions.reject(offerId);
+    } else if (command === COMMANDS.reject) void rejectOrAskReason(offerId);
   });
 
   onMessage('sendChatMessage', commandHandler(ChatMessageCommand, async ({ conversationId, clientMsgId, text }) => {
     await keeper.ready;
     const session = keeper.state.sessions[conversationId];
-    if (!session) return { ok: false, error: 'This conversation is not open.' };
-    if (session.endedBy) return { ok: false, error: 'This conversation has ended.' };
-    return feed.send({ type: 'send', conversationId, clientMsgId, text }) ? { ok: true } : { ok: false, error: NOT_CONNECTED };
+    if (!session) return { ok: false, error: t('error_not_open') };
+    if (session.endedBy) return { ok: false, error: t('error_ended') };
+    return feed.send({ type: 'send', conversationId, clientMsgId, text }) ? { ok: true } : { ok: false, error: t('error_not_connected') };
   }, pagesOnly));
 
   onMessage('endConversation', commandHandler(ConversationCommand, async ({ conversationId }) => {
     await keeper.ready;
     const session = keeper.state.sessions[conversationId];
-    if (!session) return { ok: false, error: 'This conversation is not open.' };
+    if (!session) return { ok: false, error: t('error_not_open') };
     if (session.endedBy) return { ok: true };
-    return feed.send({ type: 'end', conversationId }) ? { ok: true } : { ok: false, error: NOT_CONNECTED };
+    return feed.send({ type: 'end', conversationId }) ? { ok: true } : { ok: false, error: t('error_not_connected') };
   }, pagesOnly));
 
   onMessage('closeSession', commandHandler(ConversationCommand, async ({ conversationId }) => {
     await keeper.ready;
-    if (!keeper.state.sessions[conversationId]?.endedBy) return { ok: false, error: 'End the conversation before closing it.' };
+    if (!keeper.state.sessions[conversationId]?.endedBy) return { ok: false, error: t('error_end_first') };
     await keeper.update((s) => closeSession(s, conversationId));
     return { ok: true };
   }, pagesOnly));
@@ -204,7 +221,7 @@ export default defineBackground(() => {
   onMessage('pickContact', commandHandler(PickContactCommand, async ({ conversationId, contactId }) => {
     await keeper.ready;
     const next = await keeper.update((s) => pickContact(s, conversationId, contactId));
-    return next.identifications[conversationId]?.status === 'matched' ? { ok: true } : { ok: false, error: 'That contact is not one of the matches.' };
+    return next.identifications[conversationId]?.status === 'matched' ? { ok: true } : { ok: false, error: t('error_not_a_match') };
   }, pagesOnly));
 
   /**
@@ -246,8 +263,10 @@ export default defineBackground(() => {
       s.language === 'auto' ? undefined : loadCatalogue(s.language).catch(() => undefined),
     ]);
     settings = { theme: s.theme, templates: s.templates, sitesMissingPermission: sites.missingPermission, ...(strings ? { strings } : {}) };
+    // What the worker itself says (errors, notifications, the toolbar) follows the language too.
+    setCatalogue(strings);
     hub.setSettings(settings);
-    // A template may now notify, ring or auto-accept differently.
+    // Offers that arrived before the settings were loaded auto-accept now if their template says so.
     actions.autoAcceptNew();
     attend();
   }

@@ -11,7 +11,8 @@ import { scenarioTitle } from '../../components/scenario-title';
 export class Notifier {
   readonly #shown = new Map<string, NotificationPlan>();
 
-  offerOf(notificationId: string): NotificationPlan | undefined {
+  /** What a notification is about, for its click and button handlers. */
+  planOf(notificationId: string): NotificationPlan | undefined {
     return this.#shown.get(notificationId);
   }
 

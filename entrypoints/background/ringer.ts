@@ -4,6 +4,7 @@
  */
 import { browser, type Browser } from 'wxt/browser';
 import { sendMessage, type SoundState } from '../../utils/messages';
+import { type FromOffscreen, type Handlers, onPortMessage } from '../../utils/ports';
 import type { SoundPlan } from './attention';
 
 const OFFSCREEN_URL = 'offscreen.html';
@@ -15,12 +16,16 @@ export class Ringer {
 
   constructor(private readonly onState: (state: SoundState) => void) {}
 
+  readonly handlers: Handlers<FromOffscreen> = {
+    sound: ({ state }) => {
+      this.state = state;
+      this.onState(state);
+    },
+  };
+
   /** The offscreen page connected: remember its reports; if it goes away while ringing, bring it back. */
   attach(port: Browser.runtime.Port): void {
-    port.onMessage.addListener((message) => {
-      this.state = message as SoundState;
-      this.onState(this.state);
-    });
+    port.onMessage.addListener((message) => onPortMessage(this.handlers, message));
     port.onDisconnect.addListener(() => {
       this.state = { playing: false };
       this.onState(this.state);

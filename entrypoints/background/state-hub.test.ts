@@ -35,7 +35,7 @@ describe('StateHub', () => {
     const port = fakePort();
     let admit!: (ok: boolean) => void;
     hub.add(port, 'overlay', new Promise((r) => (admit = r)));
-    port.send({ visible: true });
+    port.send({ type: 'visibility', visible: true });
     expect(hub.crmTabInView()).toBe(false);
     expect(port.posted).toEqual([]);
     admit(true);
@@ -52,18 +52,18 @@ describe('StateHub', () => {
     const refused = fakePort('http://crm.test/');
     hub.add(refused, 'overlay', Promise.resolve(false));
     await settle();
-    expect(refused.posted).toEqual([{ leave: true }]);
+    expect(refused.posted).toEqual([{ type: 'leave' }]);
     expect(refused.disconnected).toBe(true);
 
     const kept = fakePort('http://127.0.0.1/');
     const lost = fakePort('http://crm.test/');
     hub.add(kept, 'overlay');
     hub.add(lost, 'overlay');
-    lost.send({ visible: true });
+    lost.send({ type: 'visibility', visible: true });
     await settle();
     expect(hub.crmTabInView()).toBe(true);
     await hub.dropOverlays(async (url) => !url?.startsWith('http://crm.test'));
-    expect(lost.posted.at(-1)).toEqual({ leave: true });
+    expect(lost.posted.at(-1)).toEqual({ type: 'leave' });
     expect(lost.disconnected).toBe(true);
     expect(kept.disconnected).toBe(false);
     expect(hub.crmTabInView()).toBe(false);

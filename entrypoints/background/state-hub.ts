@@ -6,11 +6,11 @@
  */
 import type { Browser } from 'wxt/browser';
 import type { ConnectionState } from '../../utils/feed-client';
-import { EMPTY_STATE, type FeedState, type OfferEntry, pendingOffers, unopenedOffers } from '../../utils/feed-state';
-import { LEAVE } from '../../utils/messages';
-import type { PageSnapshot, StateSnapshot } from '../../utils/snapshot';
+import { EMPTY_STATE, type FeedState, openNotices, pendingOffers } from '../../utils/feed-state';
+import { readOverlayMessage, type ToOverlay, type ToPage } from '../../utils/ports';
+import type { CardView, PageSnapshot, StateSnapshot } from '../../utils/snapshot';
 import type { ThemeSetting } from '../../utils/storage-items';
-import { templateFor, type TemplateOverrides } from '../../utils/templates';
+import type { TemplateOverrides } from '../../utils/templates';
 
 export interface ViewSettings {
   theme: ThemeSetting;
@@ -19,25 +19,33 @@ export interface ViewSettings {
   sitesMissingPermission: string[];
 }
 
+/** The overlay's view: each card as the worker decided it shows, nothing else. */
 export function toSnapshot(state: FeedState, settings: ViewSettings): StateSnapshot {
-  const view = (o: OfferEntry) => {
-    const template = templateFor(o.conversation.scenario, settings.templates);
-    return {
-      offerId: o.offerId,
-      conversation: o.conversation,
-      // An auto-accepted conversation shows, with Open, for the template's time.
-      deadline: o.autoAccepted ? o.receivedAt + template.timeoutSec * 1000 : o.deadline,
-      receivedAt: o.receivedAt,
-      template,
-      ...(state.identifications[o.conversation.id] ? { identification: state.identifications[o.conversation.id] } : {}),
-      ...(o.autoAccepted ? { autoAccepted: true as const } : {}),
-    };
-  };
+  const identified = (conversationId: string) => (state.identifications[conversationId] ? { identification: state.identifications[conversationId] } : {});
+  const alerts: CardView[] = pendingOffers(state).map((o) => ({
+    id: o.offerId,
+    kind: 'alert',
+    offerId: o.offerId,
+    conversation: o.conversation,
+    receivedAt: o.receivedAt,
+    showUntil: o.deadline,
+    template: o.presentation.template,
+    ...identified(o.conversation.id),
+  }));
+  const toasts: CardView[] = openNotices(state).map((n) => ({
+    id: n.conversationId,
+    kind: 'toast',
+    conversation: n.conversation,
+    receivedAt: n.receivedAt,
+    showUntil: n.presentation.showUntil,
+    template: n.presentation.template,
+    ...identified(n.conversationId),
+  }));
   return {
     theme: settings.theme,
     ...(settings.strings ? { strings: settings.strings } : {}),
-    // Offers only: what customers said in open sessions never goes to a CRM page's renderer.
-    offers: [...unopenedOffers(state), ...pendingOffers(state)].map(view),
+    // Cards only: what customers said in open sessions never goes to a CRM page's renderer.
+    cards: [...toasts, ...alerts].sort((a, b) => a.receivedAt - b.receivedAt),
     skewMs: state.skewMs,
   };
 }
@@ -66,7 +74,10 @@ export class StateHub {
     });
     if (kind === 'overlay') {
       port.onMessage.addListener((message: unknown) => {
-        visible = typeof message === 'object' && message !== null && (message as { visible?: unknown }).visible === true;
+        // The only thing an overlay says; anything else from the page's renderer is ignored.
+        const read = readOverlayMessage(message);
+        if (!read) return;
+        visible = read.visible;
         if (this.#ports.has(port)) this.#setVisible(port, visible);
       });
     }
@@ -103,6 +114,11 @@ export class StateHub {
     });
   }
 
+  /** Asks every overlay to show the reasons of this offer's Reject (a reject from elsewhere needs one). */
+  chooseReason(offerId: string): void {
+    for (const [port, kind] of this.#ports) if (kind === 'overlay') post(port, { type: 'chooseReason', offerId });
+  }
+
   /** True while any CRM tab with the overlay is visible to the agent. */
   crmTabInView(): boolean {
     return this.#visible.size > 0;
@@ -137,6 +153,10 @@ export class StateHub {
       identifications: this.#state.identifications,
       connection: this.#connection,
       sitesMissingPermission: this.#settings.sitesMissingPermission,
+      pendingOffers: pendingOffers(this.#state).length,
+      ...(this.#state.routing ? { routing: this.#state.routing } : {}),
+      ...(this.#state.capacity ? { capacity: this.#state.capacity } : {}),
+      ...(this.#state.focus ? { focus: this.#state.focus } : {}),
     };
   }
 
@@ -149,19 +169,25 @@ export class StateHub {
     }
   }
 
-  #post(port: Browser.runtime.Port, snapshot: StateSnapshot): void {
-    try {
-      port.postMessage(snapshot);
-    } catch {
-      this.#ports.delete(port);
-    }
+  #post(port: Browser.runtime.Port, view: StateSnapshot | PageSnapshot): void {
+    if (!post(port, { type: 'view', view } as ToOverlay | ToPage)) this.#ports.delete(port);
+  }
+}
+
+/** Posts a typed message; false when the port is gone. */
+function post(port: Browser.runtime.Port, message: ToOverlay | ToPage): boolean {
+  try {
+    port.postMessage(message);
+    return true;
+  } catch {
+    return false;
   }
 }
 
 /** Tells an overlay to remove itself, and closes its port. */
 export function sendAway(port: Browser.runtime.Port): void {
   try {
-    port.postMessage(LEAVE);
+    post(port, { type: 'leave' });
     port.disconnect();
   } catch {
     // Gone already.

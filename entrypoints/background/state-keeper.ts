@@ -10,7 +10,7 @@
  * showing early loses nothing. A worker that dies before the write has not
  * saved the feed cursor either, so the feed replays the event.
  */
-import { compactForStorage, EMPTY_STATE, expireDue, type FeedState, nextDeadline } from '../../utils/feed-state';
+import { compactForStorage, EMPTY_STATE, expireDue, type FeedState, nextDeadline, upgradeState } from '../../utils/feed-state';
 
 export interface StateKeeperOptions {
   load(): Promise<FeedState>;
@@ -39,7 +39,7 @@ export class StateKeeper {
     this.#o = { now: Date.now, ...options };
     this.#queue = this.#o.load().then((stored) => {
       // A state saved by an older version may lack newer fields.
-      const loaded = { ...EMPTY_STATE, ...stored };
+      const loaded = upgradeState(stored);
       this.#state = loaded;
       return this.#commit(expireDue(loaded, this.#o.now()), true);
     });

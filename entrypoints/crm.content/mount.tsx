@@ -7,7 +7,6 @@
  * - re-attached if the page removes it; removed when a newer version of the
  *   extension takes over (ctx invalidated).
  */
-import { signal } from '@preact/signals';
 import { render } from 'preact';
 import { browser } from 'wxt/browser';
 import { Overlay } from '../../components/Overlay';
@@ -15,9 +14,10 @@ import overlayCss from '../../components/overlay.css?inline';
 import themeCss from '../../components/theme.css?inline';
 import { setCatalogue } from '../../utils/i18n';
 import { findContactsInPage } from '../../utils/crm/dynamics365';
-import { LEAVE, onMessage, sendMessage, STATE_PORT } from '../../utils/messages';
+import { onMessage, sendMessage } from '../../utils/messages';
 import { createOverlayModel } from '../../utils/overlay-model';
-import type { StateSnapshot } from '../../utils/snapshot';
+import { type FromOverlay, type Handlers, onPortMessage, STATE_PORT, type ToOverlay } from '../../utils/ports';
+import { resolveTheme, systemPrefersDark } from '../../utils/theme';
 import { Lifetime } from './lifetime';
 
 const HOST_ATTR = 'data-deskbell-overlay';
@@ -92,23 +92,30 @@ export function mountOverlay(): void {
   const model = createOverlayModel({
     accept: (offerId) => sendMessage('acceptOffer', { offerId }),
     reject: (offerId, reason) => sendMessage('rejectOffer', { offerId, ...(reason ? { reason } : {}) }),
-    open: (offerId) => sendMessage('openSession', { offerId }),
+    open: (conversationId) => sendMessage('openSession', { conversationId }),
+    dismiss: (conversationId) => sendMessage('dismissNotice', { conversationId }),
   });
 
-  const onVisibility = () => port?.postMessage({ visible: document.visibilityState === 'visible' });
+  const visibility = (): FromOverlay => ({ type: 'visibility', visible: document.visibilityState === 'visible' });
+  const onVisibility = () => port?.postMessage(visibility());
   document.addEventListener('visibilitychange', onVisibility);
 
-  const systemDark = window.matchMedia('(prefers-color-scheme: dark)');
-  const prefersDark = signal(systemDark.matches);
-  const onScheme = (e: MediaQueryListEvent) => (prefersDark.value = e.matches);
-  systemDark.addEventListener('change', onScheme);
+  const systemDark = systemPrefersDark();
 
   function App() {
-    const setting = model.snapshot.value?.theme ?? 'system';
-    const theme = setting === 'system' ? (prefersDark.value ? 'dark' : 'light') : setting;
-    return <Overlay model={model} theme={theme} />;
+    return <Overlay model={model} theme={resolveTheme(model.snapshot.value?.theme, systemDark.value)} />;
   }
   render(<App />, container);
+
+  const fromWorker: Handlers<ToOverlay> = {
+    view: ({ view }) => {
+      setCatalogue(view.strings);
+      model.receive(view);
+    },
+    // Deskbell has no access to this site any more (the agent revoked it): leave the page.
+    leave: () => ctx.end(),
+    chooseReason: ({ offerId }) => model.chooseReason(offerId),
+  };
 
   let port: ReturnType<typeof browser.runtime.connect> | undefined;
   const connect = () => {
@@ -119,14 +126,8 @@ export function mountOverlay(): void {
       return ctx.end(); // The extension is gone.
     }
     // The worker sends desktop notifications only when no CRM tab is in view.
-    port.postMessage({ visible: document.visibilityState === 'visible' });
-    port.onMessage.addListener((message) => {
-      // Deskbell has no access to this site any more (the agent revoked it): leave the page.
-      if ((message as Partial<typeof LEAVE>).leave === true) return ctx.end();
-      const snapshot = message as StateSnapshot;
-      setCatalogue(snapshot.strings);
-      model.receive(snapshot);
-    });
+    port.postMessage(visibility());
+    port.onMessage.addListener((message) => onPortMessage(fromWorker, message));
     // The worker was stopped or restarted: reconnecting wakes it, and it pushes the state again.
     port.onDisconnect.addListener(() => {
       port = undefined;
@@ -142,7 +143,7 @@ export function mountOverlay(): void {
   });
 
   ctx.setInterval(() => {
-    if (!model.snapshot.value?.offers.length) return;
+    if (!model.snapshot.value?.cards.length) return;
     model.tick();
     putBack(); // in case the page outlasted the moves above
   }, TICK_MS);
@@ -150,7 +151,6 @@ export function mountOverlay(): void {
   ctx.onEnd(() => {
     stopLookups();
     keepMounted.disconnect();
-    systemDark.removeEventListener('change', onScheme);
     document.removeEventListener('visibilitychange', onVisibility);
     port?.disconnect();
     render(null, container);

@@ -4,7 +4,8 @@
  * when Chrome has closed the page.
  */
 import { browser } from 'wxt/browser';
-import { OFFSCREEN_PORT, onMessage, type SoundState } from '../../utils/messages';
+import { onMessage, type SoundState } from '../../utils/messages';
+import { type FromOffscreen, OFFSCREEN_PORT } from '../../utils/ports';
 import { SOUNDS } from '../../utils/templates';
 
 const audio = new Audio();
@@ -13,7 +14,7 @@ let current: SoundState = { playing: false };
 
 function report(next: SoundState): void {
   current = next;
-  port.postMessage(current);
+  port.postMessage({ type: 'sound', state: current } satisfies FromOffscreen);
 }
 
 onMessage('playSound', async ({ data }) => {

@@ -9,6 +9,7 @@ import { createOptionsModel, type OptionsClient } from '../../utils/options-mode
 import { loadEffectiveSettings, refreshPolicy, watchEffectiveSettings } from '../../utils/settings-store';
 import { type Diagnostics, diagnostics, savedSettings } from '../../utils/storage-items';
 import { LOCAL_HOSTS } from '../../utils/crm-sites';
+import { resolveTheme, systemPrefersDark } from '../../utils/theme';
 import './options.css';
 
 const client: OptionsClient = {
@@ -34,14 +35,14 @@ void refreshPolicy();
 // A policy that arrives (or changes) while the page is open shows at once.
 watchEffectiveSettings(() => void model.reload());
 
-const systemDark = window.matchMedia('(prefers-color-scheme: dark)');
+const systemDark = systemPrefersDark();
 
 function App() {
   const view = background.view.value;
   setCatalogue(view?.strings);
+  // Follows the OS when it switches between light and dark, not only the next time something re-renders.
   useSignalEffect(() => {
-    const setting = background.view.value?.theme ?? 'system';
-    document.documentElement.className = `theme-${setting === 'system' ? (systemDark.matches ? 'dark' : 'light') : setting}`;
+    document.documentElement.className = `theme-${resolveTheme(background.view.value?.theme, systemDark.value)}`;
   });
   return <Options model={model} view={view} diagnostics={diag.value} />;
 }

@@ -5,21 +5,17 @@ import { SidePanel } from '../../components/SidePanel';
 import { connectBackground } from '../../utils/background-client';
 import { setCatalogue } from '../../utils/i18n';
 import { createSidePanelModel } from '../../utils/sidepanel-model';
+import { resolveTheme, systemPrefersDark } from '../../utils/theme';
 import './sidepanel.css';
 
 const client = connectBackground();
 const model = createSidePanelModel(client);
 const now = signal(Date.now());
 setInterval(() => (now.value = Date.now()), 1000);
-const systemDark = window.matchMedia('(prefers-color-scheme: dark)');
-const prefersDark = signal(systemDark.matches);
-systemDark.addEventListener('change', (e) => (prefersDark.value = e.matches));
+const systemDark = systemPrefersDark();
 
 function App() {
-  const theme = useComputed(() => {
-    const setting = client.view.value?.theme ?? 'system';
-    return setting === 'system' ? (prefersDark.value ? 'dark' : 'light') : setting;
-  });
+  const theme = useComputed(() => resolveTheme(client.view.value?.theme, systemDark.value));
   document.documentElement.className = `theme-${theme.value}`;
   setCatalogue(client.view.value?.strings);
   return <SidePanel model={model} now={now.value} />;

@@ -144,7 +144,7 @@ test('forged and malformed messages from the content-script world are refused; t
   await connect(extension, feed);
   const { body } = await feed.createConversation(chat());
   await expect.poll(() => overlay.cards()).toHaveLength(1);
-  const offerId = (await overlay.cards())[0]!.offerId;
+  const offerId = (await overlay.cards())[0]!.id;
 
   // As if the page's renderer were compromised: the content script's own powers, used directly.
   const token = await inContentScript<string>(page, extension.id, `chrome.storage.local.get('settings').then((r) => 'read: ' + JSON.stringify(r), (e) => 'refused: ' + e.message)`);

@@ -7,7 +7,8 @@
 import type { CDPSession, Page } from '@playwright/test';
 
 export interface CardInfo {
-  offerId: string;
+  /** The offer's id for an alert, the conversation's for a toast. */
+  id: string;
   scenario: string;
   kind: 'alert' | 'toast';
   role: string | null;
@@ -71,7 +72,7 @@ export class OverlayPage {
       (await this.evaluate<CardInfo[]>(`function () {
         const text = (el, sel) => el.querySelector(sel)?.textContent ?? '';
         return [...this.querySelectorAll('.card')].map((c) => ({
-          offerId: c.dataset.offerId,
+          id: c.dataset.cardId,
           scenario: c.dataset.scenario,
           kind: c.classList.contains('alert') ? 'alert' : 'toast',
           role: c.getAttribute('role'),
@@ -97,22 +98,22 @@ export class OverlayPage {
   }
 
   /** A trusted click: real mouse input at the centre of the element, waiting for it as Playwright's click does. */
-  async click(selector: string, offerId?: string, timeoutMs = 5000): Promise<void> {
+  async click(selector: string, cardId?: string, timeoutMs = 5000): Promise<void> {
     const until = Date.now() + timeoutMs;
     for (;;) {
       const box = await this.evaluate<{ x: number; y: number } | null>(
-        `function (selector, offerId) {
-          const scope = offerId ? this.querySelector('[data-offer-id="' + offerId + '"]') : this;
+        `function (selector, cardId) {
+          const scope = cardId ? this.querySelector('[data-card-id="' + cardId + '"]') : this;
           const el = scope?.querySelector(selector);
           if (!el || el.disabled) return null;
           const r = el.getBoundingClientRect();
           return r.width && r.height ? { x: r.x + r.width / 2, y: r.y + r.height / 2 } : null;
         }`,
         selector,
-        offerId ?? null,
+        cardId ?? null,
       );
       if (box) return this.page.mouse.click(box.x, box.y);
-      if (Date.now() > until) throw new Error(`no ${selector} in the overlay${offerId ? ` for offer ${offerId}` : ''}`);
+      if (Date.now() > until) throw new Error(`no ${selector} in the overlay${cardId ? ` for card ${cardId}` : ''}`);
       await this.page.waitForTimeout(50);
     }
   }

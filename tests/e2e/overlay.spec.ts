@@ -1,4 +1,5 @@
-import { expect, readmeShot, test } from './fixtures';
+import { TestAgent } from '../../server/test-agent';
+import { AGENT, expect, readmeShot, test } from './fixtures';
 import { chat, connect, conversationStatus as offerState, openCrm } from './steps';
 import { SCENARIO_CASES } from './scenarios';
 
@@ -21,7 +22,7 @@ test('an incoming chat shows as an alert in the CRM tab, and Accept takes it', a
   const waited = card!.meta.match(/Waiting (\d+:\d+)/)![1];
   await expect.poll(async () => (await overlay.cards())[0]?.meta.match(/Waiting (\d+:\d+)/)?.[1]).not.toBe(waited);
 
-  await overlay.click('button.accept', card!.offerId);
+  await overlay.click('button.accept', card!.id);
   await expect.poll(() => overlay.cards()).toHaveLength(0);
   await expect.poll(() => offerState(feed, body.conversation.id)).toBe('active');
 });
@@ -97,7 +98,7 @@ test('two CRM tabs show the same offers, and an answer in one clears both', asyn
   for (const tab of [one, two]) await expect.poll(async () => (await tab.overlay.cards()).map((c) => c.customer)).toEqual(['Maria Jansen', 'Tom Becker']);
   await one.page.bringToFront();
   const [maria] = await one.overlay.cards();
-  await one.overlay.click('button.accept', maria!.offerId);
+  await one.overlay.click('button.accept', maria!.id);
   for (const tab of [one, two]) await expect.poll(async () => (await tab.overlay.cards()).map((c) => c.customer)).toEqual(['Tom Becker']);
 });
 
@@ -117,14 +118,14 @@ test.describe('worker restarts', () => {
     const killedAt = Date.now();
     await overlay.page.waitForTimeout(3000);
     const during = await overlay.cards();
-    expect(during.map((c) => c.offerId)).toEqual([before[0]!.offerId]);
+    expect(during.map((c) => c.id)).toEqual([before[0]!.id]);
     const elapsed = Math.round((Date.now() - killedAt) / 1000);
     expect(Math.abs(secs(during[0]!.countdown) - (startLeft - elapsed))).toBeLessThanOrEqual(1);
 
     // The overlay's reconnect woke a new worker, which reloaded the offer and its deadline.
     await expect.poll(async () => (await extension.diagnostics())?.connection.status).toBe('open');
     const restored = Object.values((await extension.feedState()).offers);
-    expect(restored.map((o) => [o.offerId, o.status])).toEqual([[before[0]!.offerId, 'offered']]);
+    expect(restored.map((o) => [o.offerId, o.status])).toEqual([[before[0]!.id, 'offered']]);
     await overlay.click('button.accept');
     await expect.poll(() => offerState(feed, body.conversation.id)).toBe('active');
     await expect.poll(() => overlay.cards()).toHaveLength(0);
@@ -157,25 +158,64 @@ test('customer text is rendered as text: an XSS payload stays inert', async ({ c
   expect(await page.evaluate(() => (window as unknown as { __deskbellXss?: number }).__deskbellXss)).toBeUndefined();
 });
 
-test('a toast opens the session when selected, and vanishes after its time otherwise', async ({ context, extension, feed, crm }) => {
-  await extension.updateSettings({ templates: { 'work-item': { timeoutSec: 3 } } });
-  const { overlay } = await openCrm(context, crm.url());
+test('a toast is work already the agent\'s: never re-offered, gone from every tab when dismissed, opens the session when selected', async ({ context, extension, feed, crm }) => {
+  await extension.updateSettings({ templates: { 'work-item': { timeoutSec: 4 } } });
+  const one = await openCrm(context, crm.url());
+  const two = await openCrm(context, crm.url('crm.html?tab=2'));
   await connect(extension, feed);
   const workItem = { scenario: 'work-item', customer: { name: 'Aisha Khan' }, comment: 'Call back about the contract renewal', queue: 'Back office' };
 
+  // Assigned by the feed: the conversation is the agent's as the toast appears.
   const first = await feed.createConversation(workItem);
-  await expect.poll(() => overlay.cards()).toHaveLength(1);
-  const [toast] = await overlay.cards();
+  for (const tab of [one, two]) await expect.poll(() => tab.overlay.cards()).toHaveLength(1);
+  const [toast] = await one.overlay.cards();
   expect(toast).toMatchObject({ kind: 'toast', role: 'status', title: 'Conversation assigned', buttons: [] });
-  await overlay.click('.main', toast!.offerId);
-  await expect.poll(() => offerState(feed, first.body.conversation.id)).toBe('active');
-  await expect.poll(() => overlay.cards()).toHaveLength(0);
+  expect(await offerState(feed, first.body.conversation.id)).toBe('active');
+  // Not an offer: the badge, the popup and Alt+Shift+Y know nothing of it.
+  expect(Object.values((await extension.feedState()).offers)).toEqual([]);
 
-  await feed.createConversation({ ...workItem, customer: { name: 'Daniel Kim' } });
-  await expect.poll(() => overlay.cards()).toHaveLength(1);
-  await expect.poll(() => overlay.cards(), { timeout: 6000 }).toHaveLength(0);
-  // Gone from view, still offered: the badge and the popup keep it.
-  expect(Object.values((await extension.feedState()).offers).filter((o) => o.status === 'offered')).toHaveLength(1);
+  // Dismissed in one tab: gone from both.
+  await one.page.bringToFront();
+  await one.overlay.click('button.close', toast!.id);
+  for (const tab of [one, two]) await expect.poll(() => tab.overlay.cards()).toHaveLength(0);
+
+  // Another one, left alone: it vanishes after its time, and the conversation stays the agent's, offered to nobody.
+  const second = await feed.createConversation({ ...workItem, customer: { name: 'Daniel Kim' } });
+  await expect.poll(() => one.overlay.cards()).toHaveLength(1);
+  await expect.poll(() => one.overlay.cards(), { timeout: 8000 }).toHaveLength(0);
+  expect((await feed.api('GET', `/api/conversations/${second.body.conversation.id}`)).body).toMatchObject({ conversation: { status: 'active', agentId: AGENT.id }, offers: [] });
+
+  // Selected: the session opens, and the toast leaves every tab.
+  const third = await feed.createConversation({ ...workItem, customer: { name: 'Lucas Martin' } });
+  await expect.poll(() => two.overlay.cards()).toHaveLength(1);
+  await two.page.bringToFront();
+  await two.overlay.click('.main', third.body.conversation.id);
+  for (const tab of [one, two]) await expect.poll(() => tab.overlay.cards()).toHaveLength(0);
+  await expect.poll(async () => (await extension.feedState()).focus?.conversationId).toBe(third.body.conversation.id);
+});
+
+test.describe('an alert whose time runs out in the browser', () => {
+  const colleague = { id: 'agent-2', name: 'Blair Stone', token: 'deskbell-e2e-colleague-token' };
+  test.use({ feedOptions: { agents: [AGENT, colleague], offerTimeoutSec: 120 } });
+
+  test('is offered to the next agent at once, not when the feed\'s own time is up', async ({ context, extension, feed, crm }) => {
+    await extension.updateSettings({ templates: { chat: { timeoutSec: 4 } } });
+    const { overlay } = await openCrm(context, crm.url());
+    await connect(extension, feed);
+    const other = await TestAgent.connect(feed.url, colleague.token, { presence: 'busy' });
+    await other.next('welcome');
+    const { body } = await feed.createConversation(chat());
+    await expect.poll(() => overlay.cards()).toHaveLength(1);
+    other.send({ type: 'presence', presence: 'available' });
+    await expect.poll(() => overlay.cards(), { timeout: 8000 }).toHaveLength(0);
+    const goneAt = Date.now();
+    const offer = await other.next('offer', (o) => o.conversation.id === body.conversation.id, 2000);
+    expect(Date.now() - goneAt).toBeLessThan(2000);
+    expect(offer.expiresAt - offer.offeredAt).toBe(120_000);
+    const history = (await feed.api('GET', `/api/conversations/${body.conversation.id}`)).body.offers as { agentId: string; state: string; reason: string }[];
+    expect(history[0]).toMatchObject({ agentId: AGENT.id, state: 'expired', reason: 'timeout in the browser' });
+    await other.close();
+  });
 });
 
 test('many offers stack with "+N more"', async ({ context, extension, feed, crm }) => {
@@ -208,7 +248,7 @@ test('after an extension reload the old overlay goes and the new one takes over,
   await connect(extension, feed);
   await feed.createConversation(chat());
   await expect.poll(() => overlay.cards()).toHaveLength(1);
-  const offerId = (await overlay.cards())[0]!.offerId;
+  const offerId = (await overlay.cards())[0]!.id;
   await overlay.page.evaluate(() => document.querySelector('[data-deskbell-overlay]')!.setAttribute('data-test-old', ''));
 
   await extension.reload();
@@ -216,7 +256,7 @@ test('after an extension reload the old overlay goes and the new one takes over,
   await expect.poll(async () => (await extension.diagnostics())?.connection.status, { timeout: 15_000 }).toBe('open');
   await expect.poll(() => overlay.page.evaluate(() => document.querySelectorAll('[data-test-old]').length)).toBe(0);
   await expect.poll(() => overlay.hostCount()).toBe(1);
-  await expect.poll(async () => (await overlay.cards()).map((c) => c.offerId)).toEqual([offerId]);
+  await expect.poll(async () => (await overlay.cards()).map((c) => c.id)).toEqual([offerId]);
   await overlay.page.waitForTimeout(500);
   expect(await overlay.hostCount()).toBe(1);
 });

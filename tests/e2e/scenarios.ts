@@ -1,4 +1,8 @@
-/** One offer of each scenario, as the feed would send it, with what the overlay must show. */
+/**
+ * One conversation of each scenario, as a channel would create it, with what
+ * the overlay must show under the feed's default routing: chat, SMS and
+ * Facebook are offered (alerts); the rest are assigned (toasts).
+ */
 import type { CardInfo } from './overlay-page';
 
 export interface ScenarioCase {
@@ -30,7 +34,7 @@ export const SCENARIO_CASES: ScenarioCase[] = [
       comment: 'Refund for a damaged parcel.',
       context: { fromAgent: 'Sam Lee', reason: 'Needs a supervisor to approve the refund' },
     },
-    expected: { kind: 'alert', title: 'Transferred conversation', customer: 'Sofia Rossi', context: 'From Sam Lee · Needs a supervisor to approve the refund', buttons: ['Accept', 'Reject'] },
+    expected: { kind: 'toast', role: 'status', title: 'Transferred conversation', customer: 'Sofia Rossi', context: 'From Sam Lee · Needs a supervisor to approve the refund', buttons: [] },
   },
   {
     request: { scenario: 'escalation', customer: { name: 'Daniel Kim' }, comment: 'Second complaint about the same defect.', context: { reason: 'Customer asked for a manager' } },
@@ -44,6 +48,6 @@ export const SCENARIO_CASES: ScenarioCase[] = [
       context: { reason: 'The bot could not find the reservation' },
       waitedSec: 95,
     },
-    expected: { kind: 'alert', title: 'Escalated by the bot', customer: 'Emma de Vries', context: 'The bot could not find the reservation', buttons: ['Accept', 'Reject'] },
+    expected: { kind: 'toast', role: 'status', title: 'Escalated by the bot', customer: 'Emma de Vries', context: 'The bot could not find the reservation', buttons: [] },
   },
 ];

@@ -16,7 +16,7 @@ async function acceptFromOverlay(overlay: OverlayPage, feed: Feed, request: Reco
   await expect.poll(async () => (await overlay.cards()).some((c) => c.customer === (request.customer as { name: string }).name)).toBe(true);
   const card = (await overlay.cards()).find((c) => c.customer === (request.customer as { name: string }).name)!;
   await overlay.page.bringToFront();
-  await overlay.click(card.kind === 'alert' ? 'button.accept' : '.main', card.offerId);
+  await overlay.click(card.kind === 'alert' ? 'button.accept' : '.main', card.id);
   await expect.poll(async () => (await feed.api('GET', `/api/conversations/${body.conversation.id}`)).body.conversation.status).toBe('active');
   return body.conversation.id;
 }

@@ -57,6 +57,36 @@ export const DEFAULT_CHANNEL: Record<Scenario, Channel> = {
   'bot-escalation': 'chat',
 };
 
+/**
+ * How the feed hands a scenario's conversations to agents, decided by the
+ * feed per scenario (its own configuration), never by the extension:
+ * - `offer`: the agent may accept or reject, until a deadline (an `offer`
+ *   event; the extension shows an alert);
+ * - `assign`: the conversation is the agent's at once, and nothing re-routes
+ *   it (an `assigned` event; the extension shows a toast).
+ */
+export const ROUTING_MODES = ['offer', 'assign'] as const;
+export type RoutingMode = (typeof ROUTING_MODES)[number];
+export const ScenarioRoutingSchema = v.object({
+  mode: v.picklist(ROUTING_MODES),
+  /** `offer` only: how long the agent has to answer; the browser may close it sooner, never later. */
+  offerTimeoutSec: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(600)),
+});
+export type ScenarioRouting = v.InferOutput<typeof ScenarioRoutingSchema>;
+/** As a welcome carries it: a feed may leave scenarios out (they are offered). */
+export type Routing = Partial<Record<Scenario, ScenarioRouting>>;
+
+/** What a feed does unless configured otherwise, as in Dynamics 365. */
+export const DEFAULT_ROUTING: Record<Scenario, ScenarioRouting> = {
+  chat: { mode: 'offer', offerTimeoutSec: 30 },
+  sms: { mode: 'offer', offerTimeoutSec: 30 },
+  facebook: { mode: 'offer', offerTimeoutSec: 30 },
+  'work-item': { mode: 'assign', offerTimeoutSec: 30 },
+  transfer: { mode: 'assign', offerTimeoutSec: 30 },
+  escalation: { mode: 'assign', offerTimeoutSec: 30 },
+  'bot-escalation': { mode: 'assign', offerTimeoutSec: 30 },
+};
+
 export const PRESENCES = ['available', 'busy', 'away', 'offline'] as const;
 export type Presence = (typeof PRESENCES)[number];
 export const PresenceSchema = v.picklist(PRESENCES);
@@ -157,6 +187,8 @@ export const EndFrame = v.object({ type: v.literal('end'), conversationId: Id })
 export const PresenceFrame = v.object({ type: v.literal('presence'), presence: PresenceSchema });
 export const AckFrame = v.object({ type: v.literal('ack'), seq: v.pipe(v.number(), v.integer(), v.minValue(0)) });
 export const PingFrame = v.object({ type: v.literal('ping'), t: EpochMs });
+/** The offer's time ran out in the browser (its template keeps it up for less than the feed would): move it on now. */
+export const TimeoutFrame = v.object({ type: v.literal('timeout'), offerId: Id });
 
 export const ClientFrameSchema = v.variant('type', [
   HelloFrame,
@@ -167,6 +199,7 @@ export const ClientFrameSchema = v.variant('type', [
   PresenceFrame,
   AckFrame,
   PingFrame,
+  TimeoutFrame,
 ]);
 export type ClientFrame = v.InferOutput<typeof ClientFrameSchema>;
 
@@ -192,6 +225,10 @@ export const WelcomeFrame = v.object({
   resumed: v.boolean(),
   /** The highest seq of this agent before anything this connection sends. */
   lastSeq: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  /** How the feed routes each scenario (absent from older feeds: every conversation is offered). */
+  routing: v.optional(v.record(ScenarioSchema, ScenarioRoutingSchema)),
+  /** How many conversations (offered or active) the agent may have at once. */
+  capacity: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
 });
 
 export const OfferFrame = v.object({
@@ -217,6 +254,14 @@ export const AcceptedFrame = v.object({
   type: v.literal('accepted'),
   seq: Seq,
   offerId: Id,
+  conversation: ConversationSchema,
+  transcript: v.pipe(v.array(MessageSchema), v.maxLength(MAX_TRANSCRIPT_MESSAGES)),
+});
+
+/** A conversation the feed gave this agent outright (routing mode `assign`): it is theirs, and no one else will be offered it. */
+export const AssignedFrame = v.object({
+  type: v.literal('assigned'),
+  seq: Seq,
   conversation: ConversationSchema,
   transcript: v.pipe(v.array(MessageSchema), v.maxLength(MAX_TRANSCRIPT_MESSAGES)),
 });
@@ -257,6 +302,7 @@ export const ServerFrameSchema = v.variant('type', [
   OfferFrame,
   OfferWithdrawnFrame,
   AcceptedFrame,
+  AssignedFrame,
   MessageFrame,
   ConversationEndedFrame,
   ErrorFrame,
@@ -267,6 +313,20 @@ export type ServerFrame = v.InferOutput<typeof ServerFrameSchema>;
 export type ServerEvent = Extract<ServerFrame, { seq: number }>;
 export type ServerEventType = ServerEvent['type'];
 export type ServerEventBody = ServerEvent extends infer E ? (E extends ServerEvent ? Omit<E, 'seq'> : never) : never;
+
+/** WebSocket close codes of the feed (docs/protocol.md), for both sides. */
+export const CLOSE = {
+  badHello: 4400,
+  unauthorized: 4401,
+  heartbeat: 4408,
+  replaced: 4409,
+  /** The client read too slowly: its unsent backlog passed the limit. It resumes from its cursor. */
+  tooSlow: 4413,
+  /** Too many frames, or too many failed sign-ins from the address. */
+  flood: 4429,
+  /** The server failed on this connection; others carry on. */
+  internal: 1011,
+} as const;
 
 export type ParseResult<T> = { ok: true; frame: T } | { ok: false; error: string };
 
@@ -306,7 +366,7 @@ export const parseClientFrame = (raw: unknown) => parseFrame(ClientFrameSchema, 
  * within `maxChars`. The server fits every event before it logs it, so no
  * client ever receives a frame its schema refuses.
  */
-export function fitTranscript(frame: Omit<Extract<ServerFrame, { type: 'accepted' }>, 'seq'>, maxChars = MAX_SERVER_FRAME_CHARS - 64): { transcript: Message[]; trimmed: number } {
+export function fitTranscript(frame: Omit<Extract<ServerFrame, { type: 'accepted' | 'assigned' }>, 'seq'>, maxChars = MAX_SERVER_FRAME_CHARS - 64): { transcript: Message[]; trimmed: number } {
   let transcript = frame.transcript.length > MAX_TRANSCRIPT_MESSAGES ? frame.transcript.slice(-MAX_TRANSCRIPT_MESSAGES) : frame.transcript;
   let text = JSON.stringify({ ...frame, transcript });
   while (text.length > maxChars && transcript.length > 0) {
@@ -323,7 +383,7 @@ export function fitTranscript(frame: Omit<Extract<ServerFrame, { type: 'accepted
  */
 export function serializeServerFrame(frame: ServerFrame, maxChars = MAX_SERVER_FRAME_CHARS): { text: string; trimmed: number } {
   const text = JSON.stringify(frame);
-  if (frame.type !== 'accepted') return { text, trimmed: 0 };
+  if (frame.type !== 'accepted' && frame.type !== 'assigned') return { text, trimmed: 0 };
   if (text.length <= maxChars && frame.transcript.length <= MAX_TRANSCRIPT_MESSAGES) return { text, trimmed: 0 };
   const { transcript, trimmed } = fitTranscript(frame, maxChars);
   return { text: JSON.stringify({ ...frame, transcript }), trimmed };

@@ -6,7 +6,7 @@ import { LoggingSender } from './channels/outbound';
 import { getExpectedTwilioSignature } from 'twilio/lib/webhooks/webhooks.js';
 import { messengerSignature } from './channels/signatures';
 import { type FeedServer, type FeedServerOptions, startFeedServer } from './feed-server';
-import { silentLogger } from './feed-service';
+import { silentLogger } from './logger';
 import { TestAgent } from './test-agent';
 
 const AGENTS = [

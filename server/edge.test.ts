@@ -15,7 +15,7 @@ import WebSocket from 'ws';
 import { MAX_TRANSCRIPT_MESSAGES, type Message } from '../utils/protocol/feed.ts';
 import { messengerSignature } from './channels/signatures.ts';
 import { CLOSE, type FeedServer, type FeedServerOptions, startFeedServer } from './feed-server.ts';
-import type { Logger } from './feed-service.ts';
+import type { Logger } from './logger.ts';
 import { TestAgent } from './test-agent.ts';
 
 const AGENTS = [

@@ -24,7 +24,9 @@ import {
   type ServerEvent,
   type ServerFrame,
 } from '../utils/protocol/feed.ts';
-import { type AgentLink, FeedError, FeedService, type Logger, type RoutingOverrides, silentLogger } from './feed-service.ts';
+import { FeedError } from './errors.ts';
+import { type AgentLink, FeedService, type RoutingOverrides } from './feed-service.ts';
+import { type Logger, silentLogger } from './logger.ts';
 import { handleApi, HttpError, sendError, sendJson } from './http-api.ts';
 import { type ChannelOptions, channelRoutes } from './channels/webhooks.ts';
 import { ChannelRouter, LoggingSender, type OutboundSender } from './channels/outbound.ts';

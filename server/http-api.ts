@@ -15,7 +15,8 @@ import {
   OfferContextSchema,
   ScenarioSchema,
 } from '../utils/protocol/feed.ts';
-import { FeedError, type FeedService } from './feed-service.ts';
+import { FeedError } from './errors.ts';
+import type { FeedService } from './feed-service.ts';
 import type { Edge } from './rate-limit.ts';
 import { sameSecret } from './secrets.ts';
 

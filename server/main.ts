@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as v from 'valibot';
-import type { Logger } from './feed-service.ts';
+import type { Logger } from './logger.ts';
 import { startFeedServer } from './feed-server.ts';
 import { DEMO_AGENT, DEMO_API_KEY } from './demo-agent.ts';
 import { runSimulator } from './simulator.ts';

@@ -339,11 +339,13 @@ export class Store {
   }
 
   activeConversations(agentId: string): ConversationRecord[] {
-    return (
-      this.db
-        .prepare(`select * from conversations where status = 'active' and agent_id = ? order by created_at`)
-        .all(agentId) as Row[]
-    ).map(toConversation);
+    return (this.#prepare(`select * from conversations where status = 'active' and agent_id = ? order by created_at`).all(agentId) as Row[]).map(toConversation);
+  }
+
+  /** The offer through which the agent accepted the conversation; none for an assigned one. */
+  acceptedOfferId(conversationId: string, agentId: string): string | undefined {
+    const row = this.#prepare(`select id from offers where conversation_id = ? and agent_id = ? and state = 'accepted' order by offered_at desc`).get(conversationId, agentId) as Row | undefined;
+    return row?.id as string | undefined;
   }
 
   /**

@@ -4,7 +4,7 @@
  * is configured with its endpoint and credentials. Sending never blocks or
  * fails the agent's message: a failure is logged and counted.
  */
-import type { Logger } from '../feed-service.ts';
+import type { Logger } from '../logger.ts';
 
 export interface OutboundMessage {
   channel: 'sms' | 'facebook';

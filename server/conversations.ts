@@ -1,0 +1,222 @@
+/**
+ * Conversations and their messages: created by channels and the HTTP API,
+ * written to by customers and agents, ended by either. The customer's side
+ * (web chat) listens here for what happens in its conversation.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Conversation, Media, Message } from '../utils/protocol/feed.ts';
+import type { OutboundSender } from './channels/outbound.ts';
+import { FeedError } from './errors.ts';
+import type { ConversationRecord } from './store.ts';
+import type { Work } from './work.ts';
+
+/** What a customer-side client (web chat) hears about its conversation. */
+export type ConversationUpdate =
+  | { type: 'message'; message: Message }
+  | { type: 'joined'; agentName: string }
+  | { type: 'ended'; by: 'customer' | 'agent' | 'system' };
+
+export interface NewConversation {
+  scenario: Conversation['scenario'];
+  channel: Conversation['channel'];
+  customer: Conversation['customer'];
+  comment: string;
+  queue?: string;
+  context?: Conversation['context'];
+  waitingSince?: number;
+  address?: string;
+}
+
+export interface InboundMessage {
+  source: string;
+  /** The provider's id of the message: a retried webhook is recognised by it. */
+  externalId: string;
+  channel: 'sms' | 'facebook';
+  scenario: Conversation['scenario'];
+  address: string;
+  customer: Conversation['customer'];
+  text: string;
+  /** Photos and files the customer sent with the message (https addresses). */
+  media?: Media[];
+}
+
+export class Conversations {
+  readonly #watchers = new Map<string, Set<(update: ConversationUpdate) => void>>();
+
+  /**
+   * @param withdrawOffer closes the open offer of a conversation the customer left
+   */
+  constructor(
+    private readonly work: Work,
+    private readonly withdrawOffer: (conversationId: string) => void,
+    private readonly outbound: OutboundSender | undefined,
+  ) {}
+
+  /** Listens to what happens in one conversation (the customer's side: web chat). */
+  watch(conversationId: string, listener: (update: ConversationUpdate) => void): () => void {
+    const set = this.#watchers.get(conversationId) ?? new Set();
+    set.add(listener);
+    this.#watchers.set(conversationId, set);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.#watchers.delete(conversationId);
+    };
+  }
+
+  /** Tells the customer's side, once what caused it is committed. */
+  tell(conversationId: string, update: ConversationUpdate): void {
+    this.work.events.afterCommit(() => {
+      for (const listener of this.#watchers.get(conversationId) ?? []) listener(update);
+    });
+  }
+
+  create(input: NewConversation): ConversationRecord {
+    const record = this.work.tx(() => this.#insert(input), true); // a waiting conversation is nobody's load
+    this.work.dispatch();
+    return record;
+  }
+
+  /**
+   * A message from a channel webhook: added to the customer's open
+   * conversation on that address, or opening a new one. A retried webhook
+   * (same provider message id) changes nothing.
+   */
+  receiveInbound(inbound: InboundMessage): { conversationId: string; duplicate: boolean } {
+    const { store } = this.work;
+    const result = this.work.tx(() => {
+      const seen = store.inboundConversation(inbound.source, inbound.externalId);
+      if (seen) return { conversationId: seen, duplicate: true, created: false };
+      // The provider's id is claimed in the same transaction as what the message does, so a crash
+      // between them cannot turn the provider's retry into a second copy.
+      const open = store.openConversationAt(inbound.channel, inbound.address);
+      if (open) {
+        store.claimInbound(inbound.source, inbound.externalId, open.id);
+        this.#post(open, inbound.text, 'customer', inbound.media);
+        return { conversationId: open.id, duplicate: false, created: false };
+      }
+      const created = this.#insert({
+        scenario: inbound.scenario,
+        channel: inbound.channel,
+        customer: inbound.customer,
+        comment: inbound.text || describeMedia(inbound.media),
+        address: inbound.address,
+        ...(inbound.media?.length ? { media: inbound.media } : {}),
+      });
+      store.claimInbound(inbound.source, inbound.externalId, created.id);
+      return { conversationId: created.id, duplicate: false, created: true };
+    });
+    if (result.created) this.work.dispatch();
+    return { conversationId: result.conversationId, duplicate: result.duplicate };
+  }
+
+  /** A message from the customer (or the bot) side of a conversation. */
+  post(conversationId: string, text: string, from: 'customer' | 'bot' | 'system' = 'customer', media?: Media[]): Message {
+    const conversation = this.work.store.conversation(conversationId);
+    if (!conversation) throw new FeedError('unknown-conversation', `no conversation ${conversationId}`, conversationId);
+    return this.work.tx(() => this.#post(conversation, text, from, media));
+  }
+
+  /** The customer left, or a channel closed the conversation. */
+  endByCustomer(conversationId: string): void {
+    const { store, events } = this.work;
+    const conversation = store.conversation(conversationId);
+    if (!conversation) throw new FeedError('unknown-conversation', `no conversation ${conversationId}`, conversationId);
+    if (conversation.status === 'ended') return;
+    this.work.tx(() => {
+      this.withdrawOffer(conversationId);
+      if (conversation.status === 'active' && conversation.agentId) {
+        events.emit(conversation.agentId, { type: 'conversation-ended', conversationId, by: 'customer' });
+      }
+      store.setConversationStatus(conversationId, 'ended', conversation.agentId);
+    });
+    this.tell(conversationId, { type: 'ended', by: 'customer' });
+  }
+
+  /** An agent's message; a retried one (same client id) changes nothing. SMS and Messenger replies go out to the customer. */
+  agentMessage(agentId: string, conversationId: string, clientMsgId: string, text: string): void {
+    const { store, events } = this.work;
+    const c = this.#own(agentId, conversationId);
+    if (c.status !== 'active') throw new FeedError('unknown-conversation', `conversation ${conversationId} has ended`, clientMsgId);
+    const agent = store.agent(agentId)!;
+    const message: Message = { id: randomUUID(), conversationId, from: 'agent', text, at: this.work.now(), clientMsgId, author: agent.name };
+    const fresh = this.work.tx(() => {
+      if (!store.insertMessage(message)) return false;
+      events.emit(agentId, { type: 'message', message });
+      return true;
+    });
+    if (!fresh) return;
+    this.tell(conversationId, { type: 'message', message });
+    if ((c.channel === 'sms' || c.channel === 'facebook') && c.address) {
+      const { channel, address } = c;
+      events.afterCommit(() => void this.outbound?.send({ channel, to: address, text, conversationId }));
+    }
+  }
+
+  agentEnd(agentId: string, conversationId: string): void {
+    const c = this.#own(agentId, conversationId);
+    if (c.status === 'ended') return;
+    this.work.tx(() => {
+      this.work.store.setConversationStatus(conversationId, 'ended', agentId);
+      this.work.events.emit(agentId, { type: 'conversation-ended', conversationId, by: 'agent' });
+    });
+    this.tell(conversationId, { type: 'ended', by: 'agent' });
+    this.work.dispatch();
+  }
+
+  #own(agentId: string, conversationId: string): ConversationRecord {
+    const c = this.work.store.conversation(conversationId);
+    if (!c || c.agentId !== agentId) throw new FeedError('unknown-conversation', `conversation ${conversationId} is not yours`, conversationId);
+    return c;
+  }
+
+  #insert(input: NewConversation & { media?: Media[] }): ConversationRecord {
+    const now = this.work.now();
+    const record: ConversationRecord = {
+      id: randomUUID(),
+      scenario: input.scenario,
+      channel: input.channel,
+      customer: input.customer,
+      comment: input.comment,
+      ...(input.queue ? { queue: input.queue } : {}),
+      ...(input.context ? { context: input.context } : {}),
+      waitingSince: input.waitingSince ?? now,
+      status: 'waiting',
+      agentId: null,
+      createdAt: now,
+      ...(input.address ? { address: input.address } : {}),
+    };
+    this.work.store.insertConversation(record);
+    // The customer's first words open the transcript, with what they sent along.
+    if (input.comment || input.media?.length) {
+      this.work.store.insertMessage({
+        id: randomUUID(),
+        conversationId: record.id,
+        from: 'customer',
+        text: input.media?.length && input.comment === describeMedia(input.media) ? '' : input.comment,
+        at: now,
+        ...(input.media?.length ? { media: input.media } : {}),
+      });
+    }
+    this.work.log.info('conversation created', { id: record.id, scenario: record.scenario });
+    return record;
+  }
+
+  #post(conversation: ConversationRecord, text: string, from: 'customer' | 'bot' | 'system', media?: Media[]): Message {
+    if (conversation.status === 'ended') {
+      throw new FeedError('unknown-conversation', `conversation ${conversation.id} has ended`, conversation.id);
+    }
+    const message: Message = { id: randomUUID(), conversationId: conversation.id, from, text, at: this.work.now(), ...(media?.length ? { media } : {}) };
+    this.work.store.insertMessage(message);
+    if (conversation.status === 'active' && conversation.agentId) {
+      this.work.events.emit(conversation.agentId, { type: 'message', message });
+    }
+    this.tell(conversation.id, { type: 'message', message });
+    return message;
+  }
+}
+
+/** The comment of a conversation that opened with media only. */
+function describeMedia(media: Media[] | undefined): string {
+  if (!media?.length) return '';
+  return media.length === 1 ? '[1 attachment]' : `[${media.length} attachments]`;
+}

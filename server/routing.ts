@@ -1,0 +1,39 @@
+/**
+ * Who gets a waiting conversation: pure functions over the agents who are
+ * available and have room, so the rules are tested without a server.
+ *
+ * - An assigned conversation goes to the agent who has waited longest for work.
+ * - An offered one goes to the longest-idle agent who has not had it yet; when
+ *   everyone has, to one whose last offer of it closed more than the cool-down
+ *   ago (a rejection is not answered by the same offer at once); when nobody
+ *   is rested yet, nobody, and dispatch tries again when the first one is.
+ */
+import type { RoutingMode } from '../utils/protocol/feed.ts';
+
+export interface Candidate {
+  id: string;
+  /** When the agent was last offered or given work. */
+  lastWorkAt: number;
+}
+
+export type Pick<A extends Candidate> = { agent: A } | { retryAt: number };
+
+/** The agent who has gone longest without new work (ties: the smallest id, so the choice is stable). */
+export function longestIdle<A extends Candidate>(pool: readonly A[]): A {
+  let chosen = pool[0]!;
+  for (const a of pool) if (a.lastWorkAt < chosen.lastWorkAt || (a.lastWorkAt === chosen.lastWorkAt && a.id < chosen.id)) chosen = a;
+  return chosen;
+}
+
+/**
+ * @param candidates available agents with room, at least one
+ * @param tried agents this conversation was offered to, with when their last offer of it closed
+ */
+export function pickAgent<A extends Candidate>(mode: RoutingMode, candidates: readonly A[], tried: ReadonlyMap<string, number>, now: number, cooldownMs: number): Pick<A> {
+  if (mode === 'assign') return { agent: longestIdle(candidates) };
+  const fresh = candidates.filter((a) => !tried.has(a.id));
+  const rested = candidates.filter((a) => (tried.get(a.id) ?? 0) + cooldownMs <= now);
+  const pool = fresh.length > 0 ? fresh : rested;
+  if (pool.length > 0) return { agent: longestIdle(pool) };
+  return { retryAt: Math.min(...candidates.map((a) => (tried.get(a.id) ?? 0) + cooldownMs)) };
+}

@@ -4,7 +4,7 @@ import { WxtVitest } from 'wxt/testing/vitest-plugin';
 export default defineConfig({
   plugins: [WxtVitest()],
   test: {
-    include: ['{utils,components,entrypoints,server}/**/*.test.{ts,tsx}'],
+    include: ['{protocol,utils,components,entrypoints,server}/**/*.test.{ts,tsx}'],
     environment: 'node',
     restoreMocks: true,
     setupFiles: ['vitest.setup.ts'],

@@ -9,7 +9,7 @@ import { BUILT_IN_CRM_MATCHES } from '../utils/crm-sites';
 import { t, type MessageKey } from '../utils/i18n';
 import type { OptionsModel } from '../utils/options-model';
 import { effectiveSeconds } from '../utils/presentation';
-import { type Routing, type Scenario, SCENARIOS } from '../utils/protocol/feed';
+import { type Routing, type Scenario, SCENARIOS } from '../protocol/feed';
 import type { SettingKey } from '../utils/settings';
 import type { PageSnapshot } from '../utils/snapshot';
 import type { Diagnostics } from '../utils/storage-items';

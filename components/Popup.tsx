@@ -1,7 +1,7 @@
 /** The toolbar popup: the agent's status, whether the feed is connected, and what is waiting. */
 import { formatClock } from '../utils/format';
 import { t } from '../utils/i18n';
-import { PRESENCES, type Presence } from '../utils/protocol/feed';
+import { PRESENCES, type Presence } from '../protocol/feed';
 import type { BackgroundClient } from '../utils/background-client';
 import { scenarioTitle } from './scenario-title';
 

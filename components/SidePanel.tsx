@@ -5,10 +5,10 @@
 import { useSignal, useSignalEffect } from '@preact/signals';
 import { memo } from 'preact/compat';
 import { useEffect, useRef } from 'preact/hooks';
-import type { SessionEntry } from '../utils/feed-state';
+import type { SessionEntry } from '../utils/state';
 import { formatClock, linkify, webUrl } from '../utils/format';
 import { type MessageKey, t } from '../utils/i18n';
-import type { Message } from '../utils/protocol/feed';
+import type { Message } from '../protocol/feed';
 import type { OutgoingMessage, SidePanelModel } from '../utils/sidepanel-model';
 import { ScenarioIcon } from './icons';
 import { scenarioTitle } from './scenario-title';

@@ -1,5 +1,5 @@
 /** Channel and scenario icons: 20×20 strokes, currentColor, no external files. */
-import type { Scenario } from '../utils/protocol/feed';
+import type { Scenario } from '../protocol/feed';
 
 const PATHS: Record<Scenario, string> = {
   chat: 'M4 5h12a1 1 0 0 1 1 1v7a1 1 0 0 1-1 1H9l-4 3v-3H4a1 1 0 0 1-1-1V6a1 1 0 0 1 1-1z',

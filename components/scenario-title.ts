@@ -1,6 +1,6 @@
 /** The translated title of each scenario, shared by the overlay, pages and desktop notifications. */
 import { type MessageKey, t } from '../utils/i18n';
-import type { Scenario } from '../utils/protocol/feed';
+import type { Scenario } from '../protocol/feed';
 
 const SCENARIO_TITLE: Record<Scenario, MessageKey> = {
   chat: 'scenario_chat',

@@ -3,7 +3,7 @@
  * replaces the older), what each client has acknowledged, and the grace an
  * agent who lost the connection gets before its open offers go elsewhere.
  */
-import type { Presence, ServerEvent } from '../utils/protocol/feed.ts';
+import type { Presence, ServerEvent } from '../protocol/feed.ts';
 import type { Logger } from './logger.ts';
 
 /** One live agent connection, as the service sees it. */

@@ -4,7 +4,7 @@
  * (web chat) listens here for what happens in its conversation.
  */
 import { randomUUID } from 'node:crypto';
-import type { Conversation, Media, Message } from '../utils/protocol/feed.ts';
+import type { Conversation, Media, Message } from '../protocol/feed.ts';
 import type { OutboundSender } from './channels/outbound.ts';
 import { FeedError } from './errors.ts';
 import type { ConversationRecord } from './store.ts';

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { getExpectedTwilioSignature } from 'twilio/lib/webhooks/webhooks.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { MAX_TRANSCRIPT_MESSAGES, type Message } from '../utils/protocol/feed.ts';
+import { MAX_TRANSCRIPT_MESSAGES, type Message } from '../protocol/feed.ts';
 import { messengerSignature } from './channels/signatures.ts';
 import { CLOSE, type FeedServer, type FeedServerOptions, startFeedServer } from './feed-server.ts';
 import type { Logger } from './logger.ts';

@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../utils/protocol/feed.ts';
+import type { ErrorCode } from '../protocol/feed.ts';
 
 /** A command or request the feed refuses, with the protocol's error code and the id it concerns. */
 export class FeedError extends Error {

@@ -8,7 +8,7 @@
  * each change is a savepoint, so a failed change is undone alone.
  */
 import * as v from 'valibot';
-import { fitTranscript, type ServerEvent, type ServerEventBody, ServerFrameSchema } from '../utils/protocol/feed.ts';
+import { fitTranscript, type ServerEvent, type ServerEventBody, ServerFrameSchema } from '../protocol/feed.ts';
 import { FeedError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { Store } from './store.ts';

@@ -1,4 +1,4 @@
-import { MAX_CLIENT_FRAME_CHARS } from '../utils/protocol/feed.ts';
+import { MAX_CLIENT_FRAME_CHARS } from '../protocol/feed.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';

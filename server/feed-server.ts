@@ -23,7 +23,7 @@ import {
   serializeServerFrame,
   type ServerEvent,
   type ServerFrame,
-} from '../utils/protocol/feed.ts';
+} from '../protocol/feed.ts';
 import { FeedError } from './errors.ts';
 import { type AgentLink, FeedService, type RoutingOverrides } from './feed-service.ts';
 import { type Logger, silentLogger } from './logger.ts';
@@ -292,12 +292,12 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
         close: (code, reason) => end(code, reason),
       };
       link = current;
-      const { welcome, replay, previous } = service.attach(agent, current, frame.resumeFrom);
+      const { welcome, replay, previous } = service.attach(agent, current, frame.resumeFrom, heartbeatSec);
       previous?.close(CLOSE.replaced, 'replaced by a newer connection');
       if (welcome.resumed && frame.resumeFrom > 0) stats.resumes++;
       // The replay may hold events of this turn: they go out once they are on disk.
       await service.committed();
-      send({ ...welcome, heartbeatSec });
+      send(welcome);
       // Replay, then what happened meanwhile, paced by what the client reads: a long
       // replay is not a slow client, one that stops reading is.
       const pending = [...replay];

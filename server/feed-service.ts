@@ -19,7 +19,8 @@ import {
   type Scenario,
   type ScenarioRouting,
   type ServerEvent,
-} from '../utils/protocol/feed.ts';
+  welcomeFrame,
+} from '../protocol/feed.ts';
 import { type AgentLink, AgentLinks } from './agent-links.ts';
 import type { OutboundSender } from './channels/outbound.ts';
 import { type ConversationUpdate, Conversations, type InboundMessage, type NewConversation } from './conversations.ts';
@@ -141,7 +142,7 @@ export class FeedService {
    * events to send right after it, in order; nothing is sent to the link
    * before the caller has sent those.
    */
-  attach(agent: AgentRecord, link: AgentLink, resumeFrom: number) {
+  attach(agent: AgentRecord, link: AgentLink, resumeFrom: number, heartbeatSec: number) {
     this.#agents = undefined;
     const { store } = this;
     const lastSeq = store.lastSeq(agent.id);
@@ -160,17 +161,16 @@ export class FeedService {
             }),
           ),
         ]);
-    const welcome = {
-      type: 'welcome' as const,
-      v: 1 as const,
+    const welcome = welcomeFrame({
       agentId: agent.id,
       agentName: agent.name,
       serverTime: this.#now(),
+      heartbeatSec,
       resumed: resumable,
       lastSeq: resumable ? resumeFrom : lastSeq,
       routing: this.routing,
       capacity: agent.capacity,
-    };
+    });
     const previous = this.#links.attach(link, resumable ? resumeFrom : 0);
     this.#log.info('agent attached', { agent: agent.id, resumeFrom, resumed: resumable, replay: replay.length });
     return { welcome, replay, previous };

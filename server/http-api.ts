@@ -14,7 +14,7 @@ import {
   normalizeName,
   OfferContextSchema,
   ScenarioSchema,
-} from '../utils/protocol/feed.ts';
+} from '../protocol/feed.ts';
 import { FeedError } from './errors.ts';
 import type { FeedService } from './feed-service.ts';
 import type { Edge } from './rate-limit.ts';

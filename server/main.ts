@@ -12,7 +12,7 @@ import type { Logger } from './logger.ts';
 import { startFeedServer } from './feed-server.ts';
 import { DEMO_AGENT, DEMO_API_KEY } from './demo-agent.ts';
 import { runSimulator } from './simulator.ts';
-import { ROUTING_MODES, SCENARIOS } from '../utils/protocol/feed.ts';
+import { ROUTING_MODES, SCENARIOS } from '../protocol/feed.ts';
 
 /** `--routing routing.json`: per scenario, offered (alert) or assigned (toast), and the offer time. */
 const RoutingFile = v.record(

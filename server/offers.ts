@@ -11,7 +11,7 @@
  * of the timer, the agent, the browser or the customer gets there first.
  */
 import { randomUUID } from 'node:crypto';
-import type { Scenario, ScenarioRouting, ServerEventBody, WithdrawReason } from '../utils/protocol/feed.ts';
+import type { Scenario, ScenarioRouting, ServerEventBody, WithdrawReason } from '../protocol/feed.ts';
 import type { AgentLinks } from './agent-links.ts';
 import type { ConversationUpdate } from './conversations.ts';
 import { FeedError } from './errors.ts';

@@ -8,7 +8,7 @@
  *   ago (a rejection is not answered by the same offer at once); when nobody
  *   is rested yet, nobody, and dispatch tries again when the first one is.
  */
-import type { RoutingMode } from '../utils/protocol/feed.ts';
+import type { RoutingMode } from '../protocol/feed.ts';
 
 export interface Candidate {
   id: string;

@@ -3,7 +3,7 @@
  * send it: customers arrive on every scenario, write follow-ups while they
  * wait or talk, and some leave.
  */
-import type { Scenario } from '../utils/protocol/feed.ts';
+import type { Scenario } from '../protocol/feed.ts';
 
 interface Persona {
   name: string;

@@ -17,7 +17,7 @@ import type {
   OfferContext,
   ServerEvent,
   ServerEventBody,
-} from '../utils/protocol/feed.ts';
+} from '../protocol/feed.ts';
 
 export interface AgentRecord {
   id: string;

@@ -4,7 +4,7 @@
  * extension's own schema would refuse (`invalid`).
  */
 import WebSocket from 'ws';
-import { type ClientFrame, parseServerFrame, type Presence, type ServerFrame } from '../utils/protocol/feed.ts';
+import { type ClientFrame, parseServerFrame, type Presence, type ServerFrame } from '../protocol/feed.ts';
 
 export class TestAgent {
   readonly frames: ServerFrame[] = [];

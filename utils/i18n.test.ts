@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { describeProblem } from './feed-client';
+import { describeProblem } from '../entrypoints/background/feed-client';
 import { checkFeedUrl } from './feed-url';
 import { setCatalogue } from './i18n';
 import { validateSettings } from './settings';

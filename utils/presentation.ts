@@ -11,7 +11,7 @@
  * already the agent's, which opens the session when selected). The template
  * chooses how that looks and sounds, and for how long.
  */
-import type { Scenario } from './protocol/feed';
+import type { Scenario } from '../protocol/feed';
 import { type DESKTOP_POLICIES, type SOUNDS, type Template, templateFor, type TemplateOverrides } from './templates';
 
 export type CardKind = 'alert' | 'toast';

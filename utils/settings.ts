@@ -7,7 +7,7 @@
 import * as v from 'valibot';
 import { checkFeedUrl } from './feed-url';
 import { t } from './i18n';
-import { SCENARIOS } from './protocol/feed';
+import { SCENARIOS } from '../protocol/feed';
 import { TemplateSchema } from './templates';
 
 declare const __DESKBELL_DEFAULT_FEED_URL__: string;

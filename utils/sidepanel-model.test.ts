@@ -1,7 +1,7 @@
 import { signal } from '@preact/signals';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { BackgroundClient } from './background-client';
-import type { SessionEntry } from './feed-state';
+import type { SessionEntry } from './state';
 import type { CommandResult } from './messages';
 import { createSidePanelModel, SEND_TIMEOUT_MS } from './sidepanel-model';
 import type { PageSnapshot } from './snapshot';

@@ -5,8 +5,8 @@
  */
 import { computed, effect, signal } from '@preact/signals';
 import type { BackgroundClient } from './background-client';
-import { isOffline } from './feed-client';
-import type { SessionEntry } from './feed-state';
+import { isOffline } from './connection';
+import type { SessionEntry } from './state';
 
 export interface OutgoingMessage {
   clientMsgId: string;

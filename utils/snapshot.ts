@@ -1,12 +1,12 @@
 /** What the worker pushes to overlays and pages: the view of the state, nothing secret. */
 import type { Identification } from './crm/types';
-import type { ConnectionState } from './feed-client';
-import type { SessionEntry } from './feed-state';
-import type { Conversation } from './protocol/feed';
+import type { ConnectionState } from './connection';
+import type { SessionEntry } from './state';
+import type { Conversation } from '../protocol/feed';
 import type { ThemeSetting } from './storage-items';
 import type { Template } from './templates';
 import type { CardKind } from './presentation';
-import type { Routing } from './protocol/feed';
+import type { Routing } from '../protocol/feed';
 
 /**
  * One card in the overlay, as the worker decided it should show

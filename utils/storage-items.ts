@@ -5,10 +5,10 @@
  * matters while the worker sleeps).
  */
 import { storage } from 'wxt/utils/storage';
-import type { ConnectionState } from './feed-client';
-import { EMPTY_STATE, type FeedState } from './feed-state';
+import type { ConnectionState } from './connection';
+import { EMPTY_STATE, type FeedState } from './state';
 import type { SoundState } from './messages';
-import type { Presence } from './protocol/feed';
+import type { Presence } from '../protocol/feed';
 import type { Settings } from './settings';
 
 export type ThemeSetting = Settings['theme'];

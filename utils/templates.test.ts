@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_ROUTING, SCENARIOS } from './protocol/feed';
+import { DEFAULT_ROUTING, SCENARIOS } from '../protocol/feed';
 import { effectiveSeconds, present } from './presentation';
 import { DEFAULT_TEMPLATES, templateFor } from './templates';
 

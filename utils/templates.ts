@@ -7,7 +7,7 @@
  * this module merges and checks those overrides.
  */
 import * as v from 'valibot';
-import type { Scenario } from './protocol/feed';
+import type { Scenario } from '../protocol/feed';
 
 export const FIELDS = ['customer', 'comment', 'waitTime', 'channel', 'queue', 'phone', 'email', 'context'] as const;
 export type Field = (typeof FIELDS)[number];

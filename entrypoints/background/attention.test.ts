@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { applyEvent, closeNotice, EMPTY_STATE, type FeedState, resolveOffer } from '../../utils/feed-state';
+import { applyEvent, closeNotice, EMPTY_STATE, type FeedState, resolveOffer } from './feed-state';
 import { present } from '../../utils/presentation';
-import type { Conversation, Scenario } from '../../utils/protocol/feed';
+import type { Conversation, Scenario } from '../../protocol/feed';
 import type { TemplateOverrides } from '../../utils/templates';
 import { planAttention } from './attention';
 

@@ -6,10 +6,10 @@
  * card's sound and notification policy were decided when it arrived
  * (utils/presentation.ts); this only reads them.
  */
-import type { FeedState } from '../../utils/feed-state';
-import { openNotices, pendingOffers } from '../../utils/feed-state';
+import type { FeedState } from './feed-state';
+import { openNotices, pendingOffers } from './feed-state';
 import type { Presentation } from '../../utils/presentation';
-import type { Conversation, Scenario } from '../../utils/protocol/feed';
+import type { Conversation, Scenario } from '../../protocol/feed';
 
 export interface NotificationPlan {
   id: string;

@@ -4,12 +4,13 @@
  * the diagnostics the options page shows.
  */
 import { browser } from 'wxt/browser';
-import { type ConnectionState, FeedClient, type FeedCommand } from '../../utils/feed-client';
+import { FeedClient, type FeedCommand } from './feed-client';
+import { type ConnectionState } from '../../utils/connection';
 import { t } from '../../utils/i18n';
-import { applyEvent, CLOCK_JUMP_MS, hasTruncatedSessions, rebaseClock, resetForFreshSession } from '../../utils/feed-state';
+import { applyEvent, CLOCK_JUMP_MS, hasTruncatedSessions, rebaseClock, resetForFreshSession } from './feed-state';
 import { checkFeedUrl } from '../../utils/feed-url';
 import type { Presenter } from '../../utils/presentation';
-import type { Presence, ServerEvent } from '../../utils/protocol/feed';
+import type { Presence, ServerEvent } from '../../protocol/feed';
 import { agentPresence, type Diagnostics, diagnostics, feedCursor } from '../../utils/storage-items';
 import type { StateKeeper } from './state-keeper';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Conversation } from '../../utils/protocol/feed';
+import type { Conversation } from '../../protocol/feed';
 import { identifyCustomer, type IdentifyDeps } from './identify';
 
 const sms = (phone: string): Conversation => ({

@@ -9,7 +9,7 @@ import { digitTails, isDynamicsPage, type PageLookup, parseContacts } from '../.
 import type { CrmContact, Identification } from '../../utils/crm/types';
 import { t } from '../../utils/i18n';
 import { normalizePhone } from '../../utils/phone';
-import type { Conversation } from '../../utils/protocol/feed';
+import type { Conversation } from '../../protocol/feed';
 
 export const LOOKUP_BUDGET_MS = 4000;
 

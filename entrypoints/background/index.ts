@@ -4,7 +4,7 @@
  */
 import { browser, type Browser } from 'wxt/browser';
 import { defineBackground } from 'wxt/utils/define-background';
-import { closeSession, type FeedState, pendingOffers, pickContact, setIdentification } from '../../utils/feed-state';
+import { closeSession, type FeedState, pendingOffers, pickContact, setIdentification } from './feed-state';
 import { onMessage, sendMessage } from '../../utils/messages';
 import { OFFSCREEN_PORT, PAGE_PORT, STATE_PORT } from '../../utils/ports';
 import { present } from '../../utils/presentation';
@@ -13,12 +13,12 @@ import { loadCatalogue, setCatalogue, t } from '../../utils/i18n';
 import { type EffectiveSettings } from '../../utils/settings';
 import { loadEffectiveSettings, refreshPolicy, watchEffectiveSettings } from '../../utils/settings-store';
 import { agentPresence, feedState, migrateLegacySettings } from '../../utils/storage-items';
-import { mayRunOn, syncCrmSites } from './crm-sites';
+import { mayRunOn, syncCrmSites } from './site-scripts';
 import { planAttention } from './attention';
 import { ChatMessageCommand, commandHandler, ConversationCommand, isExtensionPage, OfferCommand, PickContactCommand, RejectCommand } from './commands';
 import { findDynamicsTabs, identifyCustomer, needsLookup } from './identify';
 import { FeedConnection } from './feed-connection';
-import type { ConnectionState } from '../../utils/feed-client';
+import type { ConnectionState } from '../../utils/connection';
 import { Notifier } from './notifier';
 import { OfferActions, openSidePanel, type PanelTarget } from './offer-actions';
 import { injectIntoOpenTabs } from './reinject';

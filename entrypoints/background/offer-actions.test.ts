@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { FeedCommand } from '../../utils/feed-client';
-import { applyEvent, EMPTY_STATE, expireDue, type FeedState } from '../../utils/feed-state';
+import type { FeedCommand } from './feed-client';
+import { applyEvent, EMPTY_STATE, expireDue, type FeedState } from './feed-state';
 import { present } from '../../utils/presentation';
-import type { Conversation, Scenario, ServerEvent } from '../../utils/protocol/feed';
+import type { Conversation, Scenario, ServerEvent } from '../../protocol/feed';
 import type { TemplateOverrides } from '../../utils/templates';
 import { OfferActions } from './offer-actions';
 import { StateKeeper } from './state-keeper';

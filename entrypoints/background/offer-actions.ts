@@ -6,10 +6,10 @@
  * Every answer reads the presentation decided when the offer arrived.
  */
 import { browser } from 'wxt/browser';
-import { autoAccept, closeNotice, focusSession, markTimeoutSent, pendingOffers, resolveOffer, untoldTimeouts } from '../../utils/feed-state';
+import { autoAccept, closeNotice, focusSession, markTimeoutSent, pendingOffers, resolveOffer, untoldTimeouts } from './feed-state';
 import { t } from '../../utils/i18n';
 import type { CommandResult } from '../../utils/messages';
-import type { FeedCommand } from '../../utils/feed-client';
+import type { FeedCommand } from './feed-client';
 import type { StateKeeper } from './state-keeper';
 
 export type PanelTarget = { tabId: number } | { windowId: number } | undefined;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Browser } from 'wxt/browser';
-import { EMPTY_STATE } from '../../utils/feed-state';
+import { EMPTY_STATE } from './feed-state';
 import { StateHub } from './state-hub';
 
 /** A runtime port as the worker sees it: what it was sent, and a way to send it a message. */

@@ -5,8 +5,8 @@
  * offers only; extension pages also get whole sessions and the connection.
  */
 import type { Browser } from 'wxt/browser';
-import type { ConnectionState } from '../../utils/feed-client';
-import { EMPTY_STATE, type FeedState, openNotices, pendingOffers } from '../../utils/feed-state';
+import type { ConnectionState } from '../../utils/connection';
+import { EMPTY_STATE, type FeedState, openNotices, pendingOffers } from './feed-state';
 import { readOverlayMessage, type ToOverlay, type ToPage } from '../../utils/ports';
 import type { CardView, PageSnapshot, StateSnapshot } from '../../utils/snapshot';
 import type { ThemeSetting } from '../../utils/storage-items';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyEvent, EMPTY_STATE, type FeedState } from '../../utils/feed-state';
-import type { Conversation, ServerEvent } from '../../utils/protocol/feed';
+import { applyEvent, EMPTY_STATE, type FeedState } from './feed-state';
+import type { Conversation, ServerEvent } from '../../protocol/feed';
 import { StateKeeper } from './state-keeper';
 
 const conversation: Conversation = { id: 'c1', scenario: 'chat', channel: 'chat', customer: { name: 'Maria' }, comment: 'hi', waitingSince: 0, status: 'offered' };

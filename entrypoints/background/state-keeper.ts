@@ -10,7 +10,7 @@
  * showing early loses nothing. A worker that dies before the write has not
  * saved the feed cursor either, so the feed replays the event.
  */
-import { compactForStorage, EMPTY_STATE, expireDue, type FeedState, nextDeadline, upgradeState } from '../../utils/feed-state';
+import { compactForStorage, EMPTY_STATE, expireDue, type FeedState, nextDeadline, upgradeState } from './feed-state';
 
 export interface StateKeeperOptions {
   load(): Promise<FeedState>;

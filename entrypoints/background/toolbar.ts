@@ -3,7 +3,7 @@
  * offers wait and whether the feed is reachable: a dead feed must not look
  * like a quiet one.
  */
-import { type ConnectionState, isOffline } from '../../utils/feed-client';
+import { type ConnectionState, isOffline } from '../../utils/connection';
 
 export interface ToolbarLook {
   text: string;

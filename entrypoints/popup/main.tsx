@@ -4,7 +4,7 @@ import { browser } from 'wxt/browser';
 import { Popup } from '../../components/Popup';
 import { connectBackground } from '../../utils/background-client';
 import { setCatalogue } from '../../utils/i18n';
-import type { Presence } from '../../utils/protocol/feed';
+import type { Presence } from '../../protocol/feed';
 import { agentPresence } from '../../utils/storage-items';
 import './popup.css';
 

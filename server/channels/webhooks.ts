@@ -15,7 +15,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as v from 'valibot';
-import { type Media, MAX_MEDIA, MediaSchema, normalizeName } from '../../utils/protocol/feed.ts';
+import { type Media, MAX_MEDIA, MediaSchema, normalizeName } from '../../protocol/feed.ts';
 import type { FeedService } from '../feed-service.ts';
 import { HttpError, readBody, readJson, sendJson, tooMany } from '../http-api.ts';
 import type { Edge } from '../rate-limit.ts';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type FeedServer, type FeedServerOptions, startFeedServer } from '../../server/feed-server';
 import type { Diagnostics } from '../../utils/storage-items';
-import type { FeedState } from '../../utils/feed-state';
+import type { FeedState } from '../../utils/state';
 import { startCrmSite, type CrmSite } from './crm-site';
 import { AGENT, API_KEY, CHROMIUM, CHROMIUM_ARGS, CRM_SITE, EXTENSION_PATH, readmeShot } from './harness';
 

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { FeedState } from '../../utils/feed-state';
+import type { FeedState } from '../../utils/state';
 import { AGENT, CHROMIUM, CHROMIUM_ARGS, CRM_SITE, expect, test } from './fixtures';
 import { chat } from './steps';
 

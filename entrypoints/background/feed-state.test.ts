@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type CardKind, present } from './presentation';
+import { type CardKind, present } from '../../utils/presentation';
 import {
   applyEvent,
   closeNotice,
@@ -19,7 +19,7 @@ import {
   TOMBSTONE_MS,
   untoldTimeouts,
 } from './feed-state';
-import type { Conversation, Scenario, ServerEvent } from './protocol/feed';
+import type { Conversation, Scenario, ServerEvent } from '../../protocol/feed';
 
 const conversation: Conversation = {
   id: 'c1',

@@ -24,7 +24,8 @@
  * kept) is passed in, so the whole machine runs in unit tests.
  */
 import { backoffDelay, type BackoffPolicy, FEED_BACKOFF } from './backoff';
-import { t } from './i18n';
+import { type ConnectionState } from '../../utils/connection';
+import { t } from '../../utils/i18n';
 import {
   type ClientFrame,
   CLOSE,
@@ -33,34 +34,7 @@ import {
   PROTOCOL_VERSION,
   type ServerEvent,
   type ServerFrame,
-} from './protocol/feed';
-
-export type ConnectionStatus = 'idle' | 'connecting' | 'open' | 'waiting' | 'refused';
-
-export interface ConnectionState {
-  status: ConnectionStatus;
-  /** Failed attempts since the last successful welcome. */
-  attempt: number;
-  /** When the next attempt starts (waiting, refused); none when it waits for the worker's wake alarm. */
-  retryAt?: number;
-  agentId?: string;
-  agentName?: string;
-  lastError?: string;
-  /** When the status last changed. */
-  since: number;
-}
-
-/**
- * Offline, as the agent should be told: not connected, and not just starting
- * (a first attempt, or the moment between two clients when the settings
- * change, is not a problem yet).
- */
-export function isOffline(connection: ConnectionState | null | undefined): boolean {
-  if (!connection || connection.status === 'open') return false;
-  if (connection.status === 'connecting') return connection.attempt > 0;
-  if (connection.status === 'idle') return !!connection.lastError;
-  return true;
-}
+} from '../../protocol/feed';
 
 /** The part of the DOM WebSocket the client uses; tests pass a fake. */
 export interface WebSocketLike {

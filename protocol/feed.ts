@@ -231,6 +231,13 @@ export const WelcomeFrame = v.object({
   capacity: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
 });
 
+export type Welcome = v.InferOutput<typeof WelcomeFrame>;
+
+/** The welcome frame, built in one place: the server sends it, the client's tests fake it. */
+export function welcomeFrame(fields: Omit<Welcome, 'type' | 'v'>): Welcome {
+  return { type: 'welcome', v: PROTOCOL_VERSION, ...fields };
+}
+
 export const OfferFrame = v.object({
   type: v.literal('offer'),
   seq: Seq,

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FeedClient, type FeedClientOptions, type WebSocketLike } from './feed-client';
-import type { ServerEvent, ServerFrame } from './protocol/feed';
+import { type ServerEvent, type ServerFrame, type Welcome, welcomeFrame } from '../../protocol/feed';
 
 class FakeSocket implements WebSocketLike {
   readyState = 0;
@@ -31,17 +31,8 @@ class FakeSocket implements WebSocketLike {
   }
 }
 
-const welcome = (over: Partial<Extract<ServerFrame, { type: 'welcome' }>> = {}): ServerFrame => ({
-  type: 'welcome',
-  v: 1,
-  agentId: 'a1',
-  agentName: 'Alex',
-  serverTime: Date.now() + 5000,
-  heartbeatSec: 20,
-  resumed: true,
-  lastSeq: 0,
-  ...over,
-});
+const welcome = (over: Partial<Omit<Welcome, 'type' | 'v'>> = {}): ServerFrame =>
+  welcomeFrame({ agentId: 'a1', agentName: 'Alex', serverTime: Date.now() + 5000, heartbeatSec: 20, resumed: true, lastSeq: 0, ...over });
 
 const message = (seq: number): ServerEvent => ({
   type: 'message',

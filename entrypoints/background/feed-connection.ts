@@ -4,7 +4,7 @@
  * the diagnostics the options page shows.
  */
 import { browser } from 'wxt/browser';
-import { FeedClient, type FeedCommand } from './feed-client';
+import { FeedClient, type FeedCommand, type WebSocketLike } from './feed-client';
 import { type ConnectionState } from '../../utils/connection';
 import { t } from '../../utils/i18n';
 import { applyEvent, CLOCK_JUMP_MS, hasTruncatedSessions, rebaseClock, resetForFreshSession } from './feed-state';
@@ -47,12 +47,14 @@ export class FeedConnection {
    * @param present decides, once per new offer or assignment, how it shows (utils/presentation.ts).
    * @param onConnection told of every change of the connection state.
    * @param onWelcomed after each welcome, once the state has taken it in (timeouts the feed was not told of yet go out).
+   * @param createSocket the WebSocket to use (tests pass Node's `ws`).
    */
   constructor(
     private readonly keeper: StateKeeper,
     private readonly present: Presenter,
     private readonly onConnection: (state: ConnectionState) => void,
     private readonly onWelcomed: () => void = () => {},
+    private readonly createSocket?: (url: string) => WebSocketLike,
   ) {
     this.#diag = diagnostics.getValue();
   }
@@ -92,7 +94,8 @@ export class FeedConnection {
       presence,
       attempt,
       timedAttempts: TIMED_ATTEMPTS,
-      client: { name: 'deskbell-extension', version: browser.runtime.getManifest().version },
+      client: { name: 'deskbell-extension', version: browser.runtime.getManifest().version ?? '0' },
+      ...(this.createSocket ? { createSocket: this.createSocket } : {}),
       cursor: {
         load: () => feedCursor.getValue(),
         // storage.session full: the cursor stays in memory. A restarted worker then resumes from an

@@ -10,6 +10,8 @@ import type { CrmContact, Identification } from '../../utils/crm/types';
 import { t } from '../../utils/i18n';
 import { normalizePhone } from '../../utils/phone';
 import type { Conversation } from '../../protocol/feed';
+import { type FeedState, pendingOffers, setIdentification } from './feed-state';
+import type { StateKeeper } from './state-keeper';
 
 export const LOOKUP_BUDGET_MS = 4000;
 
@@ -79,4 +81,35 @@ export async function findDynamicsTabs(): Promise<number[]> {
     .filter((t) => t.id !== undefined && t.url && isDynamicsPage(t.url))
     .sort((a, b) => Number(b.active) - Number(a.active) || (b.lastAccessed ?? 0) - (a.lastAccessed ?? 0))
     .map((t) => t.id!);
+}
+
+/**
+ * Starts a CRM lookup for each conversation that has a number to look up and
+ * no answer yet, once at a time per conversation; a lookup cut short by a
+ * worker restart (left `pending` in the stored state) starts again.
+ */
+export class CustomerLookups {
+  readonly #running = new Set<string>();
+
+  constructor(
+    private readonly keeper: StateKeeper,
+    /** The lookup's dependencies as the settings are now (the default region may change). */
+    private readonly deps: () => IdentifyDeps,
+  ) {}
+
+  start(state: FeedState): void {
+    const conversations = [...pendingOffers(state).map((o) => o.conversation), ...Object.values(state.sessions).map((s) => s.conversation)];
+    for (const c of conversations) {
+      const known = state.identifications[c.id];
+      if (this.#running.has(c.id) || !needsLookup(c) || (known && known.status !== 'pending')) continue;
+      this.#running.add(c.id);
+      void (async () => {
+        if (!known) await this.keeper.update((s) => setIdentification(s, c.id, { status: 'pending', phone: c.customer.phone! }));
+        const result = await identifyCustomer(c, this.deps());
+        // Forgotten meanwhile (the conversation ended and was closed): nothing to add it to.
+        await this.keeper.update((s) => (s.identifications[c.id] ? setIdentification(s, c.id, result) : s));
+        this.#running.delete(c.id);
+      })();
+    }
+  }
 }

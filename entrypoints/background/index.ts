@@ -4,28 +4,29 @@
  */
 import { browser, type Browser } from 'wxt/browser';
 import { defineBackground } from 'wxt/utils/define-background';
-import { closeSession, type FeedState, pendingOffers, pickContact, setIdentification } from './feed-state';
+import { pendingOffers } from './feed-state';
 import { onMessage, sendMessage } from '../../utils/messages';
 import { OFFSCREEN_PORT, PAGE_PORT, STATE_PORT } from '../../utils/ports';
 import { present } from '../../utils/presentation';
 import { BUILT_IN_CRM_MATCHES } from '../../utils/crm-sites';
 import { loadCatalogue, setCatalogue, t } from '../../utils/i18n';
-import { type EffectiveSettings } from '../../utils/settings';
 import { loadEffectiveSettings, refreshPolicy, watchEffectiveSettings } from '../../utils/settings-store';
 import { agentPresence, feedState, migrateLegacySettings } from '../../utils/storage-items';
 import { mayRunOn, syncCrmSites } from './site-scripts';
 import { planAttention } from './attention';
 import { ChatMessageCommand, commandHandler, ConversationCommand, isExtensionPage, OfferCommand, PickContactCommand, RejectCommand } from './commands';
-import { findDynamicsTabs, identifyCustomer, needsLookup } from './identify';
+import { CustomerLookups, findDynamicsTabs } from './identify';
 import { FeedConnection } from './feed-connection';
 import type { ConnectionState } from '../../utils/connection';
+import { SessionActions } from './session-actions';
+import { SettingsApplier } from './settings-applier';
 import { Notifier } from './notifier';
 import { OfferActions, openSidePanel, type PanelTarget } from './offer-actions';
 import { injectIntoOpenTabs } from './reinject';
 import { Ringer } from './ringer';
 import { StateHub, type ViewSettings } from './state-hub';
 import { StateKeeper } from './state-keeper';
-import { toolbarLook } from './toolbar';
+import { ToolbarPainter } from './toolbar';
 
 const WAKE_ALARM = 'deskbell-wake';
 const WAKE_PERIOD_MIN = 1;
@@ -39,14 +40,13 @@ export default defineBackground(() => {
   const notifier = new Notifier();
   const ringer = new Ringer((sound) => feed.noteDiagnostics({ sound }));
   let settings: ViewSettings = { theme: 'system', templates: {}, sitesMissingPermission: [] };
-  let applied: EffectiveSettings | undefined;
   const keeper = new StateKeeper({
     load: () => feedState.getValue(),
     save: (state) => feedState.setValue(state),
     onView: (state) => hub.setState(state),
     onChange: (state) => {
       paintToolbar();
-      identifyNewCustomers(state);
+      lookups.start(state);
       actions.autoAcceptNew();
       actions.tellTimeouts();
       attend();
@@ -72,20 +72,35 @@ export default defineBackground(() => {
     () => actions.tellTimeouts(),
   );
   const actions = new OfferActions(keeper, feed);
+  const sessions = new SessionActions(keeper, feed);
+  const lookups = new CustomerLookups(keeper, () => ({
+    region: settingsApplier.current?.defaultRegion ?? 'NL',
+    findOrgTabs: findDynamicsTabs,
+    askTab: (tabId, tails) => sendMessage('findContacts', { tails }, tabId),
+  }));
+  const settingsApplier = new SettingsApplier({
+    load: loadEffectiveSettings,
+    syncSites: syncCrmSites,
+    loadCatalogue,
+    restartFeed: (url, token) => void feed.restart(url, token),
+    applied: (view) => {
+      settings = view;
+      // What the worker itself says (errors, notifications, the toolbar) follows the language too.
+      setCatalogue(view.strings);
+      hub.setSettings(view);
+      // Offers that arrived before the settings were loaded auto-accept now if their template says so.
+      actions.autoAcceptNew();
+      attend();
+    },
+  });
+  const applySettings = () => settingsApplier.apply();
 
-  /** The toolbar button: offers waiting, and whether the feed is reachable (changed only when it changes). */
+  /** The toolbar button: offers waiting, and whether the feed is reachable. */
   let connection: ConnectionState | null = null;
-  let toolbar = '';
-  function paintToolbar(): void {
-    const look = toolbarLook(pendingOffers(keeper.state).length, connection);
-    const key = JSON.stringify(look);
-    if (key === toolbar) return;
-    toolbar = key;
-    void browser.action.setBadgeText({ text: look.text });
-    void browser.action.setBadgeBackgroundColor({ color: look.color });
-    const status = look.problem === null || !connection ? '' : ` · ${t(`connection_${connection.status}`)}${look.problem ? `: ${look.problem}` : ''}`;
-    void browser.action.setTitle({ title: t('extName') + status });
-  }
+  const toolbar = new ToolbarPainter(browser.action, (c, problem) =>
+    problem === null || !c ? t('extName') : `${t('extName')} · ${t(`connection_${c.status}`)}${problem ? `: ${problem}` : ''}`,
+  );
+  const paintToolbar = () => toolbar.paint(pendingOffers(keeper.state).length, connection);
 
   /** Brings desktop notifications and the ringtone in line with the offers waiting. */
   function attend(): void {
@@ -96,7 +111,7 @@ export default defineBackground(() => {
 
   browser.runtime.onInstalled.addListener(({ reason }) => {
     if (reason === 'install' || reason === 'update') {
-      void settingsReady.then(() => injectIntoOpenTabs([...BUILT_IN_CRM_MATCHES, ...(applied?.settings.crmSites ?? [])]));
+      void settingsReady.then(() => injectIntoOpenTabs([...BUILT_IN_CRM_MATCHES, ...(settingsApplier.current?.crmSites ?? [])]));
     }
   });
 
@@ -195,83 +210,11 @@ export default defineBackground(() => {
     } else if (command === COMMANDS.reject) void rejectOrAskReason(offerId);
   });
 
-  onMessage('sendChatMessage', commandHandler(ChatMessageCommand, async ({ conversationId, clientMsgId, text }) => {
-    await keeper.ready;
-    const session = keeper.state.sessions[conversationId];
-    if (!session) return { ok: false, error: t('error_not_open') };
-    if (session.endedBy) return { ok: false, error: t('error_ended') };
-    return feed.send({ type: 'send', conversationId, clientMsgId, text }) ? { ok: true } : { ok: false, error: t('error_not_connected') };
-  }, pagesOnly));
-
-  onMessage('endConversation', commandHandler(ConversationCommand, async ({ conversationId }) => {
-    await keeper.ready;
-    const session = keeper.state.sessions[conversationId];
-    if (!session) return { ok: false, error: t('error_not_open') };
-    if (session.endedBy) return { ok: true };
-    return feed.send({ type: 'end', conversationId }) ? { ok: true } : { ok: false, error: t('error_not_connected') };
-  }, pagesOnly));
-
-  onMessage('closeSession', commandHandler(ConversationCommand, async ({ conversationId }) => {
-    await keeper.ready;
-    if (!keeper.state.sessions[conversationId]?.endedBy) return { ok: false, error: t('error_end_first') };
-    await keeper.update((s) => closeSession(s, conversationId));
-    return { ok: true };
-  }, pagesOnly));
-
-  onMessage('pickContact', commandHandler(PickContactCommand, async ({ conversationId, contactId }) => {
-    await keeper.ready;
-    const next = await keeper.update((s) => pickContact(s, conversationId, contactId));
-    return next.identifications[conversationId]?.status === 'matched' ? { ok: true } : { ok: false, error: t('error_not_a_match') };
-  }, pagesOnly));
-
-  /**
-   * Starts a CRM lookup for each conversation that has a number to look up
-   * and no answer yet; a lookup cut short by a worker restart starts again.
-   */
-  const lookups = new Set<string>();
-  function identifyNewCustomers(state: FeedState): void {
-    const conversations = [...pendingOffers(state).map((o) => o.conversation), ...Object.values(state.sessions).map((s) => s.conversation)];
-    for (const c of conversations) {
-      const known = state.identifications[c.id];
-      if (lookups.has(c.id) || !needsLookup(c) || (known && known.status !== 'pending')) continue;
-      lookups.add(c.id);
-      void (async () => {
-        if (!known) await keeper.update((s) => setIdentification(s, c.id, { status: 'pending', phone: c.customer.phone! }));
-        const result = await identifyCustomer(c, {
-          region: applied?.settings.defaultRegion ?? 'NL',
-          findOrgTabs: findDynamicsTabs,
-          askTab: (tabId, tails) => sendMessage('findContacts', { tails }, tabId),
-        });
-        await keeper.update((s) => (s.identifications[c.id] ? setIdentification(s, c.id, result) : s));
-        lookups.delete(c.id);
-      })();
-    }
-  }
-
-  /** Reads the effective settings (saved under policy) and applies what changed. */
-  async function applySettings(): Promise<void> {
-    const next = await loadEffectiveSettings();
-    const prev = applied?.settings;
-    applied = next;
-    const s = next.settings;
-    if (!prev || prev.feedUrl !== s.feedUrl || prev.feedToken !== s.feedToken) void feed.restart(s.feedUrl, s.feedToken);
-    const [sites, strings] = await Promise.all([
-      syncCrmSites(s.crmSites).catch((error: unknown) => {
-        console.warn('[deskbell] could not register the CRM sites:', error);
-        return { active: [], missingPermission: s.crmSites };
-      }),
-      s.language === 'auto' ? undefined : loadCatalogue(s.language).catch(() => undefined),
-    ]);
-    settings = { theme: s.theme, templates: s.templates, sitesMissingPermission: sites.missingPermission, ...(strings ? { strings } : {}) };
-    // What the worker itself says (errors, notifications, the toolbar) follows the language too.
-    setCatalogue(strings);
-    hub.setSettings(settings);
-    // Offers that arrived before the settings were loaded auto-accept now if their template says so.
-    actions.autoAcceptNew();
-    attend();
-  }
+  onMessage('sendChatMessage', commandHandler(ChatMessageCommand, ({ conversationId, clientMsgId, text }) => sessions.send(conversationId, clientMsgId, text), pagesOnly));
+  onMessage('endConversation', commandHandler(ConversationCommand, ({ conversationId }) => sessions.end(conversationId), pagesOnly));
+  onMessage('closeSession', commandHandler(ConversationCommand, ({ conversationId }) => sessions.close(conversationId), pagesOnly));
+  onMessage('pickContact', commandHandler(PickContactCommand, ({ conversationId, contactId }) => sessions.pickContact(conversationId, contactId), pagesOnly));
 });
-
 /**
  * Settings (the feed token among them) live in storage.local, which content
  * scripts may read and write by default. Only the extension's own pages and

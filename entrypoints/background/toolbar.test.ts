@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OFFLINE_COLOR, ONLINE_COLOR, toolbarLook } from './toolbar';
+import { OFFLINE_COLOR, ONLINE_COLOR, ToolbarPainter, toolbarLook } from './toolbar';
 
 const at = (status: 'idle' | 'connecting' | 'open' | 'waiting' | 'refused', attempt = 0, lastError?: string) => ({
   status,
@@ -30,5 +30,24 @@ describe('toolbarLook', () => {
     expect(toolbarLook(0, at('connecting', 0)).text).toBe('');
     expect(toolbarLook(0, at('idle')).text).toBe('');
     expect(toolbarLook(1, null)).toEqual({ text: '1', color: ONLINE_COLOR, problem: null });
+  });
+});
+
+describe('ToolbarPainter', () => {
+  it('paints only when what the button shows changes', () => {
+    const calls: string[] = [];
+    const painter = new ToolbarPainter(
+      {
+        setBadgeText: ({ text }) => void calls.push(`text ${text}`),
+        setBadgeBackgroundColor: ({ color }) => void calls.push(`color ${color}`),
+        setTitle: ({ title }) => void calls.push(`title ${title}`),
+      },
+      (c, problem) => (problem === null ? 'Deskbell' : `Deskbell · ${c?.status}: ${problem}`),
+    );
+    painter.paint(2, at('open'));
+    painter.paint(2, at('open'));
+    expect(calls).toEqual(['text 2', `color ${ONLINE_COLOR}`, 'title Deskbell']);
+    painter.paint(2, at('waiting', 3, 'the connection to the feed was lost'));
+    expect(calls.slice(3)).toEqual(['text 2', `color ${OFFLINE_COLOR}`, 'title Deskbell · waiting: the connection to the feed was lost']);
   });
 });

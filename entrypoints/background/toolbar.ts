@@ -24,3 +24,31 @@ export function toolbarLook(pending: number, connection: ConnectionState | null)
     problem: offline ? (connection!.lastError ?? '') : null,
   };
 }
+
+export interface ToolbarApi {
+  setBadgeText(details: { text: string }): Promise<void> | void;
+  setBadgeBackgroundColor(details: { color: string }): Promise<void> | void;
+  setTitle(details: { title: string }): Promise<void> | void;
+}
+
+/** Paints the toolbar button, and only when what it shows changes. */
+export class ToolbarPainter {
+  #shown = '';
+
+  constructor(
+    private readonly action: ToolbarApi,
+    /** The tooltip: the extension's name, and the connection's status and problem when offline. */
+    private readonly title: (connection: ConnectionState | null, problem: string | null) => string,
+  ) {}
+
+  paint(pending: number, connection: ConnectionState | null): void {
+    const look = toolbarLook(pending, connection);
+    const title = this.title(connection, look.problem);
+    const key = JSON.stringify([look, title]);
+    if (key === this.#shown) return;
+    this.#shown = key;
+    void this.action.setBadgeText({ text: look.text });
+    void this.action.setBadgeBackgroundColor({ color: look.color });
+    void this.action.setTitle({ title });
+  }
+}

@@ -1,0 +1,85 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { fakeBrowser } from 'wxt/testing/fake-browser';
+import WebSocket from 'ws';
+import { startFeedServer, type FeedServer } from '../../server/feed-server';
+import type { ConnectionState } from '../../utils/connection';
+import { present } from '../../utils/presentation';
+import { EMPTY_STATE, type FeedState } from '../../utils/state';
+import type { TemplateOverrides } from '../../utils/templates';
+import { FeedConnection } from './feed-connection';
+import type { WebSocketLike } from './feed-client';
+import { StateKeeper } from './state-keeper';
+
+const AGENT = { id: 'a1', name: 'Alex', token: 'connection-test-token-0123' };
+const API_KEY = 'connection-test-api-key-0123';
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+
+async function setup(templates: TemplateOverrides = {}) {
+  vi.spyOn(fakeBrowser.runtime, 'getManifest').mockReturnValue({ manifest_version: 3, name: 'Deskbell', version: '9.9.9' });
+  const server: FeedServer = await startFeedServer({ dataDir: ':memory:', agents: [AGENT], apiKey: API_KEY, routing: { escalation: { mode: 'assign' } } });
+  cleanup.push(() => server.close());
+  const keeper = new StateKeeper({ load: async () => EMPTY_STATE, save: async () => {}, onChange: () => {}, scheduleWake: () => {} });
+  const connections: ConnectionState[] = [];
+  const welcomed = vi.fn();
+  const feed = new FeedConnection(
+    keeper,
+    (scenario, kind, now) => present(scenario, kind, templates, now),
+    (c) => void connections.push(c),
+    welcomed,
+    (url) => new WebSocket(url) as unknown as WebSocketLike,
+  );
+  cleanup.push(() => feed.restart('', ''));
+  const create = (body: Record<string, unknown>) =>
+    fetch(`${server.httpUrl}/api/conversations`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const state = () => keeper.state as FeedState;
+  return { server, keeper, feed, connections, welcomed, create, state };
+}
+
+describe('FeedConnection', () => {
+  it('connects to a real feed, keeps its routing, and turns an offer into an alert decided with the templates in force', async () => {
+    const t = await setup({ chat: { timeoutSec: 12, acceptLabel: 'Take it' } });
+    await t.feed.restart(t.server.feedUrl, AGENT.token);
+    await vi.waitFor(() => expect(t.connections.at(-1)).toMatchObject({ status: 'open', agentName: 'Alex' }));
+    await vi.waitFor(() => expect(t.welcomed).toHaveBeenCalled());
+    expect(t.state().routing).toMatchObject({ chat: { mode: 'offer' }, escalation: { mode: 'assign' } });
+    expect(t.state().capacity).toBe(10);
+    await t.create({ scenario: 'chat', customer: { name: 'Maria' }, comment: 'Hi' });
+    await vi.waitFor(() => expect(Object.values(t.state().offers)).toHaveLength(1));
+    const offer = Object.values(t.state().offers)[0]!;
+    expect(offer.presentation).toMatchObject({ kind: 'alert', template: { acceptLabel: 'Take it' } });
+    expect(offer.deadline - offer.receivedAt).toBeLessThanOrEqual(12_000);
+  });
+
+  it('turns an assignment into a session and a toast, and sends commands while connected', async () => {
+    const t = await setup();
+    await t.feed.restart(t.server.feedUrl, AGENT.token);
+    await vi.waitFor(() => expect(t.connections.at(-1)?.status).toBe('open'));
+    const res = (await (await t.create({ scenario: 'escalation', customer: { name: 'Dan' }, comment: 'Manager' })).json()) as { conversation: { id: string } };
+    const id = res.conversation.id;
+    await vi.waitFor(() => expect(t.state().notices[id]).toMatchObject({ presentation: { kind: 'toast' } }));
+    expect(t.state().sessions[id]).toMatchObject({ conversationId: id });
+    expect(t.feed.send({ type: 'send', conversationId: id, clientMsgId: 'm1', text: 'Hello Dan' })).toBe(true);
+    await vi.waitFor(() => expect(t.state().sessions[id]?.transcript.map((m) => m.text)).toEqual(['Manager', 'Hello Dan']));
+  });
+
+  it('stays idle, saying why, without a URL, with an unsafe one, or without a token', async () => {
+    const t = await setup();
+    await t.feed.restart('', AGENT.token);
+    expect(t.connections.at(-1)).toMatchObject({ status: 'idle', lastError: 'No feed URL is set.' });
+    await t.feed.restart('ws://feed.example.com/feed', AGENT.token);
+    expect(t.connections.at(-1)).toMatchObject({ status: 'idle', lastError: 'Unencrypted ws:// is allowed only for localhost; use wss://.' });
+    await t.feed.restart(t.server.feedUrl, '');
+    expect(t.connections.at(-1)).toMatchObject({ status: 'idle', lastError: 'No agent token is set.' });
+    expect(t.feed.send({ type: 'accept', offerId: 'x' })).toBe(false);
+  });
+
+  it('says when the feed refuses the token, and retries slowly', async () => {
+    const t = await setup();
+    await t.feed.restart(t.server.feedUrl, 'not-the-token-0123456789');
+    await vi.waitFor(() => expect(t.connections.at(-1)).toMatchObject({ status: 'refused', lastError: 'the feed refused the agent token' }));
+  });
+});

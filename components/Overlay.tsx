@@ -15,6 +15,13 @@ import { scenarioTitle } from './scenario-title';
 
 type Theme = 'dark' | 'light';
 
+/**
+ * After this, a card has slid in and stays still: if the host is moved (into
+ * a modal dialog, back from fullscreen, put back after the page removed it),
+ * nothing plays again.
+ */
+const SETTLE_MS = 500;
+
 
 
 /** Runs the handler only for events the browser marks as coming from the user. */
@@ -119,7 +126,7 @@ function Card({ card, model }: { card: CardView; model: OverlayModel }) {
 
   return (
     <article
-      class={`card ${card.kind} scenario-${c.scenario}`}
+      class={`card ${card.kind} scenario-${c.scenario}${now - card.receivedAt > SETTLE_MS ? ' settled' : ''}`}
       role={isAlert ? 'alertdialog' : 'status'}
       aria-labelledby={titleId}
       aria-describedby={bodyId}

@@ -55,33 +55,26 @@ function fail(message: string): never {
   process.exit(2);
 }
 
+/** A JSON file an operator wrote, checked against its schema; any problem ends the start with a message. */
+function readConfig<T>(file: string, what: string, schema: v.GenericSchema<unknown, T>): T {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    fail(`cannot read ${what} ${file}: ${(error as Error).message}`);
+  }
+  const result = v.safeParse(schema, json);
+  if (!result.success) fail(`${what} ${file}: ${v.summarize(result.issues)}`);
+  return result.output;
+}
+
 function loadAgents() {
   if (!values.agents) {
     if (values.demo) return [DEMO_AGENT];
     fail('no agents: pass --agents agents.json (or DESKBELL_AGENTS_FILE; see docs/admin.md), or --demo for the public demo agent');
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(values.agents, 'utf8'));
-  } catch (error) {
-    fail(`cannot read agents file ${values.agents}: ${(error as Error).message}`);
-  }
-  const result = v.safeParse(AgentsFile, json);
-  if (!result.success) fail(`agents file ${values.agents}: ${v.summarize(result.issues)}`);
-  return values.demo ? [...result.output, DEMO_AGENT] : result.output;
-}
-
-function loadRouting() {
-  if (!values.routing) return undefined;
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(values.routing, 'utf8'));
-  } catch (error) {
-    fail(`cannot read routing file ${values.routing}: ${(error as Error).message}`);
-  }
-  const result = v.safeParse(RoutingFile, json);
-  if (!result.success) fail(`routing file ${values.routing}: ${v.summarize(result.issues)}`);
-  return result.output;
+  const agents = readConfig(values.agents, 'agents file', AgentsFile);
+  return values.demo ? [...agents, DEMO_AGENT] : agents;
 }
 
 const port = Number(values.port);
@@ -115,7 +108,7 @@ try {
     agents,
     ...(values['api-key'] ? { apiKey: values['api-key'] } : values.demo ? { apiKey: DEMO_API_KEY } : {}),
     offerTimeoutSec,
-    ...(values.routing ? { routing: loadRouting() } : {}),
+    ...(values.routing ? { routing: readConfig(values.routing, 'routing file', RoutingFile) } : {}),
     channels,
     logger,
   });

@@ -42,6 +42,8 @@ export interface Diagnostics {
   journal: { seq: number; type: string; id: string }[];
   /** What the offscreen document last said about the ringtone. */
   sound?: SoundState;
+  /** When the worker last applied the settings (templates, sites, language): what a new offer is decided with from then on. */
+  settingsAppliedAt?: number;
   /** The last time the offer state could not be stored whole (storage.session full). */
   lastStorageError?: string;
 }

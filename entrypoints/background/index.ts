@@ -88,6 +88,7 @@ export default defineBackground(() => {
       // What the worker itself says (errors, notifications, the toolbar) follows the language too.
       setCatalogue(view.strings);
       hub.setSettings(view);
+      feed.noteDiagnostics({ settingsAppliedAt: Date.now() });
       // Offers that arrived before the settings were loaded auto-accept now if their template says so.
       actions.autoAcceptNew();
       attend();
@@ -141,6 +142,8 @@ export default defineBackground(() => {
     if (alarm?.periodInMinutes !== WAKE_PERIOD_MIN) void browser.alarms.create(WAKE_ALARM, { periodInMinutes: WAKE_PERIOD_MIN });
   });
 
+  // "A CRM tab is in view" needs its window to have the focus, not only the tab to be shown.
+  browser.windows.onFocusChanged.addListener((windowId) => hub.setFocusedWindow(windowId));
   watchEffectiveSettings(() => void applySettings());
   agentPresence.watch((presence) => feed.setPresence(presence));
   // A revoked or newly granted host permission changes which CRM sites can run.

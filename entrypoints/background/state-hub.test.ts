@@ -72,4 +72,19 @@ describe('StateHub', () => {
     expect(kept.posted).toHaveLength(2);
     expect(lost.posted).toHaveLength(2);
   });
+
+  it('counts a visible CRM tab in view only while its window has the focus', async () => {
+    const hub = new StateHub();
+    const port = fakePort();
+    hub.add(port, 'overlay');
+    port.send({ type: 'visibility', visible: true });
+    await settle();
+    expect(hub.crmTabInView()).toBe(true); // no focus news yet: visibility alone
+    hub.setFocusedWindow(2); // another window in front
+    expect(hub.crmTabInView()).toBe(false);
+    hub.setFocusedWindow(1);
+    expect(hub.crmTabInView()).toBe(true);
+    hub.setFocusedWindow(-1); // the agent is in another application
+    expect(hub.crmTabInView()).toBe(false);
+  });
 });

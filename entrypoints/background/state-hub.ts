@@ -121,7 +121,23 @@ export class StateHub {
 
   /** True while any CRM tab with the overlay is visible to the agent. */
   crmTabInView(): boolean {
-    return this.#visible.size > 0;
+    const focused = this.#focusedWindow;
+    if (focused === undefined) return this.#visible.size > 0;
+    return [...this.#visible].some((port) => port.sender?.tab?.windowId === focused);
+  }
+
+  /**
+   * The browser window that has the focus (`windows.onFocusChanged`), or none
+   * (-1: the agent is in another application). A visible tab in a window
+   * behind another, or in a browser that lost the focus, is not in view:
+   * Chromium on Linux reports every window visible, so visibility alone
+   * cannot tell. Unknown until Chrome first says.
+   */
+  #focusedWindow: number | undefined;
+  setFocusedWindow(windowId: number): void {
+    if (windowId === this.#focusedWindow) return;
+    this.#focusedWindow = windowId;
+    this.onVisibility();
   }
 
   /** The tab of an overlay, preferring one in view: where to take the agent back to. */

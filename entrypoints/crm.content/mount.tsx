@@ -19,6 +19,7 @@ import { createOverlayModel } from '../../utils/overlay-model';
 import { type FromOverlay, type Handlers, onPortMessage, STATE_PORT, type ToOverlay } from '../../utils/ports';
 import { resolveTheme, systemPrefersDark } from '../../utils/theme';
 import { Lifetime } from './lifetime';
+import { keepInView } from './placement';
 
 const HOST_ATTR = 'data-deskbell-overlay';
 const TICK_MS = 250;
@@ -75,19 +76,8 @@ export function mountOverlay(): void {
   shadow.append(container);
   document.documentElement.append(host);
 
-  // Removed by the page: put back. Something added after it (same top z-index,
-  // later in the tree, so painted over it): move it back to last place.
-  // A page that keeps fighting for the top gets 20 moves a second, not a loop.
-  let moves = 0;
-  let movesSince = 0;
-  const putBack = () => {
-    if (!ctx.alive || (host.isConnected && document.documentElement.lastElementChild === host)) return;
-    const now = performance.now();
-    if (now - movesSince > 1000) [moves, movesSince] = [0, now];
-    if (++moves <= 20) document.documentElement.append(host);
-  };
-  const keepMounted = new MutationObserver(putBack);
-  keepMounted.observe(document.documentElement, { childList: true });
+  // In the top layer, above modal dialogs and fullscreen elements, and put back if removed.
+  const placement = keepInView(host, () => onVisibility());
 
   const model = createOverlayModel({
     accept: (offerId) => sendMessage('acceptOffer', { offerId }),
@@ -96,7 +86,8 @@ export function mountOverlay(): void {
     dismiss: (conversationId) => sendMessage('dismissNotice', { conversationId }),
   });
 
-  const visibility = (): FromOverlay => ({ type: 'visibility', visible: document.visibilityState === 'visible' });
+  // In view: the tab is shown and the cards can be on top (not under a fullscreen video).
+  const visibility = (): FromOverlay => ({ type: 'visibility', visible: document.visibilityState === 'visible' && placement.inView });
   const onVisibility = () => port?.postMessage(visibility());
   document.addEventListener('visibilitychange', onVisibility);
 
@@ -145,12 +136,12 @@ export function mountOverlay(): void {
   ctx.setInterval(() => {
     if (!model.snapshot.value?.cards.length) return;
     model.tick();
-    putBack(); // in case the page outlasted the moves above
+    placement.place(); // in case the page outlasted the moves above
   }, TICK_MS);
 
   ctx.onEnd(() => {
     stopLookups();
-    keepMounted.disconnect();
+    placement.stop();
     document.removeEventListener('visibilitychange', onVisibility);
     port?.disconnect();
     render(null, container);

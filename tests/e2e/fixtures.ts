@@ -156,11 +156,19 @@ export const test = base.extend<Fixtures>({
     const setLocal = async (key: string, value: unknown) => {
       await inExtension(async ([k, v]) => chrome.storage.local.set({ [k as string]: v }), [key, value] as const);
     };
+    /** Changes the settings and waits until the worker has applied them (a new offer is decided with them from then on). */
     const updateSettings = async (change: Record<string, unknown>) => {
-      await inExtension(async (c) => {
+      const before = Date.now();
+      const changed = await inExtension(async (c) => {
         const { settings } = await chrome.storage.local.get('settings');
-        await chrome.storage.local.set({ settings: { ...(settings ?? {}), ...c } });
+        const next = { ...(settings ?? {}), ...c };
+        await chrome.storage.local.set({ settings: next });
+        return JSON.stringify(next) !== JSON.stringify(settings ?? {});
       }, change);
+      if (!changed) return;
+      const appliedAt = () =>
+        inExtension(async () => ((await chrome.storage.session.get('diagnostics')).diagnostics as { settingsAppliedAt?: number } | undefined)?.settingsAppliedAt ?? 0, null);
+      await baseExpect.poll(async () => ((await appliedAt()) ?? 0) >= before).toBe(true);
     };
     const registeredSites = () => inExtension(async () => (await chrome.scripting.getRegisteredContentScripts()).map((s) => s.id), null);
 

@@ -98,17 +98,8 @@ test('a page that removes the overlay, or covers it, does not keep the offer fro
   });
   const { body } = await feed.createConversation(chat('Aisha Khan'));
   await expect.poll(async () => (await overlay.cards()).map((c) => c.customer)).toEqual(['Aisha Khan']);
-  // What is on top at the Accept button is the overlay, not the page's sheet.
-  const box = await overlay.evaluate<{ x: number; y: number }>(`function () {
-    const r = this.querySelector('button.accept').getBoundingClientRect();
-    return { x: r.x + r.width / 2, y: r.y + r.height / 2 };
-  }`);
-  const onTop = () =>
-    page.evaluate(({ x, y }) => {
-      const hit = document.elementFromPoint(x, y);
-      return `${hit?.tagName}#${hit?.id} last=${document.documentElement.lastElementChild?.hasAttribute('data-deskbell-overlay')}`;
-    }, box!);
-  await expect.poll(onTop).toBe('DIV# last=true');
+  // What is on top at the Accept button is the overlay (in the top layer), not the page's sheet.
+  await expect.poll(() => overlay.onTopAt('button.accept')).toBe('overlay');
   await overlay.click('button.accept');
   await expect.poll(() => conversationStatus(feed, body.conversation.id)).toBe('active');
 });

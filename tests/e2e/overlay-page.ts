@@ -31,16 +31,56 @@ export class OverlayPage {
     this.#cdp = page.context().newCDPSession(page);
   }
 
-  /** The overlay's shadow root, found through CDP (null when there is no overlay). */
+  /** The overlay's shadow root, found through CDP wherever the host is (under <html>, in a modal dialog, in a fullscreen element); null when there is none. */
   async #root(): Promise<{ objectId: string; mode: string } | null> {
     const cdp = await this.#cdp;
-    const { root } = (await cdp.send('DOM.getDocument', { depth: 2, pierce: true })) as { root: Node };
-    const html = root.children?.find((n) => n.nodeName === 'HTML');
-    const hosts = (html?.children ?? []).filter((n) => (n.attributes ?? []).includes('data-deskbell-overlay'));
+    const { root } = (await cdp.send('DOM.getDocument', { depth: -1, pierce: true })) as { root: Node };
+    const hosts: Node[] = [];
+    const walk = (node: Node, inFrame: boolean) => {
+      // Only this document's own tree: a host inside an iframe's document is another overlay.
+      if (!inFrame && (node.attributes ?? []).includes('data-deskbell-overlay')) hosts.push(node);
+      for (const child of node.children ?? []) walk(child, inFrame);
+      const frameDoc = (node as Node & { contentDocument?: Node }).contentDocument;
+      if (frameDoc) walk(frameDoc, true);
+    };
+    walk(root, false);
     const shadow = hosts.at(-1)?.shadowRoots?.[0];
     if (!shadow) return null;
     const { object } = (await cdp.send('DOM.resolveNode', { backendNodeId: shadow.backendNodeId })) as { object: { objectId: string } };
     return { objectId: object.objectId, mode: shadow.shadowRootType ?? 'unknown' };
+  }
+
+  /** Every overlay host in the page and its frames, by the frame's URL path: one overlay per tab, in the top frame. */
+  async hostsByFrame(): Promise<string[]> {
+    const cdp = await this.#cdp;
+    const { root } = (await cdp.send('DOM.getDocument', { depth: -1, pierce: true })) as { root: Node & { documentURL?: string } };
+    const found: string[] = [];
+    const walk = (node: Node, doc: string) => {
+      if ((node.attributes ?? []).includes('data-deskbell-overlay')) found.push(doc);
+      for (const child of node.children ?? []) walk(child, doc);
+      const frameDoc = (node as Node & { contentDocument?: Node & { documentURL?: string } }).contentDocument;
+      if (frameDoc) walk(frameDoc, new URL(frameDoc.documentURL ?? 'about:blank').pathname);
+    };
+    walk(root, new URL(root.documentURL ?? 'about:blank').pathname);
+    return found;
+  }
+
+  /** What is on top at the centre of an element of the overlay, as the page's hit test sees it: the overlay's host, or the page's element. */
+  async onTopAt(selector: string): Promise<string> {
+    const box = await this.evaluate<{ x: number; y: number } | null>(`function (selector) {
+      const r = this.querySelector(selector)?.getBoundingClientRect();
+      return r && r.width ? { x: r.x + r.width / 2, y: r.y + r.height / 2 } : null;
+    }`, selector);
+    if (!box) return 'no such element';
+    return this.page.evaluate(({ x, y }) => {
+      const hit = document.elementFromPoint(x, y);
+      return hit?.hasAttribute('data-deskbell-overlay') ? 'overlay' : `${hit?.tagName.toLowerCase()}#${hit?.id}`;
+    }, box);
+  }
+
+  /** Where the host is: the tag of its parent element. */
+  async hostParent(): Promise<string | undefined> {
+    return this.page.evaluate(() => document.querySelector('[data-deskbell-overlay]')?.parentElement?.localName);
   }
 
   /** Runs `fn` with `this` bound to the overlay's shadow root; returns its JSON result. */

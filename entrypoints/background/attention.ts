@@ -6,10 +6,8 @@
  * card's sound and notification policy were decided when it arrived
  * (utils/presentation.ts); this only reads them.
  */
-import type { FeedState } from './feed-state';
-import { openNotices, pendingOffers } from './feed-state';
-import type { Presentation } from '../../utils/presentation';
-import type { Conversation, Scenario } from '../../protocol/feed';
+import { cardsOnScreen, type FeedState } from './feed-state';
+import type { Scenario } from '../../protocol/feed';
 
 export interface NotificationPlan {
   id: string;
@@ -42,17 +40,15 @@ export const notificationId = (cardId: string) => `offer:${cardId}`;
 export function planAttention(state: FeedState, crmTabInView: boolean, now: number): AttentionPlan {
   const notifications: NotificationPlan[] = [];
   let sound: SoundPlan | null = null;
-  const cards: { id: string; offerId?: string; conversation: Conversation; receivedAt: number; presentation: Presentation }[] = [
-    ...openNotices(state).map((n) => ({ id: `n:${n.conversationId}`, ...n })),
-    ...pendingOffers(state).map((o) => ({ id: o.offerId, ...o })),
-  ].sort((a, b) => a.receivedAt - b.receivedAt);
-  for (const card of cards) {
+  for (const card of cardsOnScreen(state)) {
     const { presentation: p, conversation } = card;
+    // A toast's notification is named apart from the offers' (`n:` + the conversation).
+    const cardId = card.kind === 'toast' ? `n:${card.id}` : card.id;
     const identified = state.identifications[conversation.id];
     const alert = p.kind === 'alert';
     if (p.desktop === 'always' || (p.desktop === 'when-hidden' && !crmTabInView)) {
       notifications.push({
-        id: notificationId(card.id),
+        id: notificationId(cardId),
         ...(card.offerId ? { offerId: card.offerId } : {}),
         conversationId: conversation.id,
         scenario: conversation.scenario,
@@ -65,7 +61,7 @@ export function planAttention(state: FeedState, crmTabInView: boolean, now: numb
     }
     // A toast rings once, when it arrives; an alert rings until it is answered.
     const fresh = now - card.receivedAt < 2000;
-    if (p.sound && (p.sound.loop || fresh)) sound = { offerId: card.id, sound: p.sound.name, volume: p.sound.volume, loop: p.sound.loop };
+    if (p.sound && (p.sound.loop || fresh)) sound = { offerId: cardId, sound: p.sound.name, volume: p.sound.volume, loop: p.sound.loop };
   }
   return { notifications, sound };
 }

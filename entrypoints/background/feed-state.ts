@@ -58,6 +58,42 @@ export function openNotices(state: FeedState): NoticeEntry[] {
     .sort((a, b) => a.receivedAt - b.receivedAt || a.seq - b.seq);
 }
 
+/** A card on screen: an offer waiting for an answer (alert), or a toast about work that is the agent's. */
+export interface Card {
+  /** The offer's id for an alert, the conversation's for a toast. */
+  id: string;
+  kind: Presentation['kind'];
+  /** Alerts only. */
+  offerId?: string;
+  conversation: Conversation;
+  receivedAt: number;
+  /** Local clock: when it leaves the screen (an alert's deadline). */
+  showUntil: number;
+  presentation: Presentation;
+}
+
+/** Every card on screen, oldest first: what the overlay shows and what desktop notifications and the ringtone follow. */
+export function cardsOnScreen(state: FeedState): Card[] {
+  const toasts = openNotices(state).map((n) => ({
+    id: n.conversationId,
+    kind: 'toast' as const,
+    conversation: n.conversation,
+    receivedAt: n.receivedAt,
+    showUntil: n.presentation.showUntil,
+    presentation: n.presentation,
+  }));
+  const alerts = pendingOffers(state).map((o) => ({
+    id: o.offerId,
+    kind: 'alert' as const,
+    offerId: o.offerId,
+    conversation: o.conversation,
+    receivedAt: o.receivedAt,
+    showUntil: o.deadline,
+    presentation: o.presentation,
+  }));
+  return [...toasts, ...alerts].sort((a, b) => a.receivedAt - b.receivedAt);
+}
+
 /**
  * Applies one feed event. Returns the same object when nothing changed
  * (replays, duplicates). `present` decides, once, how a new offer or

@@ -6,7 +6,7 @@
  */
 import type { Browser } from 'wxt/browser';
 import type { ConnectionState } from '../../utils/connection';
-import { EMPTY_STATE, type FeedState, openNotices, pendingOffers } from './feed-state';
+import { cardsOnScreen, EMPTY_STATE, type FeedState, pendingOffers } from './feed-state';
 import { readOverlayMessage, type ToOverlay, type ToPage } from '../../utils/ports';
 import type { CardView, PageSnapshot, StateSnapshot } from '../../utils/snapshot';
 import type { ThemeSetting } from '../../utils/storage-items';
@@ -21,31 +21,15 @@ export interface ViewSettings {
 
 /** The overlay's view: each card as the worker decided it shows, nothing else. */
 export function toSnapshot(state: FeedState, settings: ViewSettings): StateSnapshot {
-  const identified = (conversationId: string) => (state.identifications[conversationId] ? { identification: state.identifications[conversationId] } : {});
-  const alerts: CardView[] = pendingOffers(state).map((o) => ({
-    id: o.offerId,
-    kind: 'alert',
-    offerId: o.offerId,
-    conversation: o.conversation,
-    receivedAt: o.receivedAt,
-    showUntil: o.deadline,
-    template: o.presentation.template,
-    ...identified(o.conversation.id),
-  }));
-  const toasts: CardView[] = openNotices(state).map((n) => ({
-    id: n.conversationId,
-    kind: 'toast',
-    conversation: n.conversation,
-    receivedAt: n.receivedAt,
-    showUntil: n.presentation.showUntil,
-    template: n.presentation.template,
-    ...identified(n.conversationId),
-  }));
+  const cards = cardsOnScreen(state).map(({ presentation, ...card }): CardView => {
+    const identification = state.identifications[card.conversation.id];
+    return { ...card, template: presentation.template, ...(identification ? { identification } : {}) };
+  });
   return {
     theme: settings.theme,
     ...(settings.strings ? { strings: settings.strings } : {}),
     // Cards only: what customers said in open sessions never goes to a CRM page's renderer.
-    cards: [...toasts, ...alerts].sort((a, b) => a.receivedAt - b.receivedAt),
+    cards,
     skewMs: state.skewMs,
   };
 }

@@ -100,7 +100,7 @@ export class Conversations {
         customer: inbound.customer,
         comment: inbound.text || describeMedia(inbound.media),
         address: inbound.address,
-        ...(inbound.media?.length ? { media: inbound.media } : {}),
+        firstMessage: { text: inbound.text, ...(inbound.media?.length ? { media: inbound.media } : {}) },
       });
       store.claimInbound(inbound.source, inbound.externalId, created.id);
       return { conversationId: created.id, duplicate: false, created: true };
@@ -169,7 +169,8 @@ export class Conversations {
     return c;
   }
 
-  #insert(input: NewConversation & { media?: Media[] }): ConversationRecord {
+  /** @param input.firstMessage the customer's first words as they sent them (default: the comment); a channel's comment may only describe them. */
+  #insert(input: NewConversation & { firstMessage?: { text: string; media?: Media[] } }): ConversationRecord {
     const now = this.work.now();
     const record: ConversationRecord = {
       id: randomUUID(),
@@ -187,15 +188,9 @@ export class Conversations {
     };
     this.work.store.insertConversation(record);
     // The customer's first words open the transcript, with what they sent along.
-    if (input.comment || input.media?.length) {
-      this.work.store.insertMessage({
-        id: randomUUID(),
-        conversationId: record.id,
-        from: 'customer',
-        text: input.media?.length && input.comment === describeMedia(input.media) ? '' : input.comment,
-        at: now,
-        ...(input.media?.length ? { media: input.media } : {}),
-      });
+    const first = input.firstMessage ?? { text: input.comment };
+    if (first.text || first.media?.length) {
+      this.work.store.insertMessage({ id: randomUUID(), conversationId: record.id, from: 'customer', at: now, ...first });
     }
     this.work.log.info('conversation created', { id: record.id, scenario: record.scenario });
     return record;

@@ -30,7 +30,7 @@ import { type Logger, silentLogger } from './logger.ts';
 import { handleApi, HttpError, sendError, sendJson } from './http-api.ts';
 import { type ChannelOptions, channelRoutes } from './channels/webhooks.ts';
 import { ChannelRouter, LoggingSender, type OutboundSender } from './channels/outbound.ts';
-import { Edge, type EdgeLimits } from './rate-limit.ts';
+import { clientAddress, Edge, type EdgeLimits } from './rate-limit.ts';
 import { keptSecret, MIN_SECRET_CHARS } from './secrets.ts';
 import { type AgentSeed, Store } from './store.ts';
 
@@ -213,7 +213,7 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
   wss.on('connection', (socket, req) => {
     stats.connections++;
     sockets.add(socket);
-    const address = req.socket.remoteAddress ?? 'unknown';
+    const address = clientAddress(req);
     let link: AgentLink | undefined;
     /** Set once a hello is refused or the socket is being closed: nothing more it sends is handled. */
     let done = false;
@@ -272,19 +272,18 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
 
     const hello = async (frame: Extract<ClientFrame, { type: 'hello' }>) => {
       clearTimeout(helloTimer);
-      if (!edge.failedAuth.allows(address)) {
-        stats.failedLogins++;
-        logger.warn('agent sign-in refused: too many failed sign-ins from this address', { address });
-        return refuse(CLOSE.flood, 'rate-limited', `too many failed sign-ins from this address; try again in ${edge.failedAuth.retryAfterSec(address)} s`);
-      }
-      const agent = store.agentByToken(frame.token);
-      if (!agent) {
-        edge.failedAuth.take(address);
+      const check = edge.checkCredential(address, () => store.agentByToken(frame.token));
+      if (!check.ok) {
         stats.failedLogins++;
         // Never the token: a mistyped one is one character from the real one.
+        if (check.why === 'throttled') {
+          logger.warn('agent sign-in refused: too many failed sign-ins from this address', { address });
+          return refuse(CLOSE.flood, 'rate-limited', `too many failed sign-ins from this address; try again in ${check.retryAfterSec} s`);
+        }
         logger.warn('agent sign-in refused: unknown token', { address, client: frame.client.name });
         return refuse(CLOSE.unauthorized, 'unauthorized', 'unknown agent token');
       }
+      const agent = check.value;
       const current: AgentLink = {
         agentId: agent.id,
         presence: frame.presence,

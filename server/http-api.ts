@@ -17,7 +17,7 @@ import {
 } from '../protocol/feed.ts';
 import { FeedError } from './errors.ts';
 import type { FeedService } from './feed-service.ts';
-import type { Edge } from './rate-limit.ts';
+import { clientAddress, type Edge } from './rate-limit.ts';
 import { sameSecret } from './secrets.ts';
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -124,16 +124,12 @@ export interface ApiOptions {
 
 /** Throws 401 on a wrong key, 429 once the address has sent too many wrong ones. */
 export function checkBearer(req: IncomingMessage, expected: string, edge: Edge): void {
-  const address = req.socket.remoteAddress ?? 'unknown';
-  if (!edge.failedAuth.allows(address)) {
-    throw tooMany('too many wrong keys from this address', edge.failedAuth.retryAfterSec(address));
-  }
   const header = req.headers.authorization;
   const given = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
-  if (!sameSecret(given, expected)) {
-    edge.failedAuth.take(address);
-    throw new HttpError(401, 'unauthorized', 'missing or wrong API key (Authorization: Bearer …)');
-  }
+  const check = edge.checkCredential(clientAddress(req), () => (sameSecret(given, expected) ? true : undefined));
+  if (check.ok) return;
+  if (check.why === 'throttled') throw tooMany('too many wrong keys from this address', check.retryAfterSec);
+  throw new HttpError(401, 'unauthorized', 'missing or wrong API key (Authorization: Bearer …)');
 }
 
 /** Handles one /api request; returns false when the path is not the API's. */

@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+
 /**
  * Per-address token buckets: each address may spend `burst` at once and
  * earns `perMinute` back. What they guard is cheap for a client and costly
@@ -52,10 +54,6 @@ export class RateLimiter {
     return missing <= 0 ? 0 : Math.ceil((missing / this.policy.perMinute) * 60);
   }
 
-  get size(): number {
-    return this.#buckets.size;
-  }
-
   #sweep(): void {
     for (const [address, bucket] of this.#buckets) {
       const { tokens } = this.#refill(address);
@@ -96,6 +94,18 @@ export const DEFAULT_LIMITS: EdgeLimits = {
   maxStreamBacklogBytes: 1024 * 1024,
 };
 
+/** Where a request or socket comes from, as the limits count it: the peer's address. */
+export function clientAddress(req: IncomingMessage): string {
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
+/**
+ * The answer to a credential: `wrong` counts against the address, and once the
+ * address has none left every attempt is `throttled`, right or wrong, so a
+ * guess cannot be told from a hit.
+ */
+export type CredentialCheck<T> = { ok: true; value: T } | { ok: false; why: 'wrong' | 'throttled'; retryAfterSec: number };
+
 /** The limiters and counters of one server, shared by its HTTP routes and its WebSocket. */
 export class Edge {
   readonly limits: EdgeLimits;
@@ -109,6 +119,15 @@ export class Edge {
     this.webchatStarts = new RateLimiter(this.limits.webchatStarts, now);
     this.customerMessages = new RateLimiter(this.limits.customerMessages, now);
     this.failedAuth = new RateLimiter(this.limits.failedAuth, now);
+  }
+
+  /** Checks a credential (an agent token, the API key) under the address's failed-attempt limit. */
+  checkCredential<T>(address: string, check: () => T | undefined): CredentialCheck<T> {
+    if (!this.failedAuth.allows(address)) return { ok: false, why: 'throttled', retryAfterSec: this.failedAuth.retryAfterSec(address) };
+    const value = check();
+    if (value !== undefined) return { ok: true, value };
+    this.failedAuth.take(address);
+    return { ok: false, why: 'wrong', retryAfterSec: 0 };
   }
 
   /** Counts an event stream in; undefined when the chat or the address has its share already, else the release function. */

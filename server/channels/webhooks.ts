@@ -18,7 +18,7 @@ import * as v from 'valibot';
 import { type Media, MAX_MEDIA, MediaSchema, normalizeName } from '../../protocol/feed.ts';
 import type { FeedService } from '../feed-service.ts';
 import { HttpError, readBody, readJson, sendJson, tooMany } from '../http-api.ts';
-import type { Edge } from '../rate-limit.ts';
+import { clientAddress, type Edge } from '../rate-limit.ts';
 import { sameSecret } from '../secrets.ts';
 import { validMessengerSignature, validSmsSignature } from './signatures.ts';
 import { WEBCHAT_PAGE } from './webchat-page.ts';
@@ -189,7 +189,7 @@ export function channelRoutes(options: ChannelOptions, edge: Edge) {
       return true;
     }
 
-    const address = req.socket.remoteAddress ?? 'unknown';
+    const address = clientAddress(req);
 
     if (path === '/webchat/conversations' && method === 'POST') {
       if (!edge.webchatStarts.take(address)) throw tooMany('too many chats started from this address', edge.webchatStarts.retryAfterSec(address));

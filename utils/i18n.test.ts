@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { describeProblem } from '../entrypoints/background/feed-client';
+import { describeClose } from '../entrypoints/background/feed-client';
 import { checkFeedUrl } from './feed-url';
 import { setCatalogue } from './i18n';
 import { validateSettings } from './settings';
@@ -38,7 +38,7 @@ describe('translations', () => {
     it('connection errors, URL checks and validation, in Dutch', () => {
       const nl = Object.fromEntries(Object.entries(load('nl')).map(([k, v]) => [k, v.message]));
       setCatalogue(nl);
-      expect(describeProblem({ kind: 'lost' })).toBe(nl.conn_lost);
+      expect(describeClose(1006, '')).toBe(nl.conn_lost);
       expect(checkFeedUrl('ws://feed.example.com/feed')).toEqual({ ok: false, error: nl.url_ws_remote });
       const result = validateSettings({ defaultRegion: 'Netherlands' });
       expect(JSON.stringify(result)).toContain(nl.val_region!);

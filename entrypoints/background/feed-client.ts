@@ -97,45 +97,6 @@ export interface FeedClientOptions {
   connectTimeoutMs?: number;
 }
 
-/** What can go wrong with the connection; `describeProblem` says it in the agent's language. */
-export type FeedProblem =
-  | { kind: 'cannot-open'; url: string; detail: string }
-  | { kind: 'no-answer' }
-  | { kind: 'no-heartbeat' }
-  | { kind: 'refused' }
-  | { kind: 'replaced' }
-  | { kind: 'too-slow' }
-  | { kind: 'lost' }
-  | { kind: 'closed'; code: number; reason: string }
-  | { kind: 'gap' }
-  | { kind: 'unreadable'; seq: number; times: number };
-
-/** A problem in the agent's language (the worker's catalogue). */
-export function describeProblem(problem: FeedProblem): string {
-  switch (problem.kind) {
-    case 'cannot-open':
-      return t('conn_cannot_open', problem.url, problem.detail);
-    case 'no-answer':
-      return t('conn_no_answer');
-    case 'no-heartbeat':
-      return t('conn_no_heartbeat');
-    case 'refused':
-      return t('conn_refused');
-    case 'replaced':
-      return t('conn_replaced');
-    case 'too-slow':
-      return t('conn_too_slow');
-    case 'lost':
-      return t('conn_lost');
-    case 'closed':
-      return problem.reason ? t('conn_closed_reason', problem.reason) : t('conn_closed_code', problem.code);
-    case 'gap':
-      return t('conn_gap');
-    case 'unreadable':
-      return t('conn_unreadable', problem.seq, problem.times);
-  }
-}
-
 const { unauthorized: CLOSE_UNAUTHORIZED, replaced: CLOSE_REPLACED, tooSlow: CLOSE_TOO_SLOW } = CLOSE;
 
 /** Gap reconnects further apart than this are not a storm: the count starts again. */
@@ -234,14 +195,14 @@ export class FeedClient {
     try {
       socket = this.#o.createSocket(this.#o.url);
     } catch (error) {
-      return this.#lost(describeProblem({ kind: 'cannot-open', url: this.#o.url, detail: (error as Error).message }));
+      return this.#lost(t('conn_cannot_open', this.#o.url, (error as Error).message));
     }
     this.#socket = socket;
     this.#welcomed = false;
     this.#timers.connect = setTimeout(() => {
       if (generation === this.#generation && !this.#welcomed) {
         this.#drop(4000, 'connect timeout');
-        this.#lost(describeProblem({ kind: 'no-answer' }));
+        this.#lost(t('conn_no_answer'));
       }
     }, this.#o.connectTimeoutMs);
     socket.onopen = () => {
@@ -267,7 +228,7 @@ export class FeedClient {
     socket.onclose = (ev) => {
       if (generation !== this.#generation) return;
       this.#socket = undefined;
-      this.#lost(describeProblem(closeProblem(ev.code, ev.reason)), ev.code);
+      this.#lost(describeClose(ev.code, ev.reason), ev.code);
     };
   }
 
@@ -371,12 +332,12 @@ export class FeedClient {
     this.#gapAt = { seq, times };
     const streak = now - this.#gapStreak.at > GAP_STREAK_RESET_MS ? 1 : this.#gapStreak.count + 1;
     this.#gapStreak = { count: streak, at: now };
-    let reason = describeProblem({ kind: 'gap' });
+    let reason = t('conn_gap');
     if (times >= 3) {
       this.#freshStart = true;
       this.#gapAt = undefined;
       this.stats.freshStarts++;
-      reason = describeProblem({ kind: 'unreadable', seq, times });
+      reason = t('conn_unreadable', seq, times);
       console.warn(`[deskbell] ${reason}`);
       this.#o.onFreshStart?.(reason);
     }
@@ -406,7 +367,7 @@ export class FeedClient {
     this.#timers.pong = setTimeout(() => {
       // Half-open: the socket looks open but nothing comes back.
       this.#drop(4000, 'no pong');
-      this.#lost(describeProblem({ kind: 'no-heartbeat' }));
+      this.#lost(t('conn_no_heartbeat'));
     }, this.#o.pongTimeoutMs);
   }
 
@@ -469,10 +430,11 @@ export class FeedClient {
   }
 }
 
-function closeProblem(code: number, reason: string): FeedProblem {
-  if (code === CLOSE_UNAUTHORIZED) return { kind: 'refused' };
-  if (code === CLOSE_REPLACED) return { kind: 'replaced' };
-  if (code === CLOSE_TOO_SLOW) return { kind: 'too-slow' };
-  if (code === 1006) return { kind: 'lost' };
-  return { kind: 'closed', code, reason };
+/** Why the feed closed the connection, in the agent's language (the worker's catalogue). */
+export function describeClose(code: number, reason: string): string {
+  if (code === CLOSE_UNAUTHORIZED) return t('conn_refused');
+  if (code === CLOSE_REPLACED) return t('conn_replaced');
+  if (code === CLOSE_TOO_SLOW) return t('conn_too_slow');
+  if (code === 1006) return t('conn_lost');
+  return reason ? t('conn_closed_reason', reason) : t('conn_closed_code', code);
 }

@@ -118,6 +118,30 @@ export const MediaSchema = v.object({
 });
 export type Media = v.InferOutput<typeof MediaSchema>;
 
+/**
+ * Where an agent's reply on a provider channel (SMS, Messenger) stands:
+ * `queued` at the server, `sent` (the provider took it), `delivered` to the
+ * customer's phone or app, `read` (Messenger), or `failed`. Web chat replies
+ * reach the customer through the server itself and carry none.
+ */
+export const DELIVERY_STATES = ['queued', 'sent', 'delivered', 'read', 'failed'] as const;
+export type DeliveryState = (typeof DELIVERY_STATES)[number];
+export const DeliverySchema = v.object({
+  status: v.picklist(DELIVERY_STATES),
+  /** When it reached this status (server time). */
+  at: EpochMs,
+  /** Why it failed: the provider's code and words (e.g. Twilio 21211, Graph 551), or the server's. */
+  error: v.optional(v.object({ code: v.optional(Text(50)), text: Text(500) })),
+  /** A failed message the agent may send again (Retry): the cause may pass. */
+  retryable: v.optional(v.boolean()),
+});
+export type Delivery = v.InferOutput<typeof DeliverySchema>;
+
+/** Messenger's standard messaging window: a page may answer a customer for this long after their last message. */
+export const MESSENGER_WINDOW_MS = 24 * 60 * 60 * 1000;
+/** Longest reply each provider channel takes, in UTF-16 code units (Twilio: 1,600 characters; Send API: 2,000). */
+export const CHANNEL_TEXT_LIMITS = { sms: 1600, facebook: 2000 } as const;
+
 export const MessageSchema = v.object({
   id: Id,
   conversationId: Id,
@@ -130,6 +154,8 @@ export const MessageSchema = v.object({
   clientMsgId: v.optional(Id),
   /** Name shown beside the message (the agent's or the bot's). */
   author: v.optional(Text(200)),
+  /** An agent's reply on SMS or Messenger: how far it got to the customer. */
+  delivery: v.optional(DeliverySchema),
 });
 export type Message = v.InferOutput<typeof MessageSchema>;
 
@@ -189,6 +215,8 @@ export const AckFrame = v.object({ type: v.literal('ack'), seq: v.pipe(v.number(
 export const PingFrame = v.object({ type: v.literal('ping'), t: EpochMs });
 /** The offer's time ran out in the browser (its template keeps it up for less than the feed would): move it on now. */
 export const TimeoutFrame = v.object({ type: v.literal('timeout'), offerId: Id });
+/** Send again a reply whose delivery failed with `retryable` (the agent's Retry). */
+export const RetryDeliveryFrame = v.object({ type: v.literal('retry-delivery'), conversationId: Id, messageId: Id });
 
 export const ClientFrameSchema = v.variant('type', [
   HelloFrame,
@@ -200,6 +228,7 @@ export const ClientFrameSchema = v.variant('type', [
   AckFrame,
   PingFrame,
   TimeoutFrame,
+  RetryDeliveryFrame,
 ]);
 export type ClientFrame = v.InferOutput<typeof ClientFrameSchema>;
 
@@ -275,6 +304,15 @@ export const AssignedFrame = v.object({
 
 export const MessageFrame = v.object({ type: v.literal('message'), seq: Seq, message: MessageSchema });
 
+/** A reply's delivery moved on (sent, delivered, read, failed); the client updates that message. */
+export const MessageStatusFrame = v.object({
+  type: v.literal('message-status'),
+  seq: Seq,
+  conversationId: Id,
+  messageId: Id,
+  delivery: DeliverySchema,
+});
+
 export const ConversationEndedFrame = v.object({
   type: v.literal('conversation-ended'),
   seq: Seq,
@@ -291,6 +329,10 @@ export const ERROR_CODES = [
   'offer-closed',
   'unknown-conversation',
   'rate-limited',
+  /** The reply cannot go on this channel as it is: too long, or Messenger's 24-hour window has closed. */
+  'not-deliverable',
+  /** Retry asked of a reply that did not fail, or whose failure a retry cannot mend. */
+  'cannot-retry',
   'internal',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -311,6 +353,7 @@ export const ServerFrameSchema = v.variant('type', [
   AcceptedFrame,
   AssignedFrame,
   MessageFrame,
+  MessageStatusFrame,
   ConversationEndedFrame,
   ErrorFrame,
   PongFrame,

@@ -4,8 +4,8 @@
  * (web chat) listens here for what happens in its conversation.
  */
 import { randomUUID } from 'node:crypto';
-import type { Conversation, Media, Message } from '../protocol/feed.ts';
-import type { OutboundSender } from './channels/outbound.ts';
+import { CHANNEL_TEXT_LIMITS, type Conversation, type Media, MESSENGER_WINDOW_MS, type Message } from '../protocol/feed.ts';
+import type { Deliverer } from './channels/delivery.ts';
 import { FeedError } from './errors.ts';
 import type { ConversationRecord } from './store.ts';
 import type { Work } from './work.ts';
@@ -49,7 +49,7 @@ export class Conversations {
   constructor(
     private readonly work: Work,
     private readonly withdrawOffer: (conversationId: string) => void,
-    private readonly outbound: OutboundSender | undefined,
+    private readonly outbox: Pick<Deliverer, 'enqueue'>,
   ) {}
 
   /** Listens to what happens in one conversation (the customer's side: web chat). */
@@ -132,23 +132,49 @@ export class Conversations {
     this.tell(conversationId, { type: 'ended', by: 'customer' });
   }
 
-  /** An agent's message; a retried one (same client id) changes nothing. SMS and Messenger replies go out to the customer. */
+  /**
+   * An agent's message; a retried one (same client id) changes nothing. On
+   * SMS and Messenger the reply is queued for the provider in the same
+   * transaction, and refused up front when the channel cannot take it.
+   */
   agentMessage(agentId: string, conversationId: string, clientMsgId: string, text: string): void {
     const { store, events } = this.work;
     const c = this.#own(agentId, conversationId);
     if (c.status !== 'active') throw new FeedError('unknown-conversation', `conversation ${conversationId} has ended`, clientMsgId);
+    const outbound = (c.channel === 'sms' || c.channel === 'facebook') && c.address ? { channel: c.channel, to: c.address } : undefined;
+    if (outbound) this.#checkDeliverable(c, outbound.channel, text, clientMsgId);
     const agent = store.agent(agentId)!;
-    const message: Message = { id: randomUUID(), conversationId, from: 'agent', text, at: this.work.now(), clientMsgId, author: agent.name };
+    const now = this.work.now();
+    const message: Message = {
+      id: randomUUID(),
+      conversationId,
+      from: 'agent',
+      text,
+      at: now,
+      clientMsgId,
+      author: agent.name,
+      ...(outbound ? { delivery: { status: 'queued' as const, at: now } } : {}),
+    };
     const fresh = this.work.tx(() => {
       if (!store.insertMessage(message)) return false;
+      if (outbound) this.outbox.enqueue({ messageId: message.id, conversationId, agentId, channel: outbound.channel, to: outbound.to, text });
       events.emit(agentId, { type: 'message', message });
       return true;
     });
-    if (!fresh) return;
-    this.tell(conversationId, { type: 'message', message });
-    if ((c.channel === 'sms' || c.channel === 'facebook') && c.address) {
-      const { channel, address } = c;
-      events.afterCommit(() => void this.outbound?.send({ channel, to: address, text, conversationId }));
+    if (fresh) this.tell(conversationId, { type: 'message', message });
+  }
+
+  /** Refuses what the provider would: a reply too long for the channel, or one outside Messenger's 24-hour window. */
+  #checkDeliverable(c: ConversationRecord, channel: 'sms' | 'facebook', text: string, ref: string): void {
+    const limit = CHANNEL_TEXT_LIMITS[channel];
+    if (text.length > limit) {
+      throw new FeedError('not-deliverable', `${channel === 'sms' ? 'an SMS reply' : 'a Messenger reply'} is at most ${limit} characters; this one has ${text.length}`, ref);
+    }
+    if (channel === 'facebook') {
+      const last = this.work.store.lastCustomerMessageAt(c.id) ?? c.waitingSince;
+      if (this.work.now() > last + MESSENGER_WINDOW_MS) {
+        throw new FeedError('not-deliverable', `Messenger's 24-hour window closed at ${new Date(last + MESSENGER_WINDOW_MS).toISOString()}: the customer has to write first`, ref);
+      }
     }
   }
 

@@ -29,7 +29,8 @@ import { type AgentLink, FeedService, type RoutingOverrides } from './feed-servi
 import { type Logger, silentLogger } from './logger.ts';
 import { handleApi, HttpError, sendError, sendJson } from './http-api.ts';
 import { type ChannelOptions, channelRoutes } from './channels/webhooks.ts';
-import { ChannelRouter, LoggingSender, type OutboundSender } from './channels/outbound.ts';
+import type { DeliveryOptions } from './channels/delivery.ts';
+import type { ChannelSender, OutboundChannel } from './channels/outbound.ts';
 import { clientAddress, Edge, type EdgeLimits } from './rate-limit.ts';
 import { keptSecret, MIN_SECRET_CHARS } from './secrets.ts';
 import { type AgentSeed, Store } from './store.ts';
@@ -113,8 +114,12 @@ export interface FeedServerOptions {
   logger?: Logger;
   /** SMS and Messenger webhooks, web chat. */
   channels?: ChannelOptions;
-  /** Where agent replies on SMS and Messenger go; logged when not set. */
-  outbound?: OutboundSender;
+  /** Where agent replies on SMS and Messenger go (channels/outbound.ts); a channel without a sender fails its replies, saying so. */
+  senders?: Partial<Record<OutboundChannel, ChannelSender>>;
+  /** Retry and in-doubt timing of the outbox. */
+  delivery?: DeliveryOptions;
+  /** The service's clock (tests move it). */
+  now?: () => number;
   /** Seconds a disconnected agent keeps its open offers. */
   rerouteGraceSec?: number;
   /** Seconds a connected agent's client has to acknowledge an offer. */
@@ -167,7 +172,9 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
     ...(options.reofferCooldownSec !== undefined ? { reofferCooldownSec: options.reofferCooldownSec } : {}),
     ...(options.rerouteGraceSec !== undefined ? { rerouteGraceSec: options.rerouteGraceSec } : {}),
     ...(options.ackTimeoutSec !== undefined ? { ackTimeoutSec: options.ackTimeoutSec } : {}),
-    outbound: options.outbound ?? new ChannelRouter({ sms: new LoggingSender(logger), facebook: new LoggingSender(logger) }, logger),
+    ...(options.senders ? { senders: options.senders } : {}),
+    ...(options.delivery ? { delivery: options.delivery } : {}),
+    ...(options.now ? { now: options.now } : {}),
   });
   const stats = { badFrames: 0, rateLimited: 0, connections: 0, resumes: 0, failedLogins: 0, tooSlow: 0, internalErrors: 0 };
   const edge = new Edge(options.limits);
@@ -396,7 +403,7 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
     apiKey,
     stats,
     async close() {
-      service.stop();
+      await service.stop();
       for (const s of sockets) s.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       await new Promise<void>((resolve) => {

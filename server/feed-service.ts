@@ -22,7 +22,8 @@ import {
   welcomeFrame,
 } from '../protocol/feed.ts';
 import { type AgentLink, AgentLinks } from './agent-links.ts';
-import type { OutboundSender } from './channels/outbound.ts';
+import { Deliverer, type DeliveryOptions } from './channels/delivery.ts';
+import type { ChannelSender, OutboundChannel } from './channels/outbound.ts';
 import { type ConversationUpdate, Conversations, type InboundMessage, type NewConversation } from './conversations.ts';
 import { EventLog } from './event-log.ts';
 import { type Logger, silentLogger } from './logger.ts';
@@ -58,8 +59,10 @@ export interface FeedServiceOptions {
    * what it has handled); an offer it never took in goes to someone else.
    */
   ackTimeoutSec?: number;
-  /** Agent replies in SMS and Messenger conversations go out through this. */
-  outbound?: OutboundSender;
+  /** Agent replies in SMS and Messenger conversations go out through these; a channel without one fails its replies clearly. */
+  senders?: Partial<Record<OutboundChannel, ChannelSender>>;
+  /** Retry and in-doubt timing of the outbox (channels/delivery.ts). */
+  delivery?: DeliveryOptions;
   logger?: Logger;
 }
 
@@ -74,6 +77,8 @@ export class FeedService {
   readonly #links: AgentLinks;
   readonly #conversations: Conversations;
   readonly #offers: Offers;
+  /** Agent replies on their way to SMS and Messenger customers. */
+  readonly delivery: Deliverer;
   #retry: NodeJS.Timeout | undefined;
 
   /**
@@ -106,7 +111,8 @@ export class FeedService {
       dispatch: () => this.dispatch(),
     };
     this.#links = new AgentLinks((options.rerouteGraceSec ?? 15) * 1000, this.#log, (agentId) => this.#offers.rerouteFrom(agentId));
-    this.#conversations = new Conversations(work, (conversationId) => this.#offers.withdrawFor(conversationId), options.outbound);
+    this.delivery = new Deliverer(work, options.senders ?? {}, options.delivery);
+    this.#conversations = new Conversations(work, (conversationId) => this.#offers.withdrawFor(conversationId), this.delivery);
     this.#offers = new Offers(work, this.routing, this.#links, (options.ackTimeoutSec ?? 10) * 1000, (id, update) => this.#conversations.tell(id, update));
   }
 
@@ -121,9 +127,12 @@ export class FeedService {
     this.#events.commitNow();
     this.#offers.restore();
     this.dispatch();
+    this.delivery.start();
   }
 
-  stop(): void {
+  /** Stops timers and waits a little for replies in flight to a provider (any left are in doubt at the next start). */
+  async stop(): Promise<void> {
+    await this.delivery.stop();
     this.#events.commitNow();
     this.#offers.stop();
     clearTimeout(this.#retry);
@@ -203,6 +212,8 @@ export class FeedService {
         return this.#conversations.agentMessage(link.agentId, frame.conversationId, frame.clientMsgId, frame.text);
       case 'end':
         return this.#conversations.agentEnd(link.agentId, frame.conversationId);
+      case 'retry-delivery':
+        return this.delivery.retry(link.agentId, frame.conversationId, frame.messageId);
       case 'presence':
         link.presence = frame.presence;
         if (frame.presence === 'available') this.dispatch();

@@ -13,6 +13,8 @@ import { startFeedServer } from './feed-server.ts';
 import { DEMO_AGENT, DEMO_API_KEY } from './demo-agent.ts';
 import { runSimulator } from './simulator.ts';
 import { ROUTING_MODES, SCENARIOS } from '../protocol/feed.ts';
+import { type ChannelSender, MessengerSender, type OutboundChannel, TwilioSmsSender } from './channels/outbound.ts';
+import { smsStatusUrl } from './channels/webhooks.ts';
 
 /** `--routing routing.json`: per scenario, offered (alert) or assigned (toast), and the offer time. */
 const RoutingFile = v.record(
@@ -44,6 +46,15 @@ const { values } = parseArgs({
     'sms-public-url': { type: 'string', default: process.env.DESKBELL_SMS_PUBLIC_URL },
     'messenger-app-secret': { type: 'string', default: process.env.DESKBELL_MESSENGER_APP_SECRET },
     'messenger-verify-token': { type: 'string', default: process.env.DESKBELL_MESSENGER_VERIFY_TOKEN },
+    // Replies: SMS through Twilio's Messages API, Messenger through the Send API.
+    'twilio-account-sid': { type: 'string', default: process.env.DESKBELL_TWILIO_ACCOUNT_SID },
+    'twilio-api-key': { type: 'string', default: process.env.DESKBELL_TWILIO_API_KEY },
+    'twilio-api-secret': { type: 'string', default: process.env.DESKBELL_TWILIO_API_SECRET },
+    'sms-from': { type: 'string', default: process.env.DESKBELL_SMS_FROM },
+    'sms-messaging-service': { type: 'string', default: process.env.DESKBELL_SMS_MESSAGING_SERVICE },
+    'twilio-api-url': { type: 'string', default: process.env.DESKBELL_TWILIO_API_URL },
+    'messenger-page-token': { type: 'string', default: process.env.DESKBELL_MESSENGER_PAGE_TOKEN },
+    'messenger-graph-url': { type: 'string', default: process.env.DESKBELL_MESSENGER_GRAPH_URL },
     simulate: { type: 'boolean', default: false },
     'simulate-every': { type: 'string', default: '20' },
     quiet: { type: 'boolean', default: false },
@@ -99,6 +110,55 @@ const channels = {
   ...(values['sms-auth-token'] ? { sms: { authToken: values['sms-auth-token'], publicUrl: values['sms-public-url']! } } : {}),
   ...(values['messenger-app-secret'] ? { messenger: { appSecret: values['messenger-app-secret'], verifyToken: values['messenger-verify-token']! } } : {}),
 };
+/**
+ * The reply senders the flags configure. Half a configuration is refused with
+ * every missing piece named: a server that takes SMS but cannot answer them
+ * would leave customers waiting without anyone noticing.
+ */
+function replySenders(): Partial<Record<OutboundChannel, ChannelSender>> {
+  const problems: string[] = [];
+  const senders: Partial<Record<OutboundChannel, ChannelSender>> = {};
+  const sid = values['twilio-account-sid'];
+  const smsSet = ['twilio-account-sid', 'twilio-api-key', 'twilio-api-secret', 'sms-from', 'sms-messaging-service', 'twilio-api-url'].filter((k) => values[k as keyof typeof values]);
+  if (smsSet.length > 0) {
+    if (!sid) problems.push(`--${smsSet[0]} needs --twilio-account-sid (AC…)`);
+    else if (!/^AC[0-9a-fA-F]{32}$/.test(sid)) problems.push('--twilio-account-sid is an account SID: AC and 32 hex digits');
+    if (!!values['twilio-api-key'] !== !!values['twilio-api-secret']) problems.push('--twilio-api-key and --twilio-api-secret go together');
+    if (values['twilio-api-key'] && !/^SK[0-9a-fA-F]{32}$/.test(values['twilio-api-key'])) problems.push('--twilio-api-key is an API key SID: SK and 32 hex digits');
+    if (!values['sms-from'] === !values['sms-messaging-service']) problems.push('SMS replies need exactly one of --sms-from (+E.164 number) and --sms-messaging-service (MG…)');
+    if (values['sms-from'] && !/^\+[1-9]\d{6,14}$/.test(values['sms-from'])) problems.push('--sms-from is a phone number in E.164 form, e.g. +3197010000000');
+    if (values['sms-messaging-service'] && !/^MG[0-9a-fA-F]{32}$/.test(values['sms-messaging-service'])) problems.push('--sms-messaging-service is a Messaging Service SID: MG and 32 hex digits');
+    // Twilio's status reports are signed with the account's token and come to the SMS webhook's address.
+    if (!values['sms-auth-token'] || !values['sms-public-url']) problems.push('SMS replies need the SMS webhook too (--sms-auth-token, --sms-public-url): their status reports come there');
+    if (values['twilio-api-url'] && !URL.canParse(values['twilio-api-url'])) problems.push('--twilio-api-url is not a URL');
+    if (problems.length === 0) {
+      senders.sms = new TwilioSmsSender({
+        accountSid: sid!,
+        ...(values['twilio-api-key'] ? { apiKeySid: values['twilio-api-key'], apiKeySecret: values['twilio-api-secret']! } : { authToken: values['sms-auth-token']! }),
+        ...(values['sms-from'] ? { from: values['sms-from'] } : { messagingServiceSid: values['sms-messaging-service']! }),
+        statusCallback: smsStatusUrl(values['sms-public-url']!),
+        ...(values['twilio-api-url'] ? { apiBaseUrl: values['twilio-api-url'] } : {}),
+      });
+    }
+  }
+  if (values['messenger-page-token'] || values['messenger-graph-url']) {
+    if (!values['messenger-page-token']) problems.push('--messenger-graph-url needs --messenger-page-token');
+    // Deliveries, reads and the echoes that settle a reply in doubt come through the webhook.
+    if (!values['messenger-app-secret']) problems.push('Messenger replies need the Messenger webhook too (--messenger-app-secret, --messenger-verify-token)');
+    if (values['messenger-graph-url'] && !URL.canParse(values['messenger-graph-url'])) problems.push('--messenger-graph-url is not a URL');
+    if (problems.length === 0) {
+      senders.facebook = new MessengerSender({
+        pageAccessToken: values['messenger-page-token']!,
+        appSecret: values['messenger-app-secret']!,
+        ...(values['messenger-graph-url'] ? { graphUrl: values['messenger-graph-url'] } : {}),
+      });
+    }
+  }
+  if (problems.length > 0) fail(`reply senders are half configured:\n  ${problems.join('\n  ')}`);
+  return senders;
+}
+const senders = replySenders();
+
 let server: Awaited<ReturnType<typeof startFeedServer>>;
 try {
   server = await startFeedServer({
@@ -110,6 +170,7 @@ try {
     offerTimeoutSec,
     ...(values.routing ? { routing: readConfig(values.routing, 'routing file', RoutingFile) } : {}),
     channels,
+    senders,
     logger,
   });
 } catch (error) {
@@ -118,6 +179,7 @@ try {
 console.log(`Deskbell feed server on ${server.httpUrl}  (agents' WebSocket: ${server.feedUrl})`);
 console.log(`Web chat for customers: ${server.httpUrl}/chat`);
 console.log(`Channels: SMS webhook ${channels.sms ? 'on' : 'off'}, Messenger webhook ${channels.messenger ? 'on' : 'off'}`);
+console.log(`Replies: ${senders.sms?.description ?? 'SMS off (agents see each SMS reply fail: not configured)'}; ${senders.facebook?.description ?? 'Messenger off (agents see each Messenger reply fail: not configured)'}`);
 console.log(`Agents: ${agents.length}${values.agents ? ` from ${values.agents}` : ''}`);
 const routed = Object.entries(server.service.routing);
 console.log(`Offered (alert): ${routed.filter(([, r]) => r.mode === 'offer').map(([s, r]) => `${s} ${r.offerTimeoutSec} s`).join(', ') || 'none'}`);

@@ -12,6 +12,8 @@ import { keyedHash } from './secrets.ts';
 import type {
   Conversation,
   Customer,
+  Delivery,
+  DeliveryState,
   Media,
   Message,
   OfferContext,
@@ -43,6 +45,31 @@ export interface ConversationRecord extends Conversation {
   createdAt: number;
   /** Where the customer is reached on the channel: phone number, Messenger id, web chat token hash. */
   address?: string;
+}
+
+/**
+ * An agent's reply on its way to a provider. `sending` means an attempt
+ * began and its outcome is not recorded: after a crash it is in doubt, and
+ * the provider is asked before anything is sent again.
+ */
+export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'delivered' | 'read' | 'failed';
+
+export interface OutboxRecord {
+  messageId: string;
+  conversationId: string;
+  agentId: string;
+  channel: 'sms' | 'facebook';
+  to: string;
+  text: string;
+  status: OutboxStatus;
+  attempts: number;
+  nextAt: number;
+  attemptAt: number | null;
+  providerId: string | null;
+  errorCode: string | null;
+  errorText: string | null;
+  retryable: boolean;
+  updatedAt: number;
 }
 
 export interface AgentSeed {
@@ -114,6 +141,26 @@ create table if not exists inbound (
   conversation_id text not null,
   primary key (source, external_id)
 ) without rowid;
+create table if not exists outbox (
+  message_id text primary key,
+  conversation_id text not null,
+  agent_id text not null,
+  channel text not null,
+  to_address text not null,
+  text text not null,
+  status text not null,
+  attempts integer not null default 0,
+  next_at integer not null,
+  attempt_at integer,
+  provider_id text,
+  error_code text,
+  error_text text,
+  retryable integer,
+  updated_at integer not null
+);
+create index if not exists outbox_due on outbox(status, next_at);
+create index if not exists outbox_provider on outbox(channel, provider_id);
+create index if not exists outbox_conversation on outbox(conversation_id, status);
 create table if not exists agent_cursors (
   agent_id text primary key,
   last_seq integer not null
@@ -121,6 +168,12 @@ create table if not exists agent_cursors (
 `;
 
 type Row = Record<string, unknown>;
+
+/** The first unfinished reply of each conversation not in the JSON list bound first: only it may go. */
+const OUTBOX_HEADS = `select o.* from outbox o
+  where o.status in ('queued', 'sending')
+  and o.conversation_id not in (select value from json_each(?))
+  and not exists (select 1 from outbox p where p.conversation_id = o.conversation_id and p.rowid < o.rowid and p.status in ('queued', 'sending'))`;
 
 function toConversation(row: Row): ConversationRecord {
   return {
@@ -140,6 +193,16 @@ function toConversation(row: Row): ConversationRecord {
 }
 
 function toMessage(row: Row): Message {
+  const delivery =
+    typeof row.o_status === 'string'
+      ? deliveryOf({
+          status: row.o_status as OutboxStatus,
+          updatedAt: row.o_updated_at as number,
+          errorCode: (row.o_error_code as string | null) ?? null,
+          errorText: (row.o_error_text as string | null) ?? null,
+          retryable: row.o_retryable === 1,
+        })
+      : undefined;
   return {
     id: row.id as string,
     conversationId: row.conversation_id as string,
@@ -149,6 +212,37 @@ function toMessage(row: Row): Message {
     ...(row.client_msg_id ? { clientMsgId: row.client_msg_id as string } : {}),
     ...(row.author ? { author: row.author as string } : {}),
     ...(row.media ? { media: JSON.parse(row.media as string) as Media[] } : {}),
+    ...(delivery ? { delivery } : {}),
+  };
+}
+
+function toOutbox(row: Row): OutboxRecord {
+  return {
+    messageId: row.message_id as string,
+    conversationId: row.conversation_id as string,
+    agentId: row.agent_id as string,
+    channel: row.channel as OutboxRecord['channel'],
+    to: row.to_address as string,
+    text: row.text as string,
+    status: row.status as OutboxStatus,
+    attempts: row.attempts as number,
+    nextAt: row.next_at as number,
+    attemptAt: (row.attempt_at as number | null) ?? null,
+    providerId: (row.provider_id as string | null) ?? null,
+    errorCode: (row.error_code as string | null) ?? null,
+    errorText: (row.error_text as string | null) ?? null,
+    retryable: row.retryable === 1,
+    updatedAt: row.updated_at as number,
+  };
+}
+
+/** What the agent is told of a reply's delivery: `sending` is still `queued` to them. */
+export function deliveryOf(o: Pick<OutboxRecord, 'status' | 'updatedAt' | 'errorCode' | 'errorText' | 'retryable'>): Delivery {
+  const status: DeliveryState = o.status === 'sending' ? 'queued' : o.status;
+  return {
+    status,
+    at: o.updatedAt,
+    ...(status === 'failed' ? { error: { ...(o.errorCode ? { code: o.errorCode.slice(0, 50) } : {}), text: (o.errorText ?? '').slice(0, 500) }, retryable: o.retryable } : {}),
   };
 }
 
@@ -362,10 +456,98 @@ export class Store {
     return result.changes === 1 ? m : undefined;
   }
 
+  /** The conversation's messages, oldest first; agent replies on provider channels with their delivery. */
   transcript(conversationId: string): Message[] {
     return (
-      this.#prepare('select * from messages where conversation_id = ? order by at, rowid').all(conversationId) as Row[]
+      this.#prepare(
+        `select m.*, o.status as o_status, o.updated_at as o_updated_at, o.error_code as o_error_code, o.error_text as o_error_text, o.retryable as o_retryable
+         from messages m left join outbox o on o.message_id = m.id
+         where m.conversation_id = ? order by m.at, m.rowid`,
+      ).all(conversationId) as Row[]
     ).map(toMessage);
+  }
+
+  /** When the customer last wrote in the conversation (Messenger's reply window runs from it). */
+  lastCustomerMessageAt(conversationId: string): number | undefined {
+    const row = this.#prepare(`select max(at) as at from messages where conversation_id = ? and sender = 'customer'`).get(conversationId) as Row;
+    return (row.at as number | null) ?? undefined;
+  }
+
+  // -- outbox: agent replies on their way to a provider --------------------------
+
+  insertOutbox(o: Pick<OutboxRecord, 'messageId' | 'conversationId' | 'agentId' | 'channel' | 'to' | 'text'>, at: number): void {
+    this.#prepare(
+      `insert into outbox (message_id, conversation_id, agent_id, channel, to_address, text, status, next_at, updated_at)
+       values (?, ?, ?, ?, ?, ?, 'queued', ?, ?)`,
+    ).run(o.messageId, o.conversationId, o.agentId, o.channel, o.to, o.text, at, at);
+  }
+
+  outbox(messageId: string): OutboxRecord | undefined {
+    const row = this.#prepare('select * from outbox where message_id = ?').get(messageId) as Row | undefined;
+    return row && toOutbox(row);
+  }
+
+  /**
+   * Replies due to go out, oldest first, at most one per conversation: a
+   * conversation's replies leave in the order the agent wrote them, so one
+   * waiting for a retry (or in doubt) holds back those after it. `busy`
+   * conversations have an attempt in flight.
+   */
+  dueOutbox(now: number, limit: number, busy: readonly string[] = []): OutboxRecord[] {
+    return (
+      this.#prepare(`${OUTBOX_HEADS} and o.status = 'queued' and o.next_at <= ? order by o.rowid limit ?`).all(JSON.stringify(busy), now, limit) as Row[]
+    ).map(toOutbox);
+  }
+
+  /** Replies whose last attempt's outcome is not known (the server stopped, or the provider's answer was lost), due to be looked up. */
+  inDoubtOutbox(now: number, busy: readonly string[] = []): OutboxRecord[] {
+    return (this.#prepare(`${OUTBOX_HEADS} and o.status = 'sending' and o.next_at <= ? order by o.rowid`).all(JSON.stringify(busy), now) as Row[]).map(toOutbox);
+  }
+
+  /** When the next reply (or look-up) not held back by one in flight is due, for the sender's next wake-up. */
+  nextOutboxAt(busy: readonly string[] = []): number | undefined {
+    const row = this.#prepare(OUTBOX_HEADS.replace('select o.*', 'select min(o.next_at) as at')).get(JSON.stringify(busy)) as Row;
+    return (row.at as number | null) ?? undefined;
+  }
+
+  outboxByProviderId(channel: OutboxRecord['channel'], providerId: string): OutboxRecord | undefined {
+    const row = this.#prepare('select * from outbox where channel = ? and provider_id = ?').get(channel, providerId) as Row | undefined;
+    return row && toOutbox(row);
+  }
+
+  /** Provider ids already recorded for replies to this address: a reconciliation must not claim one twice. */
+  providerIdsTo(channel: OutboxRecord['channel'], to: string): Set<string> {
+    const rows = this.#prepare('select provider_id from outbox where channel = ? and to_address = ? and provider_id is not null').all(channel, to) as Row[];
+    return new Set(rows.map((r) => r.provider_id as string));
+  }
+
+  /** Messenger replies to `to` that were sent or delivered at or before `watermark` (a delivery or read receipt covers them). */
+  outboxSentUpTo(to: string, watermark: number): OutboxRecord[] {
+    return (
+      this.#prepare(`select * from outbox where channel = 'facebook' and to_address = ? and status in ('sent', 'delivered') and attempt_at <= ? order by rowid`).all(
+        to,
+        watermark,
+      ) as Row[]
+    ).map(toOutbox);
+  }
+
+  updateOutbox(messageId: string, change: Partial<Omit<OutboxRecord, 'messageId' | 'conversationId' | 'agentId' | 'channel' | 'to' | 'text'>>): void {
+    const columns: Record<string, string> = {
+      status: 'status',
+      attempts: 'attempts',
+      nextAt: 'next_at',
+      attemptAt: 'attempt_at',
+      providerId: 'provider_id',
+      errorCode: 'error_code',
+      errorText: 'error_text',
+      retryable: 'retryable',
+      updatedAt: 'updated_at',
+    };
+    const entries = Object.entries(change).filter(([key]) => key in columns);
+    if (entries.length === 0) return;
+    const sql = `update outbox set ${entries.map(([key]) => `${columns[key]} = @${key}`).join(', ')} where message_id = @messageId`;
+    const values = Object.fromEntries(entries.map(([key, value]) => [key, typeof value === 'boolean' ? (value ? 1 : 0) : (value ?? null)]));
+    this.#prepare(sql).run({ ...values, messageId });
   }
 
   // -- offers -------------------------------------------------------------------

@@ -31,6 +31,8 @@ function eventKey(event: ServerEvent): string {
       return event.offerId;
     case 'message':
       return event.message.id;
+    case 'message-status':
+      return event.messageId;
     case 'assigned':
       return event.conversation.id;
     case 'conversation-ended':

@@ -147,6 +147,15 @@ export function applyEvent(state: FeedState, event: ServerEvent, now: number, pr
         sessions: { ...state.sessions, [session.conversationId]: { ...session, transcript: [...session.transcript, event.message] } },
       };
     }
+    case 'message-status': {
+      // A reply's delivery moved on: only that message changes (the side panel keeps the others as they are).
+      const session = state.sessions[event.conversationId];
+      const index = session?.transcript.findIndex((m) => m.id === event.messageId) ?? -1;
+      if (!session || index < 0) return state;
+      const transcript = session.transcript.slice();
+      transcript[index] = { ...transcript[index]!, delivery: event.delivery };
+      return { ...state, sessions: { ...state.sessions, [session.conversationId]: { ...session, transcript } } };
+    }
     case 'conversation-ended': {
       const session = state.sessions[event.conversationId];
       let next = state;

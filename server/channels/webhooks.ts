@@ -2,8 +2,9 @@
  * Channel endpoints of the reference server:
  *
  *   POST /webhooks/sms             form-encoded From, To, Body, MessageSid; X-Twilio-Signature
+ *   POST /webhooks/sms/status      Twilio's status callback of an agent's reply (signed the same way)
  *   GET  /webhooks/messenger       hub.mode, hub.verify_token, hub.challenge (subscription check)
- *   POST /webhooks/messenger       page events; X-Hub-Signature-256
+ *   POST /webhooks/messenger       page events (messages, echoes, deliveries, reads); X-Hub-Signature-256
  *   GET  /chat                     the customer's web chat page
  *   POST /webchat/conversations    {name, question} → {conversationId, token}
  *   POST /webchat/conversations/:id/messages   {text}, Authorization: Bearer <token>
@@ -17,6 +18,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as v from 'valibot';
 import { type Media, MAX_MEDIA, MediaSchema, normalizeName } from '../../protocol/feed.ts';
 import type { FeedService } from '../feed-service.ts';
+import { TwilioSmsSender } from './outbound.ts';
 import { HttpError, readBody, readJson, sendJson, tooMany } from '../http-api.ts';
 import { clientAddress, type Edge } from '../rate-limit.ts';
 import { sameSecret } from '../secrets.ts';
@@ -41,6 +43,10 @@ const WebchatStart = v.object({
 });
 const WebchatMessage = v.object({ text: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(4000)) });
 
+const PsId = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
+const Mid = v.pipe(v.string(), v.minLength(1), v.maxLength(200));
+const Watermark = v.pipe(v.number(), v.integer(), v.minValue(0));
+
 const MessengerEvent = v.object({
   object: v.literal('page'),
   entry: v.array(
@@ -48,12 +54,18 @@ const MessengerEvent = v.object({
       messaging: v.optional(
         v.array(
           v.object({
-            sender: v.object({ id: v.pipe(v.string(), v.minLength(1), v.maxLength(128)) }),
+            sender: v.object({ id: PsId }),
+            recipient: v.optional(v.object({ id: PsId })),
+            // The customer's app got (or read) the page's messages up to the watermark.
+            delivery: v.optional(v.object({ mids: v.optional(v.pipe(v.array(Mid), v.maxLength(1000))), watermark: Watermark })),
+            read: v.optional(v.object({ watermark: Watermark })),
             message: v.optional(
               v.object({
-                mid: v.pipe(v.string(), v.minLength(1), v.maxLength(200)),
+                mid: Mid,
                 text: v.optional(v.string()),
                 is_echo: v.optional(v.boolean()),
+                /** Set by the sender of an echoed message: ours name the reply (`deskbell:<message id>`). */
+                metadata: v.optional(v.string()),
                 // Photos, videos, files, stickers: each with a payload URL, or none (a shared location, a template).
                 attachments: v.optional(
                   v.array(v.object({ type: v.optional(v.string()), payload: v.optional(v.nullable(v.object({ url: v.optional(v.string()) }))) })),
@@ -67,6 +79,32 @@ const MessengerEvent = v.object({
     }),
   ),
 });
+
+/** Where Twilio reports the status of agents' replies: next to the inbound webhook, as Twilio reaches it. */
+export const smsStatusUrl = (publicUrl: string) => `${publicUrl.replace(/\/+$/, '')}/status`;
+
+/** Twilio's message statuses, as the agent sees them; the ones before `sent` add nothing to what the agent knows. */
+const TWILIO_STATUS: Record<string, 'sent' | 'delivered' | 'read' | 'failed'> = {
+  sent: 'sent',
+  delivered: 'delivered',
+  read: 'read',
+  undelivered: 'failed',
+  failed: 'failed',
+  canceled: 'failed',
+};
+
+/** Twilio's words for the errors a status callback reports by number alone. */
+const TWILIO_ERRORS: Record<string, string> = {
+  '30001': 'queue overflow at Twilio',
+  '30002': 'the Twilio account is suspended',
+  '30003': "the customer's phone is unreachable (off, or out of coverage)",
+  '30004': 'the customer has blocked messages',
+  '30005': 'the number does not exist',
+  '30006': 'the number is a landline or cannot receive SMS',
+  '30007': 'the carrier filtered the message as spam',
+  '30008': 'unknown error at the carrier',
+  '21610': 'the customer unsubscribed (replied STOP)',
+};
 
 const tokenHash = (token: string) => createHash('sha256').update(token).digest('hex');
 
@@ -86,6 +124,17 @@ export function splitMedia(items: { url?: string | undefined; contentType?: stri
   return { media, notes };
 }
 
+/** Reads a Twilio webhook's form body and checks its signature against the URL Twilio was given. */
+async function signedSmsForm(req: IncomingMessage, authToken: string, url: string): Promise<URLSearchParams> {
+  const params = new URLSearchParams((await readBody(req)).toString('utf8'));
+  const signature = req.headers['x-twilio-signature'];
+  const settings = req.headers['x-twilio-webhooks-signature-settings'];
+  if (!validSmsSignature(authToken, url, params, typeof signature === 'string' ? signature : undefined, typeof settings === 'string' ? settings : undefined)) {
+    throw new HttpError(403, 'bad-signature', 'the request signature does not match');
+  }
+  return params;
+}
+
 /** The customer's text and the notes about what could not be media, as one message text. */
 function joinText(text: string, notes: string[]): string {
   return [text.trim(), ...notes].filter(Boolean).join('\n').slice(0, 8000);
@@ -96,23 +145,28 @@ export function channelRoutes(options: ChannelOptions, edge: Edge) {
     const method = req.method ?? 'GET';
     const path = url.pathname;
 
+    if (path === '/webhooks/sms/status') {
+      if (!options.sms) throw new HttpError(404, 'not-configured', 'the SMS channel is not configured on this server');
+      if (method !== 'POST') throw new HttpError(405, 'method-not-allowed', 'POST the status here');
+      const params = await signedSmsForm(req, options.sms.authToken, smsStatusUrl(options.sms.publicUrl));
+      const sid = params.get('MessageSid')?.trim() ?? params.get('SmsSid')?.trim();
+      const status = params.get('MessageStatus') ?? params.get('SmsStatus') ?? '';
+      if (!sid || sid.length > 200) throw new HttpError(400, 'invalid', 'MessageSid is required');
+      const mapped = TWILIO_STATUS[status];
+      if (mapped) {
+        const code = params.get('ErrorCode')?.trim().slice(0, 20) || undefined;
+        const text = code ? `Twilio ${code}: ${TWILIO_ERRORS[code] ?? params.get('ErrorMessage')?.slice(0, 300) ?? 'not delivered'}` : `Twilio: the message was ${status}`;
+        service.delivery.report('sms', sid, mapped, mapped === 'failed' ? { ...(code ? { code } : {}), text, retryable: TwilioSmsSender.retryableCode(code) } : undefined);
+        await service.committed();
+      }
+      res.writeHead(204).end();
+      return true;
+    }
+
     if (path === '/webhooks/sms') {
       if (!options.sms) throw new HttpError(404, 'not-configured', 'the SMS channel is not configured on this server');
       if (method !== 'POST') throw new HttpError(405, 'method-not-allowed', 'POST the message here');
-      const params = new URLSearchParams((await readBody(req)).toString('utf8'));
-      const signature = req.headers['x-twilio-signature'];
-      const settings = req.headers['x-twilio-webhooks-signature-settings'];
-      if (
-        !validSmsSignature(
-          options.sms.authToken,
-          options.sms.publicUrl,
-          params,
-          typeof signature === 'string' ? signature : undefined,
-          typeof settings === 'string' ? settings : undefined,
-        )
-      ) {
-        throw new HttpError(403, 'bad-signature', 'the request signature does not match');
-      }
+      const params = await signedSmsForm(req, options.sms.authToken, options.sms.publicUrl);
       const from = params.get('From')?.trim();
       const sid = params.get('MessageSid')?.trim();
       const body = params.get('Body') ?? '';
@@ -158,9 +212,20 @@ export function channelRoutes(options: ChannelOptions, edge: Edge) {
       if (!parsed.success) throw new HttpError(400, 'invalid', v.summarize(parsed.issues).split('\n')[0]!);
       for (const entry of parsed.output.entry) {
         for (const event of entry.messaging) {
-          // Echoes are the page's own (the agent's) messages coming back.
+          // The customer's app received or read the page's replies.
+          if (event.delivery) {
+            for (const mid of event.delivery.mids ?? []) service.delivery.report('facebook', mid, 'delivered');
+            if (!event.delivery.mids) service.delivery.upTo(event.sender.id, event.delivery.watermark, 'delivered');
+          }
+          if (event.read) service.delivery.upTo(event.sender.id, event.read.watermark, 'read');
           const message = event.message;
-          if (!message || message.is_echo) continue;
+          if (!message) continue;
+          // Echoes are the page's own messages coming back: ours say which reply they are (one in doubt is then known sent).
+          if (message.is_echo) {
+            const ours = /^deskbell:([\w-]{1,128})$/.exec(message.metadata ?? '');
+            if (ours) service.delivery.echo(ours[1]!, message.mid);
+            continue;
+          }
           const { media, notes } = splitMedia((message.attachments ?? []).map((a) => ({ url: a.payload?.url, type: a.type })));
           const text = joinText(message.text ?? '', notes);
           if (!text && media.length === 0) continue;

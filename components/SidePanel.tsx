@@ -6,6 +6,7 @@ import { useSignal, useSignalEffect } from '@preact/signals';
 import { memo } from 'preact/compat';
 import { useEffect, useRef } from 'preact/hooks';
 import type { SessionEntry } from '../utils/state';
+import { composerRule } from '../utils/channel-rules';
 import { formatClock, linkify, webUrl } from '../utils/format';
 import { type MessageKey, t } from '../utils/i18n';
 import type { Message } from '../protocol/feed';
@@ -72,7 +73,7 @@ function Session({ session, model, now }: { session: SessionEntry; model: SidePa
           </button>
         </footer>
       ) : (
-        <Composer session={session} model={model} />
+        <Composer session={session} model={model} now={now} />
       )}
     </section>
   );
@@ -166,7 +167,7 @@ function Summary({ session, now, model }: { session: SessionEntry; now: number; 
 }
 
 /** One message; memoised so a new message does not re-render thousands of old ones. */
-const MessageRow = memo(function MessageRow({ message, customer }: { message: Message; customer: string }) {
+const MessageRow = memo(function MessageRow({ message, customer, model }: { message: Message; customer: string; model: SidePanelModel }) {
   const author = message.from === 'customer' ? customer : (message.author ?? t(`sender_${message.from}`));
   return (
     <li class={`msg from-${message.from}`} data-message-id={message.id}>
@@ -203,9 +204,33 @@ const MessageRow = memo(function MessageRow({ message, customer }: { message: Me
         </ul>
       )}
       <time dateTime={new Date(message.at).toISOString()}>{new Date(message.at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}</time>
+      {message.delivery && <DeliveryLine message={message} model={model} />}
     </li>
   );
 });
+
+/** How far an SMS or Messenger reply got; a failure says the provider's reason, with Retry where it can help. */
+function DeliveryLine({ message, model }: { message: Message; model: SidePanelModel }) {
+  const d = message.delivery!;
+  if (d.status !== 'failed') {
+    return (
+      <span class="delivery" data-delivery={d.status}>
+        {t(`delivery_${d.status}`)}
+      </span>
+    );
+  }
+  const why = d.error ? (d.error.code && !d.error.text.includes(d.error.code) ? `${d.error.text} (${d.error.code})` : d.error.text) : '';
+  return (
+    <span class="delivery failed" data-delivery="failed">
+      {t('delivery_failed')} <span class="why">{why}</span>{' '}
+      {d.retryable && (
+        <button type="button" class="link" onClick={() => void model.retryDelivery(message.conversationId, message.id)}>
+          {t('retry')}
+        </button>
+      )}
+    </span>
+  );
+}
 
 function Transcript({ session, outgoing, model }: { session: SessionEntry; outgoing: OutgoingMessage[]; model: SidePanelModel }) {
   const list = useRef<HTMLOListElement>(null);
@@ -229,7 +254,7 @@ function Transcript({ session, outgoing, model }: { session: SessionEntry; outgo
       }}
     >
       {session.transcript.map((m) => (
-        <MessageRow key={m.id} message={m} customer={session.conversation.customer.name} />
+        <MessageRow key={m.id} message={m} customer={session.conversation.customer.name} model={model} />
       ))}
       {outgoing.map((m) => (
         <li key={m.clientMsgId} class={`msg from-agent pending ${m.status}`} data-client-msg-id={m.clientMsgId}>
@@ -252,43 +277,73 @@ function Transcript({ session, outgoing, model }: { session: SessionEntry; outgo
   );
 }
 
-function Composer({ session, model }: { session: SessionEntry; model: SidePanelModel }) {
+function Composer({ session, model, now }: { session: SessionEntry; model: SidePanelModel; now: number }) {
   const id = session.conversationId;
   const input = useRef<HTMLTextAreaElement>(null);
   useSignalEffect(() => {
     // Switching sessions puts the cursor in that session's draft.
     if (model.selected.value?.conversationId === id) input.current?.focus({ preventScroll: true });
   });
+  const draft = model.drafts.value[id] ?? '';
+  // The channel's rules, said before sending: SMS segments, Messenger's 24-hour window, the length limit.
+  const rule = composerRule(session.conversation.channel, draft, session.transcript, session.conversation.waitingSince, now + model.skewMs());
+  const closed = rule.kind === 'messenger' && rule.closed;
+  const blocked = closed || (rule.kind !== 'none' && rule.tooLong);
+  const ruleId = `rule-${id}`;
+  const send = () => {
+    if (!blocked) model.send(id);
+  };
   return (
     <form
       class="composer"
       onSubmit={(e) => {
         e.preventDefault();
-        model.send(id);
+        send();
       }}
     >
       <textarea
         ref={input}
         rows={2}
         aria-label={t('message_label', session.conversation.customer.name)}
+        aria-describedby={rule.kind === 'none' ? undefined : ruleId}
         placeholder={t('message_placeholder')}
-        value={model.drafts.value[id] ?? ''}
+        disabled={closed}
+        value={draft}
         onInput={(e) => model.setDraft(id, e.currentTarget.value)}
         onKeyDown={(e) => {
           if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
             e.preventDefault();
-            model.send(id);
+            send();
           }
         }}
       />
+      {rule.kind !== 'none' && (
+        <p id={ruleId} class={`channel-rule${blocked ? ' blocked' : ''}`} data-rule={rule.kind}>
+          {rule.kind === 'sms' && draft && t('sms_count', rule.count.segments, rule.count.encoding, draft.length)}
+          {rule.kind === 'messenger' &&
+            (rule.closed
+              ? t('messenger_window_closed', formatTime(rule.windowEndsAt - model.skewMs()))
+              : rule.closingSoon
+                ? t('messenger_window_closes', formatTime(rule.windowEndsAt - model.skewMs()))
+                : null)}
+          {rule.tooLong && <span class="too-long"> {t('reply_too_long', rule.limit)}</span>}
+        </p>
+      )}
       <div class="composer-actions">
         <button type="button" class="secondary end" onClick={() => void model.end(id)}>
           {t('end_conversation')}
         </button>
-        <button type="submit" class="primary">
+        <button type="submit" class="primary" disabled={blocked}>
           {t('send')}
         </button>
       </div>
     </form>
   );
+}
+
+/** A feed time shown on the agent's clock, with the day when it is not today. */
+function formatTime(at: number): string {
+  const date = new Date(at);
+  const sameDay = date.toDateString() === new Date().toDateString();
+  return date.toLocaleString([], sameDay ? { hour: '2-digit', minute: '2-digit' } : { weekday: 'short', hour: '2-digit', minute: '2-digit' });
 }

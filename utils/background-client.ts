@@ -12,6 +12,7 @@ import type { PageSnapshot } from './snapshot';
 export interface BackgroundClient {
   readonly view: ReadonlySignal<PageSnapshot | null>;
   sendChatMessage(conversationId: string, clientMsgId: string, text: string): Promise<CommandResult>;
+  retryDelivery(conversationId: string, messageId: string): Promise<CommandResult>;
   endConversation(conversationId: string): Promise<CommandResult>;
   closeSession(conversationId: string): Promise<CommandResult>;
   pickContact(conversationId: string, contactId: string): Promise<CommandResult>;
@@ -38,6 +39,7 @@ export function connectBackground(): BackgroundClient {
   return {
     view,
     sendChatMessage: (conversationId, clientMsgId, text) => safely(() => sendMessage('sendChatMessage', { conversationId, clientMsgId, text })),
+    retryDelivery: (conversationId, messageId) => safely(() => sendMessage('retryDelivery', { conversationId, messageId })),
     endConversation: (conversationId) => safely(() => sendMessage('endConversation', { conversationId })),
     closeSession: (conversationId) => safely(() => sendMessage('closeSession', { conversationId })),
     pickContact: (conversationId, contactId) => safely(() => sendMessage('pickContact', { conversationId, contactId })),

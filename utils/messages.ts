@@ -19,6 +19,8 @@ export interface ProtocolMap {
   rejectOffer(data: { offerId: string; reason?: string }): CommandResult;
   /** An agent message; `clientMsgId` makes a retry safe. */
   sendChatMessage(data: { conversationId: string; clientMsgId: string; text: string }): CommandResult;
+  /** Sends again an SMS or Messenger reply whose delivery failed where retrying can help. */
+  retryDelivery(data: { conversationId: string; messageId: string }): CommandResult;
   endConversation(data: { conversationId: string }): CommandResult;
   /** Removes an ended conversation from the side panel. */
   closeSession(data: { conversationId: string }): CommandResult;

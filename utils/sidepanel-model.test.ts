@@ -22,6 +22,7 @@ function fakeClient(result: () => CommandResult = () => ({ ok: true })) {
   const client: BackgroundClient = {
     view,
     sendChatMessage: async (c, id, text) => (sent.push([c, id, text]), result()),
+    retryDelivery: async () => ({ ok: true }),
     endConversation: async () => ({ ok: true }),
     closeSession: async () => ({ ok: true }),
     pickContact: async () => ({ ok: true }),

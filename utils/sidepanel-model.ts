@@ -111,6 +111,11 @@ export function createSidePanelModel(client: BackgroundClient, options: { now?: 
       update(clientMsgId, { status: 'sending', error: undefined });
       void transmit({ ...message, status: 'sending' });
     },
+    /** Sends again a reply the provider did not deliver (SMS, Messenger), where the feed says retrying can help. */
+    async retryDelivery(conversationId: string, messageId: string): Promise<void> {
+      const result = await client.retryDelivery(conversationId, messageId);
+      notice.value = result.ok ? null : result.error;
+    },
     async end(conversationId: string): Promise<void> {
       const result = await client.endConversation(conversationId);
       notice.value = result.ok ? null : result.error;

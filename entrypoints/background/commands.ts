@@ -9,6 +9,7 @@ const Id = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
 export const OfferCommand = v.object({ offerId: Id });
 export const RejectCommand = v.object({ offerId: Id, reason: v.optional(v.pipe(v.string(), v.maxLength(200))) });
 export const ConversationCommand = v.object({ conversationId: Id });
+export const DeliveryCommand = v.object({ conversationId: Id, messageId: Id });
 export const PickContactCommand = v.object({ conversationId: Id, contactId: Id });
 export const ChatMessageCommand = v.object({
   conversationId: Id,

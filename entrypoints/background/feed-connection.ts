@@ -131,7 +131,10 @@ export class FeedConnection {
       },
       onInvalidFrame: (reason) => void this.#note((d) => ({ invalidFrames: d.invalidFrames + 1, lastInvalidFrame: reason })),
       onFreshStart: (reason) => void this.#note((d) => ({ freshStarts: (d.freshStarts ?? 0) + 1, lastFreshStart: reason })),
-      onError: (frame) => void this.#note({ lastFeedError: `${frame.code}: ${frame.message}` }),
+      onError: (frame) => {
+        for (const listener of this.#errorListeners) listener(frame);
+        void this.#note({ lastFeedError: `${frame.code}: ${frame.message}` });
+      },
     });
     this.#client = client;
     client.start();
@@ -161,6 +164,13 @@ export class FeedConnection {
 
   setPresence(presence: Presence): void {
     this.#client?.setPresence(presence);
+  }
+
+  readonly #errorListeners = new Set<(frame: { code: string; message: string; ref?: string | undefined }) => void>();
+
+  /** The feed refused a command (its error frame names the command's id in `ref`). */
+  onCommandError(listener: (frame: { code: string; message: string; ref?: string | undefined }) => void): void {
+    this.#errorListeners.add(listener);
   }
 
   /** For other parts of the worker: records diagnostics through the same chain. */

@@ -14,7 +14,7 @@ import { loadEffectiveSettings, refreshPolicy, watchEffectiveSettings } from '..
 import { agentPresence, feedState, migrateLegacySettings } from '../../utils/storage-items';
 import { mayRunOn, syncCrmSites } from './site-scripts';
 import { planAttention } from './attention';
-import { ChatMessageCommand, commandHandler, ConversationCommand, isExtensionPage, OfferCommand, PickContactCommand, RejectCommand } from './commands';
+import { ChatMessageCommand, DeliveryCommand, commandHandler, ConversationCommand, isExtensionPage, OfferCommand, PickContactCommand, RejectCommand } from './commands';
 import { CustomerLookups, findDynamicsTabs } from './identify';
 import { FeedConnection } from './feed-connection';
 import type { ConnectionState } from '../../utils/connection';
@@ -45,6 +45,7 @@ export default defineBackground(() => {
     save: (state) => feedState.setValue(state),
     onView: (state) => hub.setState(state),
     onChange: (state) => {
+      sessions.stateChanged(state);
       paintToolbar();
       lookups.start(state);
       actions.autoAcceptNew();
@@ -73,6 +74,7 @@ export default defineBackground(() => {
   );
   const actions = new OfferActions(keeper, feed);
   const sessions = new SessionActions(keeper, feed);
+  feed.onCommandError((frame) => sessions.commandFailed(frame));
   const lookups = new CustomerLookups(keeper, () => ({
     region: settingsApplier.current?.defaultRegion ?? 'NL',
     findOrgTabs: findDynamicsTabs,
@@ -214,6 +216,7 @@ export default defineBackground(() => {
   });
 
   onMessage('sendChatMessage', commandHandler(ChatMessageCommand, ({ conversationId, clientMsgId, text }) => sessions.send(conversationId, clientMsgId, text), pagesOnly));
+  onMessage('retryDelivery', commandHandler(DeliveryCommand, ({ conversationId, messageId }) => sessions.retryDelivery(conversationId, messageId), pagesOnly));
   onMessage('endConversation', commandHandler(ConversationCommand, ({ conversationId }) => sessions.end(conversationId), pagesOnly));
   onMessage('closeSession', commandHandler(ConversationCommand, ({ conversationId }) => sessions.close(conversationId), pagesOnly));
   onMessage('pickContact', commandHandler(PickContactCommand, ({ conversationId, contactId }) => sessions.pickContact(conversationId, contactId), pagesOnly));

@@ -25,6 +25,8 @@ export default defineConfig({
       __DESKBELL_DEFAULT_FEED_URL__: JSON.stringify(defaultFeedUrl),
       __DESKBELL_DEFAULT_FEED_TOKEN__: JSON.stringify(defaultFeedToken),
       __DESKBELL_DEFAULT_CRM_SITES__: JSON.stringify(defaultCrmSites),
+      // Only `npm run build:audit` opens the overlay's shadow root, for the accessibility audit; every other build mounts it closed.
+      __DESKBELL_AUDIT_BUILD__: JSON.stringify(process.env.DESKBELL_AUDIT_BUILD === '1'),
     },
     build: { target: 'chrome116' },
   }),
@@ -42,6 +44,7 @@ export default defineConfig({
       'accept-newest': { suggested_key: { default: 'Alt+Shift+Y' }, description: 'Accept the newest conversation offered' },
       'reject-newest': { suggested_key: { default: 'Alt+Shift+K' }, description: 'Reject the newest conversation offered' },
       'open-panel': { suggested_key: { default: 'Alt+Shift+D' }, description: 'Open the Deskbell conversation panel' },
+      'focus-cards': { suggested_key: { default: 'Alt+Shift+J' }, description: 'Move the keyboard to the newest Deskbell alert or toast (Escape goes back)' },
     },
     action: { default_title: 'Deskbell' },
   },

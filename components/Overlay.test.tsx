@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createOverlayModel } from '../utils/overlay-model';
 import type { CardView } from '../utils/snapshot';
 import { DEFAULT_TEMPLATES } from '../utils/templates';
-import { Overlay } from './Overlay';
+import { Overlay, overlayAnnouncer } from './Overlay';
 
 const NOW = 1_000_000;
 
@@ -40,7 +40,7 @@ function setup(cards: CardView[], skewMs = 0) {
   const reject = vi.fn(async () => ({ ok: false as const, error: 'Not connected to the conversation feed.' }));
   const open = vi.fn(async () => ({ ok: true as const }));
   const dismiss = vi.fn(async () => ({ ok: true as const }));
-  const model = createOverlayModel({ accept, reject, open, dismiss }, () => now);
+  const model = createOverlayModel({ accept, reject, open, dismiss }, () => now, overlayAnnouncer);
   model.receive({ theme: 'dark', cards, skewMs });
   render(<Overlay model={model} theme="dark" />);
   return { model, accept, reject, open, dismiss, advance: (ms: number) => ((now += ms), model.tick()) };
@@ -49,6 +49,27 @@ function setup(cards: CardView[], skewMs = 0) {
 afterEach(cleanup);
 
 describe('Overlay', () => {
+  it('announces each card once as it arrives, with the time to answer, never on a countdown tick; and each answer', async () => {
+    const t = setup([offer('1')]);
+    const live = () => document.querySelector('[role=status][aria-live=polite]')!.textContent;
+    expect(live()).toBe('Incoming chat from Customer 1. 30 seconds to answer.');
+    await act(() => t.advance(3_000));
+    // Re-sent with a new toast: only the toast is new.
+    await act(() => t.model.receive({ theme: 'dark', cards: [offer('1'), toast('2')], skewMs: 0 }));
+    expect(live()).toBe('Conversation assigned from Customer 2: now yours. Select it to open.');
+    await act(() => t.advance(1_000));
+    await act(() => t.model.receive({ theme: 'dark', cards: [offer('1'), toast('2')], skewMs: 0 }));
+    expect(live()).toBe('Conversation assigned from Customer 2: now yours. Select it to open.');
+    await act(() => t.model.accept('1'));
+    expect(live()).toBe('Accepted: Customer 1.');
+  });
+
+  it('writes right-to-left names and messages right to left inside the left-to-right card', () => {
+    setup([offer('1', { conversation: { ...offer('1').conversation, customer: { name: 'مريم الحسن' }, comment: 'שלום, ההזמנה שלי לא הגיעה' } })]);
+    expect(screen.getByText('مريم الحسن').getAttribute('dir')).toBe('auto');
+    expect(screen.getByText('שלום, ההזמנה שלי לא הגיעה').getAttribute('dir')).toBe('auto');
+  });
+
   it('shows name, comment, live wait time and countdown as text', async () => {
     const t = setup([offer('1', { conversation: { ...offer('1').conversation, customer: { name: '<img src=x onerror=alert(1)>' } } })]);
     expect(screen.getByText('<img src=x onerror=alert(1)>')).toBeTruthy();

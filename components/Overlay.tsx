@@ -3,11 +3,11 @@
  * rendered as text by Preact (never as HTML). Buttons act only on trusted
  * events: a script on the CRM page cannot accept or reject for the agent.
  */
-import { useComputed } from '@preact/signals';
 import type { JSX } from 'preact';
+import { useEffect, useRef } from 'preact/hooks';
 import { formatClock, secondsLeft, webUrl } from '../utils/format';
 import { t } from '../utils/i18n';
-import type { OverlayModel } from '../utils/overlay-model';
+import type { Announcer, OverlayModel } from '../utils/overlay-model';
 import type { Identification } from '../utils/crm/types';
 import type { CardView } from '../utils/snapshot';
 import { ScenarioIcon } from './icons';
@@ -32,15 +32,68 @@ function trusted<E extends Event>(handler: (event: E) => void) {
   };
 }
 
+/** The customer as the card names them: the CRM contact once known, else as the channel gave it. */
+const nameOf = (card: CardView) => (card.identification?.status === 'matched' ? card.identification.contact.name : card.conversation.customer.name);
+
+/** What the overlay's live region says: each card once on arrival, with the time left to answer an alert. */
+export const overlayAnnouncer: Announcer = {
+  arrived: (card, now) =>
+    card.kind === 'alert'
+      ? t('announce_offer', scenarioTitle(card.conversation.scenario), nameOf(card), secondsLeft(card.showUntil, now))
+      : t('announce_toast', scenarioTitle(card.conversation.scenario), nameOf(card)),
+  done: (card, what) => t(`announce_${what}`, nameOf(card)),
+};
+
+/** The newest card (the one the focus shortcut goes to): the last to arrive. */
+function newestCard(cards: readonly CardView[]): CardView | undefined {
+  return cards.reduce<CardView | undefined>((newest, c) => (!newest || c.receivedAt >= newest.receivedAt ? c : newest), undefined);
+}
+
 export function Overlay({ model, theme }: { model: OverlayModel; theme: Theme }) {
-  const announcement = useComputed(() => {
-    const newest = model.cards.value.at(-1);
-    return newest ? t('announce_offer', scenarioTitle(newest.conversation.scenario), newest.conversation.customer.name) : '';
-  });
+  const root = useRef<HTMLDivElement>(null);
+  /** Where the agent was before the keyboard came into the overlay: Escape goes back there. */
+  const before = useRef<HTMLElement | null>(null);
+  const focusRequest = model.focusRequest.value;
+  useEffect(() => {
+    if (focusRequest === 0) return;
+    const newest = newestCard(model.shown.value);
+    const card = newest && root.current?.querySelector(`[data-card-id="${CSS.escape(newest.id)}"]`);
+    const target = card?.querySelector<HTMLElement>('button.accept, .main[tabindex], .reasons button');
+    if (!target) return;
+    const active = document.activeElement;
+    if (active instanceof HTMLElement && !active.hasAttribute('data-deskbell-overlay')) before.current = active;
+    target.focus();
+  }, [focusRequest]);
+  const onKeyDown = (e: JSX.TargetedKeyboardEvent<HTMLDivElement>) => {
+    if (e.key !== 'Escape') return;
+    const target = e.target as HTMLElement;
+    const reasons = target.closest('.reasons');
+    if (reasons) {
+      // Escape in the reasons is Cancel: back to the card's Reject button.
+      const card = target.closest<HTMLElement>('[data-card-id]');
+      const offerId = card && model.cards.value.find((c) => c.id === card.dataset.cardId)?.offerId;
+      if (offerId) model.cancelReject(offerId);
+      requestAnimationFrame(() => card?.querySelector<HTMLElement>('button.reject')?.focus());
+    } else if (before.current?.isConnected) {
+      before.current.focus();
+    } else {
+      target.blur();
+    }
+    e.preventDefault();
+    e.stopPropagation();
+  };
   return (
-    <div class={`root theme-${theme}`}>
+    <div
+      ref={root}
+      class={`root theme-${theme}`}
+      onKeyDown={onKeyDown}
+      onFocusIn={(e) => {
+        const from = e.relatedTarget;
+        if (from instanceof HTMLElement && !root.current?.contains(from)) before.current = from;
+      }}
+    >
       <div class="sr-only" role="status" aria-live="polite">
-        {announcement}
+        {model.announcement.value}
       </div>
       <section class="stack" aria-label={t('overlay_label')}>
         {model.shown.value.map((card) => (
@@ -92,7 +145,7 @@ function IdentificationLine({ ident }: { ident: Exclude<Identification, { status
 /** An alert (an offer: Accept / Reject, countdown) or a toast (already the agent's: select to open), as the worker decided. */
 function Card({ card, model }: { card: CardView; model: OverlayModel }) {
   const { conversation: c, template, identification: ident } = card;
-  const customerName = ident?.status === 'matched' ? ident.contact.name : c.customer.name;
+  const customerName = nameOf(card);
   const now = model.now.value;
   const busy = model.busy.value.has(card.id);
   const error = model.errors.value[card.id];
@@ -147,20 +200,32 @@ function Card({ card, model }: { card: CardView; model: OverlayModel }) {
               {scenarioTitle(c.scenario)}
             </h2>
             {isAlert && template.showCountdown && (
-              <span class="countdown" aria-label={t('time_left', formatClock(left * 1000))}>
+              <span class="countdown" role="timer" aria-label={t('time_left', formatClock(left * 1000))}>
                 {formatClock(left * 1000)}
               </span>
             )}
           </header>
           <div id={bodyId}>
-            {fields.has('customer') && <p class="customer">{customerName}</p>}
+            {fields.has('customer') && (
+              <p class="customer" dir="auto">
+                {customerName}
+              </p>
+            )}
             {ident && ident.status !== 'channel' && <IdentificationLine ident={ident} />}
-            {fields.has('comment') && c.comment && <p class="comment">{c.comment}</p>}
-            {context && <p class="context">{context}</p>}
+            {fields.has('comment') && c.comment && (
+              <p class="comment" dir="auto">
+                {c.comment}
+              </p>
+            )}
+            {context && (
+              <p class="context" dir="auto">
+                {context}
+              </p>
+            )}
             {meta.length > 0 && (
               <p class="meta">
                 {meta.map((m, i) => (
-                  <span key={i} class={i === 0 && fields.has('waitTime') ? 'wait' : undefined}>
+                  <span key={i} dir="auto" class={i === 0 && fields.has('waitTime') ? 'wait' : undefined}>
                     {m}
                   </span>
                 ))}

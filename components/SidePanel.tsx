@@ -14,20 +14,71 @@ import type { OutgoingMessage, SidePanelModel } from '../utils/sidepanel-model';
 import { ScenarioIcon } from './icons';
 import { scenarioTitle } from './scenario-title';
 
+/**
+ * The customer's new messages, said politely, in every session (the agent may
+ * be looking at another): "New message from Maria Jansen: …". What was there
+ * when the panel opened is not read out.
+ */
+function useCustomerMessageAnnouncements(sessions: readonly SessionEntry[]): string {
+  const seen = useRef(new Set<string>());
+  const known = useRef(new Set<string>());
+  const said = useSignal('');
+  useEffect(() => {
+    const fresh: string[] = [];
+    for (const session of sessions) {
+      // A session seen for the first time brings its history: that is not news.
+      const isNew = !known.current.has(session.conversationId);
+      known.current.add(session.conversationId);
+      for (const m of session.transcript) {
+        if (seen.current.has(m.id)) continue;
+        seen.current.add(m.id);
+        if (!isNew && m.from === 'customer') fresh.push(t('panel_new_message', session.conversation.customer.name, (m.text || t('attachments')).slice(0, 300)));
+      }
+    }
+    if (fresh.length > 0) said.value = fresh.join(' ');
+  }, [sessions]);
+  return said.value;
+}
+
+/**
+ * Set while the agent moves between session tabs with the arrow keys: the
+ * keyboard stays on the tab list, and the composer does not take the focus
+ * as it does when a tab is clicked.
+ */
+let movingByKeyboard = false;
+
 export function SidePanel({ model, now }: { model: SidePanelModel; now: number }) {
   const sessions = model.sessions.value;
   const selected = model.selected.value;
+  const announcement = useCustomerMessageAnnouncements(sessions);
+  /** The tab list as the ARIA pattern has it: one tab stop, arrows move between tabs, Home and End. */
+  const onTabKey = (e: preact.JSX.TargetedKeyboardEvent<HTMLElement>) => {
+    const i = sessions.findIndex((s) => s === selected);
+    const to = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: sessions.length - 1 }[e.key];
+    if (to === undefined || sessions.length === 0) return;
+    e.preventDefault();
+    const next = sessions[(to + sessions.length) % sessions.length]!;
+    movingByKeyboard = true;
+    model.select(next.conversationId);
+    document.getElementById(`tab-${next.conversationId}`)?.focus();
+  };
   if (sessions.length === 0) {
     return (
       <main class="panel empty-panel">
         <h1>{t('extName')}</h1>
         <p>{t('panel_empty')}</p>
+        <div class="sr-only" role="status" aria-live="polite">
+          {announcement}
+        </div>
       </main>
     );
   }
   return (
     <main class="panel">
-      <nav class="tabs" role="tablist" aria-label={t('panel_sessions')}>
+      <div class="sr-only" role="status" aria-live="polite" data-live="messages">
+        {announcement}
+      </div>
+      <nav class="tabs" role="tablist" aria-label={t('panel_sessions')} onKeyDown={onTabKey}>
         {sessions.map((s) => (
           <button
             key={s.conversationId}
@@ -35,12 +86,13 @@ export function SidePanel({ model, now }: { model: SidePanelModel; now: number }
             role="tab"
             id={`tab-${s.conversationId}`}
             aria-selected={s === selected}
+            tabIndex={s === selected ? 0 : -1}
             aria-controls="session"
             class={`tab scenario-${s.conversation.scenario}${s.endedBy ? ' ended' : ''}`}
             onClick={() => model.select(s.conversationId)}
           >
             <ScenarioIcon scenario={s.conversation.scenario} />
-            <span>{s.conversation.customer.name}</span>
+            <span dir="auto">{s.conversation.customer.name}</span>
           </button>
         ))}
       </nav>
@@ -102,7 +154,9 @@ function Summary({ session, now, model }: { session: SessionEntry; now: number; 
           <ScenarioIcon scenario={c.scenario} />
         </span>
         <div>
-          <h1 class="name">{contact?.name ?? c.customer.name}</h1>
+          <h1 class="name" dir="auto">
+            {contact?.name ?? c.customer.name}
+          </h1>
           <p class="identified">
             {contact
               ? t(ident?.status === 'matched' && ident.picked ? 'identified_picked' : 'identified_phone')
@@ -141,7 +195,11 @@ function Summary({ session, now, model }: { session: SessionEntry; now: number; 
           </ul>
         </div>
       )}
-      {c.comment && <p class="comment">{c.comment}</p>}
+      {c.comment && (
+        <p class="comment" dir="auto">
+          {c.comment}
+        </p>
+      )}
       <dl class="facts">
         {rows.map(([key, value]) => (
           <div key={key}>
@@ -171,8 +229,10 @@ const MessageRow = memo(function MessageRow({ message, customer, model }: { mess
   const author = message.from === 'customer' ? customer : (message.author ?? t(`sender_${message.from}`));
   return (
     <li class={`msg from-${message.from}`} data-message-id={message.id}>
-      <span class="author">{author}</span>
-      <p class="text">
+      <span class="author" dir="auto">
+        {author}
+      </span>
+      <p class="text" dir="auto">
         {linkify(message.text).map((part, i) =>
           'href' in part ? (
             <a key={i} href={part.href} target="_blank" rel="noopener noreferrer">
@@ -246,8 +306,6 @@ function Transcript({ session, outgoing, model }: { session: SessionEntry; outgo
       ref={list}
       class="transcript"
       aria-label={t('transcript')}
-      aria-live="polite"
-      aria-relevant="additions"
       onScroll={(e) => {
         const el = e.currentTarget;
         pinned.value = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
@@ -258,7 +316,9 @@ function Transcript({ session, outgoing, model }: { session: SessionEntry; outgo
       ))}
       {outgoing.map((m) => (
         <li key={m.clientMsgId} class={`msg from-agent pending ${m.status}`} data-client-msg-id={m.clientMsgId}>
-          <p class="text">{m.text}</p>
+          <p class="text" dir="auto">
+            {m.text}
+          </p>
           <span class="delivery">
             {m.status === 'sending' ? (
               t('sending')
@@ -281,8 +341,10 @@ function Composer({ session, model, now }: { session: SessionEntry; model: SideP
   const id = session.conversationId;
   const input = useRef<HTMLTextAreaElement>(null);
   useSignalEffect(() => {
-    // Switching sessions puts the cursor in that session's draft.
-    if (model.selected.value?.conversationId === id) input.current?.focus({ preventScroll: true });
+    // Switching sessions puts the cursor in that session's draft (not while arrowing through the tabs).
+    if (model.selected.value?.conversationId !== id) return;
+    if (movingByKeyboard) movingByKeyboard = false;
+    else input.current?.focus({ preventScroll: true });
   });
   const draft = model.drafts.value[id] ?? '';
   // The channel's rules, said before sending: SMS segments, Messenger's 24-hour window, the length limit.

@@ -20,7 +20,15 @@ export interface OverlayActions {
 /** Cards shown before the rest fold into "+N more". */
 export const MAX_VISIBLE = 3;
 
-export function createOverlayModel(actions: OverlayActions, clock: () => number = Date.now) {
+/** What the overlay says to screen readers; the words come from the view (i18n), the timing from the model. */
+export interface Announcer {
+  /** A card the agent has not been told of: said once, when it arrives (never on countdown ticks). */
+  arrived(card: CardView, now: number): string;
+  /** The agent's answer went through. */
+  done(card: CardView, what: 'accepted' | 'rejected' | 'opened' | 'dismissed'): string;
+}
+
+export function createOverlayModel(actions: OverlayActions, clock: () => number = Date.now, announcer?: Announcer) {
   const snapshot = signal<StateSnapshot | null>(null);
   const now = signal(clock());
   const busy = signal<ReadonlySet<string>>(new Set());
@@ -28,6 +36,12 @@ export function createOverlayModel(actions: OverlayActions, clock: () => number 
   const expanded = signal(false);
   /** Offers whose Reject button was pressed and whose reasons are showing. */
   const choosing = signal<ReadonlySet<string>>(new Set());
+  /** The polite live region's text: each card once on arrival, each answer once done. */
+  const announcement = signal('');
+  /** Cards already announced (the worker re-sends every card with each change). */
+  const announced = new Set<string>();
+  /** Bumped by the focus shortcut: the view moves the keyboard to the newest card. */
+  const focusRequest = signal(0);
 
   /** Cards still up: each until the time the worker gave it. */
   const cards = computed<CardView[]>(() => {
@@ -44,8 +58,9 @@ export function createOverlayModel(actions: OverlayActions, clock: () => number 
     busy.value = next;
   };
 
-  /** Runs a card's command once at a time; a failure shows on that card. */
-  async function act(cardId: string, action: () => Promise<CommandResult>): Promise<void> {
+  /** Runs a card's command once at a time; a failure shows on that card (role=alert), a success is announced. */
+  async function act(cardId: string, action: () => Promise<CommandResult>, what?: 'accepted' | 'rejected' | 'opened' | 'dismissed'): Promise<void> {
+    const card = cards.value.find((c) => c.id === cardId || c.offerId === cardId);
     if (busy.value.has(cardId)) return;
     setBusy(cardId, true);
     const { [cardId]: _cleared, ...rest } = errors.value;
@@ -58,6 +73,7 @@ export function createOverlayModel(actions: OverlayActions, clock: () => number 
     }
     setBusy(cardId, false);
     if (!result.ok) errors.value = { ...errors.value, [cardId]: result.error };
+    else if (card && what && announcer) announcement.value = announcer.done(card, what);
   }
 
   return {
@@ -73,18 +89,24 @@ export function createOverlayModel(actions: OverlayActions, clock: () => number 
     receive: (next: StateSnapshot) => {
       snapshot.value = next;
       now.value = clock();
+      const fresh = next.cards.filter((c) => !announced.has(c.id) && now.value < c.showUntil);
+      for (const c of fresh) announced.add(c.id);
+      if (fresh.length > 0 && announcer) announcement.value = fresh.map((c) => announcer.arrived(c, now.value)).join(' ');
     },
+    announcement,
+    focusRequest,
+    requestFocus: () => void focusRequest.value++,
     choosing,
-    accept: (offerId: string) => act(offerId, () => actions.accept(offerId)),
-    open: (conversationId: string) => act(conversationId, () => actions.open(conversationId)),
-    dismiss: (conversationId: string) => act(conversationId, () => actions.dismiss(conversationId)),
+    accept: (offerId: string) => act(offerId, () => actions.accept(offerId), 'accepted'),
+    open: (conversationId: string) => act(conversationId, () => actions.open(conversationId), 'opened'),
+    dismiss: (conversationId: string) => act(conversationId, () => actions.dismiss(conversationId), 'dismissed'),
     /** Rejects at once, or first shows the template's reasons to pick from. */
     reject(offerId: string, reasons: readonly string[] = [], reason?: string): Promise<void> {
       if (reasons.length > 0 && reason === undefined) {
         choosing.value = new Set(choosing.value).add(offerId);
         return Promise.resolve();
       }
-      return act(offerId, () => actions.reject(offerId, reason));
+      return act(offerId, () => actions.reject(offerId, reason), 'rejected');
     },
     /** Shows an offer's reasons (the agent rejected it from a shortcut or a notification). */
     chooseReason: (offerId: string) => void (choosing.value = new Set(choosing.value).add(offerId)),

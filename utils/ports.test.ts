@@ -22,12 +22,12 @@ describe('port messages', () => {
     }
     // From the page's renderer: read field by field, in one place.
     expect(count(/readOverlayMessage\(/g).filter((f) => f !== 'utils/ports.ts')).toHaveLength(1);
-    expect(PORT_MESSAGE_TYPES.toOverlay).toEqual(['view', 'leave', 'chooseReason']);
+    expect(PORT_MESSAGE_TYPES.toOverlay).toEqual(['view', 'leave', 'chooseReason', 'focusCards']);
   });
 
   it('drops a message of no known type, or not an object, without throwing', () => {
     const seen: string[] = [];
-    const handlers = { view: () => seen.push('view'), leave: () => seen.push('leave'), chooseReason: () => seen.push('reason') };
+    const handlers = { view: () => seen.push('view'), leave: () => seen.push('leave'), chooseReason: () => seen.push('reason'), focusCards: () => seen.push('focus') };
     for (const bad of [null, 'leave', 42, {}, { type: 'toString' }, { type: '__proto__' }, { leave: true }]) onPortMessage<ToOverlay>(handlers, bad);
     onPortMessage<ToOverlay>(handlers, { type: 'leave' });
     expect(seen).toEqual(['leave']);

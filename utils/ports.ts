@@ -25,7 +25,9 @@ export type ToOverlay =
   /** Deskbell has no access to this tab's site (any more): the overlay removes itself. */
   | { type: 'leave' }
   /** A reject that needs a reason came from a shortcut or a notification: the card shows its reasons. */
-  | { type: 'chooseReason'; offerId: string };
+  | { type: 'chooseReason'; offerId: string }
+  /** The agent pressed the focus shortcut in this tab: the newest card takes the keyboard focus. */
+  | { type: 'focusCards' };
 
 /** Overlay → worker. */
 export type FromOverlay = { type: 'visibility'; visible: boolean };
@@ -40,7 +42,7 @@ export type PortMessage = ToOverlay | FromOverlay | ToPage | FromOffscreen;
 
 /** Every type of each union, for the meta-test and for `readPortMessage`. */
 export const PORT_MESSAGE_TYPES = {
-  toOverlay: ['view', 'leave', 'chooseReason'],
+  toOverlay: ['view', 'leave', 'chooseReason', 'focusCards'],
   fromOverlay: ['visibility'],
   toPage: ['view'],
   fromOffscreen: ['sound'],

@@ -33,7 +33,7 @@ const WAKE_PERIOD_MIN = 1;
 const DEADLINE_ALARM = 'deskbell-deadline';
 
 /** Keyboard shortcuts (manifest `commands`), handled in the worker from any tab. */
-export const COMMANDS = { accept: 'accept-newest', reject: 'reject-newest', panel: 'open-panel' } as const;
+export const COMMANDS = { accept: 'accept-newest', reject: 'reject-newest', panel: 'open-panel', focus: 'focus-cards' } as const;
 
 export default defineBackground(() => {
   const hub = new StateHub(() => attend());
@@ -207,6 +207,7 @@ export default defineBackground(() => {
 
   browser.commands.onCommand.addListener((command, tab) => {
     if (command === COMMANDS.panel) return openSidePanel(panelTarget(tab));
+    if (command === COMMANDS.focus) return hub.focusCards(tab?.id);
     const offerId = actions.newest();
     if (!offerId) return;
     if (command === COMMANDS.accept) {

@@ -103,6 +103,11 @@ export class StateHub {
     for (const [port, kind] of this.#ports) if (kind === 'overlay') post(port, { type: 'chooseReason', offerId });
   }
 
+  /** Moves the keyboard focus to the newest card in this tab's overlay (the focus shortcut). */
+  focusCards(tabId: number | undefined): void {
+    for (const [port, kind] of this.#ports) if (kind === 'overlay' && port.sender?.tab?.id === tabId) post(port, { type: 'focusCards' });
+  }
+
   /** True while any CRM tab with the overlay is visible to the agent. */
   crmTabInView(): boolean {
     const focused = this.#focusedWindow;

@@ -9,7 +9,7 @@
  */
 import { render } from 'preact';
 import { browser } from 'wxt/browser';
-import { Overlay } from '../../components/Overlay';
+import { Overlay, overlayAnnouncer } from '../../components/Overlay';
 import overlayCss from '../../components/overlay.css?inline';
 import themeCss from '../../components/theme.css?inline';
 import { setCatalogue } from '../../utils/i18n';
@@ -20,6 +20,9 @@ import { type FromOverlay, type Handlers, onPortMessage, STATE_PORT, type ToOver
 import { resolveTheme, systemPrefersDark } from '../../utils/theme';
 import { Lifetime } from './lifetime';
 import { keepInView } from './placement';
+
+/** Build-time constant (wxt.config.ts): true only in the accessibility audit build. */
+declare const __DESKBELL_AUDIT_BUILD__: boolean;
 
 const HOST_ATTR = 'data-deskbell-overlay';
 const TICK_MS = 250;
@@ -62,7 +65,8 @@ export function mountOverlay(): void {
   const host = document.createElement('div');
   host.setAttribute(HOST_ATTR, '');
   for (const [prop, value] of HOST_STYLE) host.style.setProperty(prop, value, 'important');
-  const shadow = host.attachShadow({ mode: 'closed' });
+  // Closed: the page cannot reach in. Only the audit build (tests only) opens it, so axe can read it.
+  const shadow = host.attachShadow({ mode: typeof __DESKBELL_AUDIT_BUILD__ !== 'undefined' && __DESKBELL_AUDIT_BUILD__ ? 'open' : 'closed' });
   try {
     const sheet = new CSSStyleSheet();
     sheet.replaceSync(css);
@@ -84,7 +88,7 @@ export function mountOverlay(): void {
     reject: (offerId, reason) => sendMessage('rejectOffer', { offerId, ...(reason ? { reason } : {}) }),
     open: (conversationId) => sendMessage('openSession', { conversationId }),
     dismiss: (conversationId) => sendMessage('dismissNotice', { conversationId }),
-  });
+  }, Date.now, overlayAnnouncer);
 
   // In view: the tab is shown and the cards can be on top (not under a fullscreen video).
   const visibility = (): FromOverlay => ({ type: 'visibility', visible: document.visibilityState === 'visible' && placement.inView });
@@ -106,6 +110,7 @@ export function mountOverlay(): void {
     // Deskbell has no access to this site any more (the agent revoked it): leave the page.
     leave: () => ctx.end(),
     chooseReason: ({ offerId }) => model.chooseReason(offerId),
+    focusCards: () => model.requestFocus(),
   };
 
   let port: ReturnType<typeof browser.runtime.connect> | undefined;

@@ -128,6 +128,7 @@ test('keyboard shortcuts accept and reject the newest alert from the CRM tab (re
       'accept-newest': 'Alt+Shift+Y',
       'reject-newest': 'Alt+Shift+K',
       'open-panel': 'Alt+Shift+D',
+      'focus-cards': 'Alt+Shift+J',
     });
     await ext.evaluate(
       async ([url, token, site]) => chrome.storage.local.set({ settings: { feedUrl: url, feedToken: token, crmSites: [site] } }),
@@ -141,6 +142,14 @@ test('keyboard shortcuts accept and reject the newest alert from the CRM tab (re
     await expect.poll(async () => (await overlay.cards()).map((c) => c.customer)).toEqual(['Ann', 'Ben']);
     await page.bringToFront();
     await page.locator('#notes').click();
+
+    // The focus shortcut takes the keyboard to the newest card; Escape gives it back to the field.
+    press('alt+shift+j');
+    const focused = `function () { const a = this.activeElement; return a ? a.textContent + ' @ ' + a.closest('[data-card-id]').querySelector('.customer').textContent : ''; }`;
+    await expect.poll(() => overlay.evaluate<string>(focused)).toBe('Accept @ Ben');
+    press('Escape');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('notes');
+    expect(await overlay.evaluate<string>(focused)).toBe('');
 
     press('alt+shift+y');
     await expect.poll(() => status(feed, ben.body.conversation.id)).toBe('active');

@@ -12,9 +12,9 @@ import { type FeedServer, type FeedServerOptions, startFeedServer } from '../../
 import type { Diagnostics } from '../../utils/storage-items';
 import type { FeedState } from '../../utils/state';
 import { startCrmSite, type CrmSite } from './crm-site';
-import { AGENT, API_KEY, CHROMIUM, CHROMIUM_ARGS, CRM_SITE, EXTENSION_PATH, readmeShot } from './harness';
+import { AGENT, API_KEY, AUDIT_EXTENSION_PATH, CHROMIUM, CHROMIUM_ARGS, chromiumArgs, CRM_SITE, EXTENSION_PATH, readmeShot } from './harness';
 
-export { AGENT, API_KEY, CHROMIUM, CHROMIUM_ARGS, CRM_SITE, EXTENSION_PATH, readmeShot };
+export { AGENT, API_KEY, AUDIT_EXTENSION_PATH, CHROMIUM, CHROMIUM_ARGS, CRM_SITE, EXTENSION_PATH, readmeShot };
 
 export class Feed {
   server!: FeedServer;
@@ -77,10 +77,12 @@ export interface ExtensionHandle {
   diagnostics(): Promise<Diagnostics>;
 }
 
-type Fixtures = { feedOptions: Partial<FeedServerOptions>; feed: Feed; crm: CrmSite; context: BrowserContext; extension: ExtensionHandle };
+type Fixtures = { feedOptions: Partial<FeedServerOptions>; extensionPath: string; feed: Feed; crm: CrmSite; context: BrowserContext; extension: ExtensionHandle };
 
 export const test = base.extend<Fixtures>({
   feedOptions: [{}, { option: true }],
+  /** Which build to load: the production one, or the audit build (test.use). */
+  extensionPath: [EXTENSION_PATH, { option: true }],
 
   feed: async ({ feedOptions }, use) => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'deskbell-feed-'));
@@ -96,12 +98,12 @@ export const test = base.extend<Fixtures>({
     await site.close();
   },
 
-  context: async ({}, use) => {
+  context: async ({ extensionPath }, use) => {
     const userDataDir = mkdtempSync(path.join(tmpdir(), 'deskbell-profile-'));
     const context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM,
       headless: true,
-      args: CHROMIUM_ARGS,
+      args: chromiumArgs(extensionPath),
       viewport: { width: 1280, height: 800 },
     });
     await use(context);

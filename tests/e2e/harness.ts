@@ -7,6 +7,12 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 
 export const EXTENSION_PATH = path.resolve('.output/chrome-mv3');
+/**
+ * The same extension built with its overlay's shadow root open
+ * (`npm run build:audit`), only so the accessibility audit can reach inside.
+ * Production builds mount it closed.
+ */
+export const AUDIT_EXTENSION_PATH = path.resolve('.output-audit/chrome-mv3');
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const AGENT = { id: 'agent-1', name: 'Alex Morgan', token: 'deskbell-e2e-agent-token', capacity: 100 };
 export const API_KEY = 'deskbell-e2e-api-key-0001';
@@ -24,8 +30,8 @@ export function readmeShot(name: string): string {
 /** The fake CRM's origin as a CRM site pattern (declared host permission: no prompt). */
 export const CRM_SITE = 'http://127.0.0.1/*';
 
-/** Flags Chromium needs as root in a sandboxless container with no network. */
-export const CHROMIUM_ARGS = [
+/** Flags Chromium needs as root in a sandboxless container with no network, loading the extension at `extensionPath`. */
+export const chromiumArgs = (extensionPath: string) => [
   '--no-sandbox',
   '--disable-gpu',
   '--disable-quic',
@@ -35,7 +41,8 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
   // Lets a test reload the extension as an update would (CDP Extensions.loadUnpacked).
   '--enable-unsafe-extension-debugging',
-  `--disable-extensions-except=${EXTENSION_PATH}`,
-  `--load-extension=${EXTENSION_PATH}`,
+  `--disable-extensions-except=${extensionPath}`,
+  `--load-extension=${extensionPath}`,
 ];
+export const CHROMIUM_ARGS = chromiumArgs(EXTENSION_PATH);
 

@@ -73,8 +73,11 @@ test('an idle worker stops when the feed is down, wakes on its own, reconnects, 
     expect((await feed.api('GET', `/api/conversations/${first}`)).body.conversation.status).toBe('offered');
     expect((await feed.api('GET', `/api/conversations/${body.conversation.id}`)).body.conversation.status).toBe('offered');
   } finally {
+    // Chromium writes its profile while it shuts down: remove it only once the process is gone.
+    const exited = browserProcess.exitCode !== null ? Promise.resolve() : new Promise((resolve) => browserProcess.once('exit', resolve));
     browserProcess.kill();
-    rmSync(userDataDir, { recursive: true, force: true });
+    await exited;
+    rmSync(userDataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   }
 });
 

@@ -103,14 +103,15 @@ test('a message the feed did not take shows as failed, and Retry delivers it onc
   await feed.server.close();
   await expect.poll(async () => (await extension.diagnostics())?.connection.status).not.toBe('open');
   // The agent is told that customer messages cannot arrive for now.
-  await expect(panel.page.getByRole('status')).toContainText('Not connected to the conversation feed.');
+  const offline = panel.page.getByRole('status').filter({ hasText: 'Not connected to the conversation feed.' });
+  await expect(offline).toBeVisible();
   await panel.send('Are you still there?');
   await expect(panel.page.locator('.msg.failed')).toContainText('Not connected to the conversation feed.');
   await panel.page.screenshot({ path: 'test-results/sidepanel-offline.png' });
 
   await feed.start(port);
   await expect.poll(async () => (await extension.diagnostics())?.connection.status, { timeout: 20_000 }).toBe('open');
-  await expect(panel.page.getByRole('status')).toHaveCount(0);
+  await expect(offline).toHaveCount(0);
   await panel.page.getByRole('button', { name: 'Retry' }).click();
   await expect(panel.page.locator('.msg.pending')).toHaveCount(0);
   await expect(panel.messages().last()).toContainText('Are you still there?');

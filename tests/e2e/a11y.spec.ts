@@ -7,9 +7,12 @@
  * The overlay's shadow root is closed in every build but the audit build
  * (`npm run build:audit`), which this file loads: axe cannot read a closed root.
  */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
-import type { Page } from '@playwright/test';
-import { AUDIT_EXTENSION_PATH, expect, test } from './fixtures';
+import { chromium, type Page } from '@playwright/test';
+import { AGENT, AUDIT_EXTENSION_PATH, CHROMIUM, chromiumArgs, expect, POLICY_DIR, test, unpackedExtensionId } from './fixtures';
 import { PanelPage } from './panel-page';
 import { chat, connect, openCrm } from './steps';
 
@@ -123,3 +126,36 @@ for (const theme of ['dark', 'light'] as const) {
     await audit(options);
   });
 }
+
+test.describe('enterprise policy', () => {
+  const policyFile = path.join(POLICY_DIR, 'deskbell-a11y.json');
+  const writePolicy = (values: Record<string, unknown>) =>
+    writeFileSync(policyFile, JSON.stringify({ '3rdparty': { extensions: { [unpackedExtensionId(AUDIT_EXTENSION_PATH)]: values } } }));
+  test.afterEach(() => rmSync(policyFile, { force: true }));
+
+  test('the options page with settings locked by policy passes axe, dark and light', async ({ feed }) => {
+    mkdirSync(POLICY_DIR, { recursive: true });
+    writePolicy({ FeedUrl: feed.url, FeedToken: AGENT.token, Theme: 'dark', CrmSites: ['http://127.0.0.1/*'] });
+    const userDataDir = mkdtempSync(path.join(tmpdir(), 'deskbell-a11y-policy-'));
+    const context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: chromiumArgs(AUDIT_EXTENSION_PATH) });
+    try {
+      const worker = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker'));
+      const options = await context.newPage();
+      await options.goto(`chrome-extension://${new URL(worker.url()).host}/options.html`);
+      await expect(options.locator('[data-setting=feedUrl] .lock')).toHaveText('Set by your organization');
+      await expect(options.getByLabel('Feed URL')).toBeDisabled();
+      await expect(options.locator('html')).toHaveClass('theme-dark');
+      await audit(options);
+
+      writePolicy({ FeedUrl: feed.url, FeedToken: AGENT.token, Theme: 'light', CrmSites: ['http://127.0.0.1/*'] });
+      const policyPage = await context.newPage();
+      await policyPage.goto('chrome://policy');
+      await policyPage.getByRole('button', { name: /reload policies/i }).click();
+      await expect(options.locator('html')).toHaveClass('theme-light', { timeout: 15_000 });
+      await audit(options);
+    } finally {
+      await context.close();
+      rmSync(userDataDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -12,9 +12,9 @@ import { type FeedServer, type FeedServerOptions, startFeedServer } from '../../
 import type { Diagnostics } from '../../utils/storage-items';
 import type { FeedState } from '../../utils/state';
 import { startCrmSite, type CrmSite } from './crm-site';
-import { AGENT, API_KEY, AUDIT_EXTENSION_PATH, CHROMIUM, CHROMIUM_ARGS, chromiumArgs, CRM_SITE, EXTENSION_PATH, readmeShot } from './harness';
+import { AGENT, API_KEY, AUDIT_EXTENSION_PATH, CHROMIUM, CHROMIUM_ARGS, chromiumArgs, CRM_SITE, EXTENSION_PATH, POLICY_DIR, readmeShot, unpackedExtensionId } from './harness';
 
-export { AGENT, API_KEY, AUDIT_EXTENSION_PATH, CHROMIUM, CHROMIUM_ARGS, CRM_SITE, EXTENSION_PATH, readmeShot };
+export { AGENT, API_KEY, AUDIT_EXTENSION_PATH, CHROMIUM, CHROMIUM_ARGS, chromiumArgs, CRM_SITE, EXTENSION_PATH, POLICY_DIR, readmeShot, unpackedExtensionId };
 
 export class Feed {
   server!: FeedServer;

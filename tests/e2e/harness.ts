@@ -3,6 +3,7 @@
  * the browser are, the flags Chromium needs here, the test agent.
  * Free of the Playwright test runner, so plain scripts can import it.
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 
@@ -46,3 +47,15 @@ export const chromiumArgs = (extensionPath: string) => [
 ];
 export const CHROMIUM_ARGS = chromiumArgs(EXTENSION_PATH);
 
+
+/** Chrome's id for an unpacked extension: SHA-256 of its path, first 16 bytes, hex digits 0-f written as a-p. */
+export function unpackedExtensionId(dir: string): string {
+  return createHash('sha256')
+    .update(dir)
+    .digest('hex')
+    .slice(0, 32)
+    .replace(/[0-9a-f]/g, (c) => String.fromCharCode(97 + parseInt(c, 16)));
+}
+
+/** Where Chromium on Linux reads mandatory policy: a test writes its own file there and removes it after. */
+export const POLICY_DIR = '/etc/chromium/policies/managed';

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type BrowserContext, chromium, type Page } from '@playwright/test';
-import { AGENT, CHROMIUM, CHROMIUM_ARGS, CRM_SITE, expect, EXTENSION_PATH, readmeShot, test, withHeadedChromium } from './fixtures';
+import { AGENT, CHROMIUM, CHROMIUM_ARGS, CRM_SITE, expect, EXTENSION_PATH, readmeShot, test, unpackedExtensionId, withHeadedChromium } from './fixtures';
 import { OverlayPage } from './overlay-page';
 
 async function openOptions(context: BrowserContext, extensionId: string): Promise<Page> {
@@ -101,15 +100,6 @@ test('the popup sets the agent status: a busy agent gets no offers until availab
   await expect.poll(async () => (await overlay.cards()).map((c) => c.customer)).toEqual(['Tom Becker']);
   await expect(popup.getByText('Tom Becker')).toBeVisible();
 });
-
-/** Chrome's id for an unpacked extension: SHA-256 of its path, first 16 bytes, hex digits 0-f written as a-p. */
-function unpackedExtensionId(dir: string): string {
-  return createHash('sha256')
-    .update(dir)
-    .digest('hex')
-    .slice(0, 32)
-    .replace(/[0-9a-f]/g, (c) => String.fromCharCode(97 + parseInt(c, 16)));
-}
 
 test.describe('enterprise policy', () => {
   const policyDir = '/etc/chromium/policies/managed';

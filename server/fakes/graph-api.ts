@@ -7,8 +7,8 @@
  * delivery, read) signed with the app secret.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { bodyOf, FakeEndpoint, type Hold } from './fake-endpoint.ts';
 
 export interface FakeGraphOptions {
   pageAccessToken: string;
@@ -27,37 +27,17 @@ export interface SentMessage {
   at: number;
 }
 
-export type GraphBehaviour = { kind: 'error'; status: number; code: number; subcode?: number; message: string } | { kind: 'hold'; created: boolean };
+export type GraphBehaviour = { kind: 'error'; status: number; code: number; subcode?: number; message: string } | Hold;
 
-export class FakeGraph {
+export class FakeGraph extends FakeEndpoint<GraphBehaviour> {
   readonly sent: SentMessage[] = [];
   readonly requests: { path: string; token: string | undefined; body: unknown }[] = [];
   /** When each customer last wrote to the page: the standard messaging window runs 24 hours from it. */
   readonly lastCustomerMessageAt = new Map<string, number>();
-  readonly #behaviours: GraphBehaviour[] = [];
-  readonly #held: ServerResponse[] = [];
-  #server: Server | undefined;
-  url = '';
-
-  constructor(readonly options: FakeGraphOptions) {}
-
-  async start(): Promise<this> {
-    this.#server = createServer((req, res) => void this.#handle(req, res));
-    await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.#server!.address() as AddressInfo).port}`;
-    return this;
+  constructor(readonly options: FakeGraphOptions) {
+    super();
   }
 
-  async close(): Promise<void> {
-    for (const res of this.#held.splice(0)) res.destroy();
-    this.#server?.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server?.close(() => resolve()) ?? resolve());
-  }
-
-  respond(...behaviours: GraphBehaviour[]): this {
-    this.#behaviours.push(...behaviours);
-    return this;
-  }
 
   /** Posts page events to a webhook, signed as Meta signs them. */
   async webhook(url: string, messaging: Record<string, unknown>[]): Promise<number> {
@@ -77,14 +57,13 @@ export class FakeGraph {
     };
   }
 
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await bodyOf(req);
     const url = new URL(req.url ?? '/', this.url);
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? url.searchParams.get('access_token') ?? undefined;
     let body: unknown;
     try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      body = JSON.parse(raw);
     } catch {
       body = undefined;
     }
@@ -111,7 +90,7 @@ export class FakeGraph {
     if (b.messaging_type === 'RESPONSE' && (last === undefined || Date.now() - last > 24 * 3600_000)) {
       return error(400, 10, 'This message is sent outside of allowed window.', 2018278);
     }
-    const behaviour = this.#behaviours.shift();
+    const behaviour = this.next();
     if (behaviour?.kind === 'error') return error(behaviour.status, behaviour.code, behaviour.message, behaviour.subcode);
     const sent: SentMessage = {
       mid: `m_${randomBytes(12).toString('hex')}`,
@@ -123,7 +102,7 @@ export class FakeGraph {
     };
     if (behaviour?.kind === 'hold') {
       if (behaviour.created) this.sent.push(sent);
-      this.#held.push(res);
+      this.hold(res);
       return;
     }
     this.sent.push(sent);

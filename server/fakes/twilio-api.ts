@@ -6,8 +6,8 @@
  * and error bodies, and calls the status callback signed as Twilio signs it.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { bodyOf, FakeEndpoint, type Hold } from './fake-endpoint.ts';
 import { getExpectedTwilioSignature } from 'twilio/lib/webhooks/webhooks.js';
 
 export interface FakeTwilioMessage {
@@ -26,7 +26,7 @@ export interface FakeTwilioMessage {
 export type Behaviour =
   | { kind: 'error'; status: number; code: number; message: string; retryAfterSec?: number }
   /** Never answers: the request is held (the server dies, or times out). `created` says whether Twilio had taken it. */
-  | { kind: 'hold'; created: boolean };
+  | Hold;
 
 export interface FakeTwilioOptions {
   accountSid: string;
@@ -38,35 +38,15 @@ export interface FakeTwilioOptions {
 
 const E164 = /^\+[1-9]\d{6,14}$/;
 
-export class FakeTwilio {
+export class FakeTwilio extends FakeEndpoint<Behaviour> {
   readonly messages: FakeTwilioMessage[] = [];
   /** Every request as it came: method, path, the auth user, form fields. */
   readonly requests: { method: string; path: string; user: string; fields: Record<string, string> }[] = [];
-  readonly #behaviours: Behaviour[] = [];
-  readonly #held: ServerResponse[] = [];
-  #server: Server | undefined;
-  url = '';
 
-  constructor(readonly options: FakeTwilioOptions) {}
-
-  async start(): Promise<this> {
-    this.#server = createServer((req, res) => void this.#handle(req, res));
-    await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.#server!.address() as AddressInfo).port}`;
-    return this;
+  constructor(readonly options: FakeTwilioOptions) {
+    super();
   }
 
-  async close(): Promise<void> {
-    for (const res of this.#held.splice(0)) res.destroy();
-    this.#server?.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server?.close(() => resolve()) ?? resolve());
-  }
-
-  /** The next create requests meet these, in order; then the fake takes messages again. */
-  respond(...behaviours: Behaviour[]): this {
-    this.#behaviours.push(...behaviours);
-    return this;
-  }
 
   /** Reports a message's status to its StatusCallback, signed with the auth token. */
   async callback(sid: string, status: string, errorCode?: string): Promise<number> {
@@ -98,11 +78,10 @@ export class FakeTwilio {
   /** Where callbacks really go (the test's server), when the StatusCallback names its public address. */
   callbackBase: string | undefined;
 
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await bodyOf(req);
     const url = new URL(req.url ?? '/', this.url);
-    const fields = Object.fromEntries(new URLSearchParams(req.method === 'GET' ? url.search : Buffer.concat(chunks).toString('utf8')));
+    const fields = Object.fromEntries(new URLSearchParams(req.method === 'GET' ? url.search : raw));
     const user = this.#user(req);
     this.requests.push({ method: req.method ?? '', path: url.pathname, user: user ?? '', fields });
     const json = (status: number, body: unknown, headers: Record<string, string> = {}): void =>
@@ -133,7 +112,7 @@ export class FakeTwilio {
     if ((fields.Body ?? '').length > 1600) return error(400, 21617, 'The concatenated message body exceeds the 1600 character limit.');
     if (fields.StatusCallback && !/^https?:\/\//.test(fields.StatusCallback)) return error(400, 21609, 'Invalid StatusCallback URL');
 
-    const behaviour = this.#behaviours.shift();
+    const behaviour = this.next();
     if (behaviour?.kind === 'error') {
       return error(behaviour.status, behaviour.code, behaviour.message, behaviour.retryAfterSec !== undefined ? { 'retry-after': String(behaviour.retryAfterSec) } : {});
     }
@@ -150,7 +129,7 @@ export class FakeTwilio {
     };
     if (behaviour?.kind === 'hold') {
       if (behaviour.created) this.messages.push(message);
-      this.#held.push(res);
+      this.hold(res);
       return;
     }
     this.messages.push(message);

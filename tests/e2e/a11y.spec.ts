@@ -59,8 +59,9 @@ async function audit(page: Page, include?: string): Promise<void> {
     nodes: r.nodes.map((n) => `${n.target.join(' ')}: ${[...n.any, ...n.all, ...n.none].map((c) => c.message).join('; ')}`),
   }));
   expect(described).toEqual([]);
-  // Proof the audit saw the UI, not an empty page.
+  // Proof the audit saw the UI, not an empty page; the rules that ran are attached to the report.
   expect(ran).toEqual(expect.arrayContaining(MUST_RUN));
+  await test.info().attach(`axe rules run${include ? ` on ${include}` : ''}`, { body: JSON.stringify([...new Set(ran)].sort(), null, 1), contentType: 'application/json' });
 }
 
 for (const theme of ['dark', 'light'] as const) {
@@ -71,16 +72,14 @@ for (const theme of ['dark', 'light'] as const) {
     });
     const { page, overlay } = await openCrm(context, crm.url());
     await connect(extension, feed);
+    // Alerts and a toast, more than fit: the stack with "+N more".
     await feed.createConversation(chat('Maria Jansen'));
     await feed.createConversation({ scenario: 'transfer', customer: { name: 'Sam Lee' }, comment: 'Billing question', context: { fromAgent: 'Jo Park', reason: 'Needs billing' } });
-    await expect.poll(async () => (await overlay.cards()).length).toBe(2);
-    await page.waitForTimeout(600); // the slide-in: contrast is measured on the settled card
-    await audit(page, OVERLAY);
-
-    // Several cards: the stack with "+N more".
-    for (const name of ['Ana Silva', 'Yusuf Demir', 'Lena Vogel']) await feed.createConversation(chat(name));
-    await expect.poll(async () => (await overlay.cards()).length).toBeGreaterThanOrEqual(3);
-    await page.waitForTimeout(600);
+    for (const name of ['Ana Silva', 'Yusuf Demir']) await feed.createConversation(chat(name));
+    await expect.poll(async () => (await overlay.cards()).length).toBe(3);
+    expect(await overlay.evaluate<string>(`function () { return this.querySelector('button.more')?.textContent ?? ''; }`)).toMatch(/^\+1 more/);
+    expect(new Set((await overlay.cards()).map((c) => c.kind))).toEqual(new Set(['alert', 'toast']));
+    await page.waitForTimeout(600); // the slide-in: contrast is measured on the settled cards
     await audit(page, OVERLAY);
 
     // Reject reasons open on the newest alert.

@@ -174,9 +174,11 @@ test('right-to-left names and messages read right to left inside the left-to-rig
   await expect.poll(() => overlay.cards()).toHaveLength(1);
   const dirs = await overlay.evaluate<Record<string, string>>(`function () {
     const d = (sel) => getComputedStyle(this.querySelector(sel)).direction;
-    return { card: d('.card'), customer: d('.customer'), comment: d('.comment'), actions: d('.actions') };
+    const align = (sel) => getComputedStyle(this.querySelector(sel)).textAlign;
+    return { card: d('.card'), customer: d('.customer'), comment: d('.comment'), actions: d('.actions'), customerAlign: align('.customer'), titleAlign: align('.title') };
   }`);
-  expect(dirs).toEqual({ card: 'ltr', customer: 'rtl', comment: 'rtl', actions: 'ltr' });
+  // Right to left, starting at the right; the card's own words and buttons stay left to right.
+  expect(dirs).toEqual({ card: 'ltr', customer: 'rtl', comment: 'rtl', actions: 'ltr', customerAlign: 'start', titleAlign: 'left' });
   await overlay.screenshot('test-results/screenshots/overlay-rtl.png');
   await overlay.click('button.accept');
   await expect.poll(() => conversationStatus(feed, body.conversation.id)).toBe('active');

@@ -236,6 +236,38 @@ describe('SMS replies through Twilio', () => {
     expect(f.twilio.messages.map((m) => m.body)).toEqual(['First', 'Second']);
   });
 
+  it('answers signed status reports it cannot use clearly, and changes nothing for them', async () => {
+    const f = await fakes();
+    const s = await server(f);
+    const a = await agent(s);
+    const id = await reply(a, await smsConversation(s, a), 'Hello');
+    await statusOf(a, id, 'sent');
+    const report = (fields: Record<string, string>) =>
+      fetch(`${s.httpUrl}/webhooks/sms/status`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': getExpectedTwilioSignature(AUTH_TOKEN, smsStatusUrl(SMS.publicUrl), fields) },
+        body: new URLSearchParams(fields),
+      });
+    const noSid = await report({ MessageStatus: 'delivered' });
+    expect([noSid.status, await noSid.json()]).toEqual([400, { error: { code: 'invalid', message: 'MessageSid is required' } }]);
+    expect((await report({ MessageSid: 'S'.repeat(201), MessageStatus: 'delivered' })).status).toBe(400);
+    // Statuses before "sent", unknown statuses and unknown messages: taken (Twilio would retry otherwise), nothing changes.
+    expect((await report({ MessageSid: f.twilio.messages[0]!.sid, MessageStatus: 'sending' })).status).toBe(204);
+    expect((await report({ MessageSid: f.twilio.messages[0]!.sid, MessageStatus: 'exploded' })).status).toBe(204);
+    expect((await report({ MessageSid: 'SMunknown', MessageStatus: 'delivered' })).status).toBe(204);
+    expect(s.service.store.outbox(id)?.status).toBe('sent');
+    // A GET, or a report signed for another URL, is refused.
+    expect((await fetch(`${s.httpUrl}/webhooks/sms/status`)).status).toBe(405);
+    const elsewhere = { MessageSid: f.twilio.messages[0]!.sid, MessageStatus: 'failed', ErrorCode: '30005' };
+    const wrongUrl = await fetch(`${s.httpUrl}/webhooks/sms/status`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': getExpectedTwilioSignature(AUTH_TOKEN, SMS.publicUrl, elsewhere) },
+      body: new URLSearchParams(elsewhere),
+    });
+    expect(wrongUrl.status).toBe(403);
+    expect(s.service.store.outbox(id)?.status).toBe('sent');
+  });
+
   it('refuses a reply too long for SMS before anything is stored', async () => {
     const f = await fakes();
     const s = await server(f);

@@ -70,7 +70,7 @@ function rawExchange(bytes: Buffer, waitMs = 150): Promise<void> {
 
 const ROUTES = [
   '/', '/healthz', '/chat', '/feed', '/api/queue', '/api/conversations', '/api/conversations/x', '/api/conversations/x/messages',
-  '/api/conversations/x/end', '/api/agents/a1', '/webhooks/sms', '/webhooks/messenger', '/webhooks/messenger?hub.mode=subscribe&hub.verify_token=x&hub.challenge=y',
+  '/api/conversations/x/end', '/api/agents/a1', '/webhooks/sms', '/webhooks/sms/status', '/webhooks/messenger', '/webhooks/messenger?hub.mode=subscribe&hub.verify_token=x&hub.challenge=y',
   '/webchat/conversations', '/webchat/conversations/x/messages', '/webchat/conversations/x/events?token=y', '/webchat/conversations/x/end',
 ];
 const weird = fc.constantFrom('//%5B', 'http://[', '//', '/%', '/%%', '/%ZZ', '/..%2f..%2f', '*', '/\u0000', 'http://127.0.0.1:1/api/queue', '/?a=%E0%A4%A', '//evil.example/api/queue', '/\uFFFF');

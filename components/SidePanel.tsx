@@ -15,28 +15,44 @@ import { ScenarioIcon } from './icons';
 import { scenarioTitle } from './scenario-title';
 
 /**
- * The customer's new messages, said politely, in every session (the agent may
- * be looking at another): "New message from Maria Jansen: …". What was there
- * when the panel opened is not read out.
+ * What the side panel says politely, in every session (the agent may be
+ * looking at another): the customer's new messages ("New message from Maria
+ * Jansen: …"), and a reply that did not reach the customer or that the feed
+ * refused, with why. What was there when a session first showed is not read.
  */
-function useCustomerMessageAnnouncements(sessions: readonly SessionEntry[]): string {
+function usePanelAnnouncements(sessions: readonly SessionEntry[], outgoing: readonly OutgoingMessage[]): string {
   const seen = useRef(new Set<string>());
   const known = useRef(new Set<string>());
+  /** Replies already said to have failed (by message id, or client id while unsent). */
+  const failed = useRef(new Set<string>());
   const said = useSignal('');
   useEffect(() => {
     const fresh: string[] = [];
     for (const session of sessions) {
+      const name = session.conversation.customer.name;
       // A session seen for the first time brings its history: that is not news.
       const isNew = !known.current.has(session.conversationId);
       known.current.add(session.conversationId);
       for (const m of session.transcript) {
-        if (seen.current.has(m.id)) continue;
+        const first = !seen.current.has(m.id);
         seen.current.add(m.id);
-        if (!isNew && m.from === 'customer') fresh.push(t('panel_new_message', session.conversation.customer.name, (m.text || t('attachments')).slice(0, 300)));
+        if (first && !isNew && m.from === 'customer') fresh.push(t('panel_new_message', name, (m.text || t('attachments')).slice(0, 300)));
+        if (m.delivery?.status === 'failed' && !failed.current.has(m.id)) {
+          failed.current.add(m.id);
+          if (!isNew) fresh.push(t('panel_not_delivered', name, m.delivery.error?.text ?? ''));
+        } else if (m.delivery?.status !== 'failed') failed.current.delete(m.id);
+      }
+    }
+    for (const m of outgoing) {
+      if (m.status !== 'failed') failed.current.delete(m.clientMsgId);
+      else if (!failed.current.has(m.clientMsgId)) {
+        failed.current.add(m.clientMsgId);
+        const name = sessions.find((s) => s.conversationId === m.conversationId)?.conversation.customer.name ?? '';
+        fresh.push(t('panel_not_delivered', name, m.error ?? ''));
       }
     }
     if (fresh.length > 0) said.value = fresh.join(' ');
-  }, [sessions]);
+  }, [sessions, outgoing]);
   return said.value;
 }
 
@@ -50,7 +66,7 @@ let movingByKeyboard = false;
 export function SidePanel({ model, now }: { model: SidePanelModel; now: number }) {
   const sessions = model.sessions.value;
   const selected = model.selected.value;
-  const announcement = useCustomerMessageAnnouncements(sessions);
+  const announcement = usePanelAnnouncements(sessions, model.outgoing.value);
   /** The tab list as the ARIA pattern has it: one tab stop, arrows move between tabs, Home and End. */
   const onTabKey = (e: preact.JSX.TargetedKeyboardEvent<HTMLElement>) => {
     const i = sessions.findIndex((s) => s === selected);

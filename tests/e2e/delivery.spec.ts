@@ -102,6 +102,8 @@ providers('an SMS reply typed in the side panel reaches Twilio once; the signed 
   expect(await twilio.callback(twilio.messages[1]!.sid, 'undelivered', '30003')).toBe(204);
   const failed = panel.messages().last();
   await expect(failed.locator('.delivery')).toContainText("Not delivered: Twilio 30003: the customer's phone is unreachable (off, or out of coverage)");
+  // Screen readers hear it too, politely.
+  await expect(panel.page.locator('[data-live=messages]')).toHaveText(`Not delivered to ${CUSTOMER}: Twilio 30003: the customer's phone is unreachable (off, or out of coverage)`);
   await panel.page.screenshot({ path: 'test-results/screenshots/sidepanel-sms-delivery-dark.png' });
   await failed.getByRole('button', { name: 'Retry' }).click();
   await expect(failed.locator('.delivery')).toHaveText('Sent');

@@ -103,7 +103,7 @@ test('a message the feed did not take shows as failed, and Retry delivers it onc
   await feed.server.close();
   await expect.poll(async () => (await extension.diagnostics())?.connection.status).not.toBe('open');
   // The agent is told that customer messages cannot arrive for now.
-  const offline = panel.page.getByRole('status').filter({ hasText: 'Not connected to the conversation feed.' });
+  const offline = panel.page.getByRole('status').filter({ hasText: /^Not connected to the conversation feed\./ });
   await expect(offline).toBeVisible();
   await panel.send('Are you still there?');
   await expect(panel.page.locator('.msg.failed')).toContainText('Not connected to the conversation feed.');

@@ -22,7 +22,7 @@ test.use({ feedOptions: { offerTimeoutSec: 600, rerouteGraceSec: 600 } });
 test('an idle worker stops when the feed is down, wakes on its own, reconnects, and has lost nothing', async ({ feed }) => {
   test.setTimeout(360_000);
   const userDataDir = mkdtempSync(path.join(tmpdir(), 'deskbell-idle-'));
-  const browserProcess = spawn(CHROMIUM, ['--headless=new', ...CHROMIUM_ARGS, `--user-data-dir=${userDataDir}`, '--remote-debugging-port=0', 'about:blank'], { stdio: 'ignore' });
+  const browserProcess = spawn(CHROMIUM, ['--headless=new', ...CHROMIUM_ARGS, `--user-data-dir=${userDataDir}`, '--remote-debugging-port=0', 'about:blank'], { stdio: 'ignore', detached: true });
   try {
     const endpoint = `http://127.0.0.1:${await devToolsPort(userDataDir)}`;
     /** Ids of the worker's DevTools targets: a new id is a new start. */
@@ -73,11 +73,16 @@ test('an idle worker stops when the feed is down, wakes on its own, reconnects, 
     expect((await feed.api('GET', `/api/conversations/${first}`)).body.conversation.status).toBe('offered');
     expect((await feed.api('GET', `/api/conversations/${body.conversation.id}`)).body.conversation.status).toBe('offered');
   } finally {
-    // Chromium writes its profile while it shuts down: remove it only once the process is gone.
+    // Chromium's helper processes write the profile while they shut down: end the whole process
+    // group (the browser was started as its leader), and remove the profile once they are gone.
     const exited = browserProcess.exitCode !== null ? Promise.resolve() : new Promise((resolve) => browserProcess.once('exit', resolve));
-    browserProcess.kill();
+    try {
+      process.kill(-browserProcess.pid!, 'SIGKILL');
+    } catch {
+      browserProcess.kill('SIGKILL');
+    }
     await exited;
-    rmSync(userDataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+    rmSync(userDataDir, { recursive: true, force: true, maxRetries: 20, retryDelay: 250 });
   }
 });
 

@@ -70,11 +70,6 @@ export class Deliverer {
     };
   }
 
-  /** Channels whose replies go out, with what they go through. */
-  get live(): string[] {
-    return Object.values(this.senders).map((s) => s.description);
-  }
-
   start(): void {
     this.#stopped = false;
     this.kick();

@@ -195,6 +195,11 @@ const GRAPH_TRANSIENT = new Set([1, 2, 4, 17, 32, 341, 368, 613, 1200, 80006]);
 /** The metadata a reply carries, echoed back by Messenger: how a reply in doubt is recognised. */
 export const messengerMetadata = (messageId: string) => `deskbell:${messageId}`;
 
+/** The reply an echo's metadata names, if the echo is of one of ours. */
+export function messageIdFromMetadata(metadata: string | undefined): string | undefined {
+  return /^deskbell:([\w-]{1,128})$/.exec(metadata ?? '')?.[1];
+}
+
 export class MessengerSender implements ChannelSender {
   readonly channel = 'facebook' as const;
   readonly description: string;

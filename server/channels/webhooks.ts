@@ -18,7 +18,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as v from 'valibot';
 import { type Media, MAX_MEDIA, MediaSchema, normalizeName } from '../../protocol/feed.ts';
 import type { FeedService } from '../feed-service.ts';
-import { TwilioSmsSender } from './outbound.ts';
+import { messageIdFromMetadata, TwilioSmsSender } from './outbound.ts';
 import { HttpError, readBody, readJson, sendJson, tooMany } from '../http-api.ts';
 import { clientAddress, type Edge } from '../rate-limit.ts';
 import { sameSecret } from '../secrets.ts';
@@ -222,8 +222,8 @@ export function channelRoutes(options: ChannelOptions, edge: Edge) {
           if (!message) continue;
           // Echoes are the page's own messages coming back: ours say which reply they are (one in doubt is then known sent).
           if (message.is_echo) {
-            const ours = /^deskbell:([\w-]{1,128})$/.exec(message.metadata ?? '');
-            if (ours) service.delivery.echo(ours[1]!, message.mid);
+            const ours = messageIdFromMetadata(message.metadata);
+            if (ours) service.delivery.echo(ours, message.mid);
             continue;
           }
           const { media, notes } = splitMedia((message.attachments ?? []).map((a) => ({ url: a.payload?.url, type: a.type })));

@@ -35,7 +35,8 @@ export default defineConfig({
     description: '__MSG_extDescription__',
     default_locale: 'en',
     minimum_chrome_version: '116',
-    permissions: ['storage', 'alarms', 'scripting', 'notifications', 'offscreen'],
+    // cookies: the Salesforce session id of the agent's own Lightning tab (utils/crm/salesforce.ts); no install warning of its own.
+    permissions: ['storage', 'alarms', 'scripting', 'notifications', 'offscreen', 'cookies'],
     host_permissions: [...BUILT_IN_CRM_MATCHES, ...LOCAL_HOSTS],
     // Admin-added CRM sites: asked for one by one, on the admin's click.
     optional_host_permissions: ['https://*/*', 'http://*/*'],

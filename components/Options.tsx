@@ -82,6 +82,15 @@ export function Options({ model, view, diagnostics }: Props) {
           <Field model={model} name="defaultRegion" label="default_region" hint="default_region_hint">
             {(props) => <input {...props} value={d.defaultRegion} maxLength={2} size={4} onInput={(e) => model.set('defaultRegion', e.currentTarget.value.toUpperCase())} />}
           </Field>
+          <Field model={model} name="screenPop" label="screen_pop" hint="screen_pop_hint">
+            {(props) => (
+              <select {...props} value={d.screenPop} onChange={(e) => model.set('screenPop', e.currentTarget.value as typeof d.screenPop)}>
+                <option value="none">{t('screen_pop_none')}</option>
+                <option value="org-tab">{t('screen_pop_org_tab')}</option>
+                <option value="new-tab">{t('screen_pop_new_tab')}</option>
+              </select>
+            )}
+          </Field>
         </Section>
 
         <TemplatesSection model={model} routing={view?.routing} />

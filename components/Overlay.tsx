@@ -8,7 +8,7 @@ import { useEffect, useRef } from 'preact/hooks';
 import { formatClock, secondsLeft, webUrl } from '../utils/format';
 import { t } from '../utils/i18n';
 import type { Announcer, OverlayModel } from '../utils/overlay-model';
-import type { Identification } from '../utils/crm/types';
+import { customerName, type Identification } from '../utils/crm/types';
 import type { CardView } from '../utils/snapshot';
 import { ScenarioIcon } from './icons';
 import { scenarioTitle } from './scenario-title';
@@ -33,7 +33,7 @@ function trusted<E extends Event>(handler: (event: E) => void) {
 }
 
 /** The customer as the card names them: the CRM contact once known, else as the channel gave it. */
-const nameOf = (card: CardView) => (card.identification?.status === 'matched' ? card.identification.contact.name : card.conversation.customer.name);
+const nameOf = (card: CardView) => customerName(card.conversation, card.identification);
 
 /** What the overlay's live region says: each card once on arrival, with the time left to answer an alert. */
 export const overlayAnnouncer: Announcer = {

@@ -4,6 +4,7 @@ import { t } from '../utils/i18n';
 import { PRESENCES, type Presence } from '../protocol/feed';
 import type { BackgroundClient } from '../utils/background-client';
 import { scenarioTitle } from './scenario-title';
+import { customerName } from '../utils/crm/types';
 
 interface Props {
   client: BackgroundClient;
@@ -53,7 +54,7 @@ export function Popup({ client, presence, now, onPresence, onSettings }: Props) 
           <ul>
             {offers.map((o) => (
               <li key={o.id}>
-                <strong>{o.conversation.customer.name}</strong>
+                <strong>{customerName(o.conversation, o.identification)}</strong>
                 <span>
                   {scenarioTitle(o.conversation.scenario)} · {formatClock(o.showUntil - now)}
                 </span>

@@ -6,6 +6,20 @@ import { useSignal, useSignalEffect } from '@preact/signals';
 import { memo } from 'preact/compat';
 import { useEffect, useRef } from 'preact/hooks';
 import type { SessionEntry } from '../utils/state';
+import { CRM_LABELS } from '../utils/crm/api';
+import { customerName, type Identification, type MatchedBy } from '../utils/crm/types';
+
+/** How the summary says why this contact is the customer. */
+const MATCHED_BY: Record<MatchedBy, MessageKey> = {
+  mobile: 'matched_mobile',
+  business: 'matched_business',
+  home: 'matched_home',
+  phone: 'matched_phone',
+  email: 'matched_email',
+  'crm-id': 'matched_crm_id',
+  picked: 'matched_picked',
+  created: 'matched_created',
+};
 import { composerRule } from '../utils/channel-rules';
 import { formatClock, linkify, webUrl } from '../utils/format';
 import { type MessageKey, t } from '../utils/i18n';
@@ -20,7 +34,7 @@ import { scenarioTitle } from './scenario-title';
  * Jansen: …"), and a reply that did not reach the customer or that the feed
  * refused, with why. What was there when a session first showed is not read.
  */
-function usePanelAnnouncements(sessions: readonly SessionEntry[], outgoing: readonly OutgoingMessage[]): string {
+function usePanelAnnouncements(sessions: readonly SessionEntry[], outgoing: readonly OutgoingMessage[], nameOf: (s: SessionEntry) => string): string {
   const seen = useRef(new Set<string>());
   const known = useRef(new Set<string>());
   /** Replies already said to have failed (by message id, or client id while unsent). */
@@ -29,7 +43,7 @@ function usePanelAnnouncements(sessions: readonly SessionEntry[], outgoing: read
   useEffect(() => {
     const fresh: string[] = [];
     for (const session of sessions) {
-      const name = session.conversation.customer.name;
+      const name = nameOf(session);
       // A session seen for the first time brings its history: that is not news.
       const isNew = !known.current.has(session.conversationId);
       known.current.add(session.conversationId);
@@ -47,7 +61,8 @@ function usePanelAnnouncements(sessions: readonly SessionEntry[], outgoing: read
       if (m.status !== 'failed') failed.current.delete(m.clientMsgId);
       else if (!failed.current.has(m.clientMsgId)) {
         failed.current.add(m.clientMsgId);
-        const name = sessions.find((s) => s.conversationId === m.conversationId)?.conversation.customer.name ?? '';
+        const session = sessions.find((s) => s.conversationId === m.conversationId);
+        const name = session ? nameOf(session) : '';
         fresh.push(t('panel_not_delivered', name, m.error ?? ''));
       }
     }
@@ -66,7 +81,7 @@ let movingByKeyboard = false;
 export function SidePanel({ model, now }: { model: SidePanelModel; now: number }) {
   const sessions = model.sessions.value;
   const selected = model.selected.value;
-  const announcement = usePanelAnnouncements(sessions, model.outgoing.value);
+  const announcement = usePanelAnnouncements(sessions, model.outgoing.value, (s) => customerName(s.conversation, model.identification(s.conversationId)));
   /** The tab list as the ARIA pattern has it: one tab stop, arrows move between tabs, Home and End. */
   const onTabKey = (e: preact.JSX.TargetedKeyboardEvent<HTMLElement>) => {
     const i = sessions.findIndex((s) => s === selected);
@@ -108,7 +123,7 @@ export function SidePanel({ model, now }: { model: SidePanelModel; now: number }
             onClick={() => model.select(s.conversationId)}
           >
             <ScenarioIcon scenario={s.conversation.scenario} />
-            <span dir="auto">{s.conversation.customer.name}</span>
+            <span dir="auto">{customerName(s.conversation, model.identification(s.conversationId))}</span>
           </button>
         ))}
       </nav>
@@ -136,6 +151,7 @@ function Session({ session, model, now }: { session: SessionEntry; model: SidePa
       {session.endedBy ? (
         <footer class="ended-bar" role="status">
           <span>{t(session.endedBy === 'customer' ? 'ended_by_customer' : session.endedBy === 'agent' ? 'ended_by_agent' : 'ended_by_system')}</span>
+          <WriteBackLine conversationId={session.conversationId} model={model} />
           <button type="button" class="secondary" onClick={() => void model.close(session.conversationId)}>
             {t('close_session')}
           </button>
@@ -157,6 +173,12 @@ function Summary({ session, now, model }: { session: SessionEntry; now: number; 
   if (c.customer.phone) rows.push(['field_phone', <a href={`tel:${c.customer.phone.replace(/[^\d+]/g, '')}`}>{c.customer.phone}</a>]);
   const email = contact?.email ?? c.customer.email;
   if (email) rows.push(['field_email', <a href={`mailto:${email}`}>{email}</a>]);
+  const details = ident?.status === 'matched' ? ident.details : undefined;
+  if (details?.jobTitle) rows.push(['field_job_title', details.jobTitle]);
+  if (details?.account) {
+    const url = webUrl(details.account.url);
+    rows.push(['field_account', url ? <a href={url} target="_blank" rel="noopener noreferrer">{details.account.name}</a> : details.account.name]);
+  }
   rows.push(['field_channel', t(`channel_${c.channel}`)]);
   if (c.queue) rows.push(['field_queue', c.queue]);
   rows.push(['field_waited', formatClock(session.acceptedAt + model.skewMs() - c.waitingSince)]);
@@ -171,11 +193,11 @@ function Summary({ session, now, model }: { session: SessionEntry; now: number; 
         </span>
         <div>
           <h1 class="name" dir="auto">
-            {contact?.name ?? c.customer.name}
+            {customerName(c, ident)}
           </h1>
           <p class="identified">
-            {contact
-              ? t(ident?.status === 'matched' && ident.picked ? 'identified_picked' : 'identified_phone')
+            {ident?.status === 'matched'
+              ? t(MATCHED_BY[ident.contact.matchedBy ?? 'phone'], CRM_LABELS[ident.org.crm])
               : c.customer.crmId
                 ? t('identified_crm')
                 : t('identified_channel', t(`channel_${c.channel}`))}
@@ -193,15 +215,17 @@ function Summary({ session, now, model }: { session: SessionEntry; now: number; 
       </div>
       {ident?.status === 'pending' && <p class="ident-note">{t('ident_pending')}</p>}
       {ident && 'message' in ident && <p class="ident-note problem">{ident.message}</p>}
+      {ident?.status === 'matched' && !ident.details && !ident.detailsError && <p class="ident-note">{t('details_loading')}</p>}
+      {ident?.status === 'matched' && ident.detailsError && <p class="ident-note problem">{ident.detailsError}</p>}
       {ident?.status === 'ambiguous' && (
-        <div class="choose" role="group" aria-label={t('ident_choose')}>
-          <p>{t('ident_choose')}</p>
+        <div class="choose" role="group" aria-label={ident.searched ? t('search_results', ident.searched) : t('ident_choose')}>
+          <p>{ident.searched ? t('search_results', ident.searched) : t('ident_choose')}</p>
           <ul>
             {ident.candidates.map((candidate) => (
               <li key={candidate.id}>
                 <span>
                   <strong>{candidate.name}</strong>
-                  {candidate.email && <span class="muted"> · {candidate.email}</span>}
+                  {(candidate.phone || candidate.email) && <span class="muted"> · {candidate.phone ?? candidate.email}</span>}
                 </span>
                 <button type="button" onClick={() => void model.pick(c.id, candidate.id)} aria-label={`${t('ident_this_one')}: ${candidate.name}`}>
                   {t('ident_this_one')}
@@ -211,6 +235,8 @@ function Summary({ session, now, model }: { session: SessionEntry; now: number; 
           </ul>
         </div>
       )}
+      {/* Only where a CRM answered: with no CRM open, or one that failed, there is nothing to search. */}
+      {ident && ident.status !== 'matched' && 'org' in ident && ident.org && <FindContact session={session} ident={ident} model={model} />}
       {c.comment && (
         <p class="comment" dir="auto">
           {c.comment}
@@ -224,6 +250,7 @@ function Summary({ session, now, model }: { session: SessionEntry; now: number; 
           </div>
         ))}
       </dl>
+      {details && <CrmRecords details={details} />}
       {c.context?.botTranscript && c.context.botTranscript.length > 0 && (
         <details class="bot">
           <summary>{t('bot_transcript', c.context.botTranscript.length)}</summary>
@@ -238,6 +265,118 @@ function Summary({ session, now, model }: { session: SessionEntry; now: number; 
       )}
     </header>
   );
+}
+
+/** The contact's recent cases and open activities, from the CRM. */
+function CrmRecords({ details }: { details: NonNullable<Extract<Identification, { status: 'matched' }>['details']> }) {
+  return (
+    <div class="crm-records">
+      <section aria-labelledby="cases-title">
+        <h2 id="cases-title">{t('recent_cases')}</h2>
+        {details.cases.length === 0 ? (
+          <p class="muted">{t('no_cases')}</p>
+        ) : (
+          <ul class="cases">
+            {details.cases.map((item) => {
+              const url = webUrl(item.url);
+              const title = `${item.number ? `${item.number} · ` : ''}${item.title}`;
+              return (
+                <li key={item.id}>
+                  {url ? (
+                    <a href={url} target="_blank" rel="noopener noreferrer" dir="auto">
+                      {title}
+                    </a>
+                  ) : (
+                    <span dir="auto">{title}</span>
+                  )}
+                  <span class="status">{item.status}</span>
+                </li>
+              );
+            })}
+          </ul>
+        )}
+      </section>
+      {details.activities.length > 0 && (
+        <section aria-labelledby="activities-title">
+          <h2 id="activities-title">{t('open_activities')}</h2>
+          <ul class="activities">
+            {details.activities.map((a) => (
+              <li key={a.id}>
+                <span dir="auto">{a.subject}</span>
+                {(a.kind || a.due) && <span class="status">{[a.kind, a.due?.slice(0, 10)].filter(Boolean).join(' · ')}</span>}
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+    </div>
+  );
+}
+
+/** No contact, several, or a failed lookup: the agent searches by name or creates the contact. */
+function FindContact({ session, ident, model }: { session: SessionEntry; ident: Identification; model: SidePanelModel }) {
+  const c = session.conversation;
+  const query = useSignal('');
+  const name = useSignal(c.customer.phone && c.customer.name === c.customer.phone ? '' : c.customer.name);
+  const busy = useSignal(false);
+  const label = 'org' in ident && ident.org ? CRM_LABELS[ident.org.crm] : 'CRM';
+  const run = async (work: () => Promise<boolean>, after?: () => void) => {
+    busy.value = true;
+    if (await work()) after?.();
+    busy.value = false;
+  };
+  return (
+    <details class="find-contact" open={ident.status !== 'ambiguous' || !!ident.searched}>
+      <summary>{t('find_contact')}</summary>
+      <form
+        class="search"
+        role="search"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void run(() => model.search(c.id, query.value));
+        }}
+      >
+        <label>
+          {t('search_label', label)}
+          <input value={query.value} onInput={(e) => (query.value = e.currentTarget.value)} minLength={2} maxLength={100} required />
+        </label>
+        <button type="submit" class="secondary" disabled={busy.value}>
+          {t('search')}
+        </button>
+      </form>
+      <form
+        class="create"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void run(() => model.createContact(c.id, name.value));
+        }}
+      >
+        <label>
+          {t('create_contact_name')}
+          <input value={name.value} onInput={(e) => (name.value = e.currentTarget.value)} maxLength={160} required autoComplete="off" />
+        </label>
+        <button type="submit" class="secondary" disabled={busy.value}>
+          {t('create_contact')}
+        </button>
+      </form>
+    </details>
+  );
+}
+
+/** How far the ended conversation got on its way to the contact's CRM timeline. */
+function WriteBackLine({ conversationId, model }: { conversationId: string; model: SidePanelModel }) {
+  const job = model.writeBack(conversationId);
+  if (!job) return null;
+  const crm = CRM_LABELS[job.crm];
+  const text =
+    job.status === 'done'
+      ? t('write_back_done', crm)
+      : job.status === 'failed'
+        ? t('write_back_failed', crm, job.error ?? '')
+        : job.error
+          ? t('write_back_retrying', crm, job.error, new Date(job.nextAt).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' }))
+          : t('write_back_pending', crm);
+  return <span class={`write-back ${job.status}${job.error ? ' problem' : ''}`}>{text}</span>;
 }
 
 /** One message; memoised so a new message does not re-render thousands of old ones. */
@@ -328,7 +467,7 @@ function Transcript({ session, outgoing, model }: { session: SessionEntry; outgo
       }}
     >
       {session.transcript.map((m) => (
-        <MessageRow key={m.id} message={m} customer={session.conversation.customer.name} model={model} />
+        <MessageRow key={m.id} message={m} customer={customerName(session.conversation, model.identification(session.conversationId))} model={model} />
       ))}
       {outgoing.map((m) => (
         <li key={m.clientMsgId} class={`msg from-agent pending ${m.status}`} data-client-msg-id={m.clientMsgId}>
@@ -382,7 +521,7 @@ function Composer({ session, model, now }: { session: SessionEntry; model: SideP
       <textarea
         ref={input}
         rows={2}
-        aria-label={t('message_label', session.conversation.customer.name)}
+        aria-label={t('message_label', customerName(session.conversation, model.identification(session.conversationId)))}
         aria-describedby={rule.kind === 'none' ? undefined : ruleId}
         placeholder={t('message_placeholder')}
         disabled={closed}

@@ -6,7 +6,8 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { orgContact, startDynamicsOrg } from '../demo/dynamics-org.ts';
+import { FakeDataverse } from '../demo/fake-crm/dataverse.ts';
+import { generateSeed } from '../demo/fake-crm/seed.ts';
 import { startFeedServer } from '../server/feed-server.ts';
 import { DEMO_AGENT, DEMO_API_KEY } from '../server/demo-agent.ts';
 import { runSimulator } from '../server/simulator.ts';
@@ -39,17 +40,27 @@ const feed = await startFeedServer({
 const controller = new AbortController();
 void runSimulator({ apiUrl: feed.httpUrl, apiKey: DEMO_API_KEY, everySec: 15, signal: controller.signal });
 
-// The demo CRM: a Dynamics 365 look-alike whose contacts are the simulator's
-// customers, phones typed by hand, so SMS offers get linked to them.
-const crm = await startDynamicsOrg(
-  [
-    orgContact('Maria Jansen', '06-1234 5678', 'maria.jansen@example.nl', { company: 'Jansen Bakkerij', jobtitle: 'Owner' }),
-    orgContact('Tom Becker', '0049 151 23456789', 'tom.becker@example.de', { company: 'Becker GmbH', jobtitle: 'Buyer' }),
-    orgContact('Aisha Khan', '+44 7700 900 123', 'aisha.khan@example.co.uk', { company: 'Khan & Co', jobtitle: 'Director' }),
-    orgContact('Lucas Martin', '+33 6 12 34 56 78', 'lucas.martin@example.fr', { company: 'Martin SARL' }),
-    orgContact('Sofia Rossi', '+39 312 345 6789', 'sofia.rossi@example.it', { company: 'Rossi Srl' }),
-    orgContact('Daniel Kim', '+1 (415) 555-0134', 'daniel.kim@example.com', { company: 'Kim Labs' }),
-  ],
+// The demo CRM: a Dynamics 365 look-alike whose contacts include the
+// simulator's customers, phones typed by hand among 2,000 others, so SMS
+// offers get linked to them (with accounts and cases in the side panel).
+const crm = await FakeDataverse.start(
+  generateSeed({
+    customers: [
+      { first: 'Maria', last: 'Jansen', mobile: '06-1234 5678', email: 'maria.jansen@example.nl', title: 'Owner', account: 'bakery', cases: [{ number: 'CAS-0199', title: 'Double charge on invoice', state: 'active', createdOn: '2026-11-20T10:00:00Z' }], tasks: ['Call back about the refund'] },
+      { first: 'Tom', last: 'Becker', business: '+49 151 23456789', email: 'tom.becker@example.de', title: 'Buyer', account: 'becker' },
+      { first: 'Aisha', last: 'Khan', mobile: '+44 7700 900 123', email: 'aisha.khan@example.co.uk', title: 'Director' },
+      { first: 'Lucas', last: 'Martin', mobile: '+33 6 12 34 56 78', email: 'lucas.martin@example.fr' },
+      { first: 'Sofia', last: 'Rossi', mobile: '+39 312 345 6789', email: 'sofia.rossi@example.it' },
+      { first: 'Daniel', last: 'Kim', business: '+1 (415) 555-0134', email: 'daniel.kim@example.com' },
+    ],
+    accounts: [
+      { key: 'bakery', name: 'Jansen Bakkerij', phone: '020 123 4567' },
+      { key: 'becker', name: 'Becker GmbH' },
+    ],
+    total: 2000,
+    crowdTail: '5678',
+    crowd: 300,
+  }),
   CRM_PORT,
 );
 const crmUrl = crm.orgUrl;

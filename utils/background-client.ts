@@ -16,6 +16,8 @@ export interface BackgroundClient {
   endConversation(conversationId: string): Promise<CommandResult>;
   closeSession(conversationId: string): Promise<CommandResult>;
   pickContact(conversationId: string, contactId: string): Promise<CommandResult>;
+  searchContacts(conversationId: string, text: string): Promise<CommandResult>;
+  createContact(conversationId: string, name: string): Promise<CommandResult>;
 }
 
 /** Turns a failed message into a result the UI can show. */
@@ -43,5 +45,7 @@ export function connectBackground(): BackgroundClient {
     endConversation: (conversationId) => safely(() => sendMessage('endConversation', { conversationId })),
     closeSession: (conversationId) => safely(() => sendMessage('closeSession', { conversationId })),
     pickContact: (conversationId, contactId) => safely(() => sendMessage('pickContact', { conversationId, contactId })),
+    searchContacts: (conversationId, text) => safely(() => sendMessage('searchContacts', { conversationId, text })),
+    createContact: (conversationId, name) => safely(() => sendMessage('createContact', { conversationId, name })),
   };
 }

@@ -5,7 +5,7 @@
  * validates each with the schemas below before acting.
  */
 import { defineExtensionMessaging } from '@webext-core/messaging';
-import type { PageLookup } from './crm/dynamics365';
+import type { CrmRequest, CrmResponse } from './crm/api';
 
 export type CommandResult = { ok: true } | { ok: false; error: string };
 
@@ -26,8 +26,12 @@ export interface ProtocolMap {
   closeSession(data: { conversationId: string }): CommandResult;
   /** The agent chose which of several CRM contacts the customer is. */
   pickContact(data: { conversationId: string; contactId: string }): CommandResult;
-  /** Worker → the content script in a Dynamics 365 tab: look contacts up on the org's Web API. */
-  findContacts(data: { tails: string[] }): PageLookup;
+  /** Looks contacts up by name in the conversation's CRM; the results become candidates to pick from. */
+  searchContacts(data: { conversationId: string; text: string }): CommandResult;
+  /** Creates a CRM contact for the customer (their number and address prefilled) and links it. */
+  createContact(data: { conversationId: string; name: string }): CommandResult;
+  /** Worker → the content script in a Dynamics 365 tab: one request to the org's Web API with the agent's session. */
+  crmRequest(data: CrmRequest): CrmResponse | { error: string };
   /** Opens the side panel on a conversation that is the agent's: a toast selected, or Open. */
   openSession(data: { conversationId: string }): CommandResult;
   /** The agent closed a toast: it leaves every tab. */

@@ -17,6 +17,9 @@ declare const __DESKBELL_DEFAULT_CRM_SITES__: string[];
 export const LANGUAGES = ['auto', 'en', 'nl'] as const;
 export type Language = (typeof LANGUAGES)[number];
 export const THEMES = ['dark', 'light', 'system'] as const;
+/** What Accept does with the customer's CRM record: nothing, open it in the CRM tab, or in a new tab. */
+export const SCREEN_POPS = ['none', 'org-tab', 'new-tab'] as const;
+export type ScreenPop = (typeof SCREEN_POPS)[number];
 
 /** A Chrome match pattern for http(s) pages: scheme://host/path, host may start with "*.". */
 const MATCH_PATTERN = /^(https?|\*):\/\/(\*|(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*|\[[0-9a-f:]+\])(:\d+)?\/.*$/i;
@@ -48,6 +51,7 @@ export const SettingsSchema = v.object({
   language: v.picklist(LANGUAGES, () => t('val_language')),
   /** Where a phone number without a country code is taken to be (ISO 3166 code). */
   defaultRegion: v.pipe(v.string(), v.regex(/^[A-Z]{2}$/, () => t('val_region'))),
+  screenPop: v.picklist(SCREEN_POPS, () => t('val_screen_pop')),
   templates: v.object(Object.fromEntries(SCENARIOS.map((s) => [s, v.optional(TemplateOverride)])) as Record<(typeof SCENARIOS)[number], v.OptionalSchema<typeof TemplateOverride, undefined>>),
 });
 export type Settings = v.InferOutput<typeof SettingsSchema>;
@@ -61,6 +65,7 @@ export const DEFAULT_SETTINGS: Settings = {
   theme: 'system',
   language: 'auto',
   defaultRegion: 'NL',
+  screenPop: 'none',
   templates: {},
 };
 
@@ -89,6 +94,7 @@ export const POLICY_NAMES: Record<SettingKey, string> = {
   theme: 'Theme',
   language: 'Language',
   defaultRegion: 'DefaultRegion',
+  screenPop: 'ScreenPop',
   templates: 'Templates',
 };
 

@@ -26,9 +26,11 @@ function fakeClient(result: () => CommandResult = () => ({ ok: true })) {
     endConversation: async () => ({ ok: true }),
     closeSession: async () => ({ ok: true }),
     pickContact: async () => ({ ok: true }),
+    searchContacts: async () => ({ ok: true }),
+    createContact: async () => ({ ok: true }),
   };
   const show = (sessions: SessionEntry[], focus?: PageSnapshot['focus']) =>
-    (view.value = { theme: 'dark', cards: [], sessionDetails: sessions, connection: null, sitesMissingPermission: [], identifications: {}, skewMs: 0, pendingOffers: 0, ...(focus ? { focus } : {}) });
+    (view.value = { theme: 'dark', cards: [], sessionDetails: sessions, connection: null, sitesMissingPermission: [], identifications: {}, writeBacks: {}, skewMs: 0, pendingOffers: 0, ...(focus ? { focus } : {}) });
   return { client, sent, show };
 }
 

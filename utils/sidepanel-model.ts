@@ -86,9 +86,21 @@ export function createSidePanelModel(client: BackgroundClient, options: { now?: 
     offline: computed(() => isOffline(client.view.value?.connection)),
     /** The feed's clock minus the local one, for times the feed gave (waitingSince). */
     skewMs: () => client.view.value?.skewMs ?? 0,
+    writeBack: (conversationId: string) => client.view.value?.writeBacks?.[conversationId],
     async pick(conversationId: string, contactId: string): Promise<void> {
       const result = await client.pickContact(conversationId, contactId);
       notice.value = result.ok ? null : result.error;
+    },
+    /** Searches the CRM by name; the results replace the candidates. False (with the reason in `notice`) when nothing came of it. */
+    async search(conversationId: string, text: string): Promise<boolean> {
+      const result = await client.searchContacts(conversationId, text);
+      notice.value = result.ok ? null : result.error;
+      return result.ok;
+    },
+    async createContact(conversationId: string, name: string): Promise<boolean> {
+      const result = await client.createContact(conversationId, name);
+      notice.value = result.ok ? null : result.error;
+      return result.ok;
     },
     drafts,
     outgoing,

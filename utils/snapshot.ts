@@ -1,5 +1,5 @@
 /** What the worker pushes to overlays and pages: the view of the state, nothing secret. */
-import type { Identification } from './crm/types';
+import type { CrmId, Identification } from './crm/types';
 import type { ConnectionState } from './connection';
 import type { SessionEntry } from './state';
 import type { Conversation } from '../protocol/feed';
@@ -42,6 +42,8 @@ export interface StateSnapshot {
 export interface PageSnapshot extends StateSnapshot {
   sessionDetails: SessionEntry[];
   identifications: Record<string, Identification>;
+  /** How far each ended conversation got on its way to the contact's CRM timeline (no transcripts). */
+  writeBacks: Record<string, WriteBackView>;
   connection: ConnectionState | null;
   /** CRM sites in the settings that lack their host permission. */
   sitesMissingPermission: string[];
@@ -52,4 +54,12 @@ export interface PageSnapshot extends StateSnapshot {
   capacity?: number;
   /** The session the agent last asked to see. */
   focus?: { conversationId: string; at: number };
+}
+
+export interface WriteBackView {
+  crm: CrmId;
+  status: 'pending' | 'done' | 'failed';
+  attempts: number;
+  nextAt: number;
+  error?: string;
 }

@@ -2,7 +2,8 @@
  * What the worker knows about offers, toasts and sessions, as data: the
  * worker changes it (entrypoints/background/feed-state.ts), views read it.
  */
-import type { Identification } from './crm/types';
+import type { CrmOrg, Identification } from './crm/types';
+import type { ConversationRecord } from './crm/api';
 import type { Presentation } from './presentation';
 import type { Conversation, Message, Routing } from '../protocol/feed';
 
@@ -71,6 +72,21 @@ export interface FeedState {
   capacity?: number;
   /** The session the agent last asked to see (a toast or Open): the side panel shows it. */
   focus?: { conversationId: string; at: number };
+  /** Ended conversations being written to their contact's CRM timeline, by conversation id. */
+  writeBacks?: Record<string, WriteBack>;
+}
+
+/** One ended conversation on its way to the contact's CRM timeline. */
+export interface WriteBack {
+  org: CrmOrg;
+  contactId: string;
+  record: ConversationRecord;
+  /** Attempts started (counted before each, so one cut short by a restart is known to be in doubt). */
+  attempts: number;
+  nextAt: number;
+  status: 'pending' | 'done' | 'failed';
+  /** Why the last attempt failed. */
+  error?: string;
 }
 
 export const EMPTY_STATE: FeedState = { offers: {}, notices: {}, sessions: {}, skewMs: 0, identifications: {} };

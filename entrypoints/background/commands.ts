@@ -11,6 +11,8 @@ export const RejectCommand = v.object({ offerId: Id, reason: v.optional(v.pipe(v
 export const ConversationCommand = v.object({ conversationId: Id });
 export const DeliveryCommand = v.object({ conversationId: Id, messageId: Id });
 export const PickContactCommand = v.object({ conversationId: Id, contactId: Id });
+export const SearchContactsCommand = v.object({ conversationId: Id, text: v.pipe(v.string(), v.trim(), v.minLength(2, 'Type at least two letters of the name.'), v.maxLength(100)) });
+export const CreateContactCommand = v.object({ conversationId: Id, name: v.pipe(v.string(), v.trim(), v.minLength(1, 'The contact needs a name.'), v.maxLength(160)) });
 export const ChatMessageCommand = v.object({
   conversationId: Id,
   clientMsgId: Id,

@@ -267,7 +267,7 @@ export function pickContact(state: FeedState, conversationId: string, contactId:
   if (current?.status !== 'ambiguous') return state;
   const contact = current.candidates.find((c) => c.id === contactId);
   if (!contact) return state;
-  return setIdentification(state, conversationId, { status: 'matched', phone: current.phone, contact, picked: true });
+  return setIdentification(state, conversationId, { status: 'matched', ...(current.phone ? { phone: current.phone } : {}), org: current.org, contact: { ...contact, matchedBy: 'picked' }, picked: true });
 }
 
 /** The earliest deadline of a pending offer or an open toast, for the next timer. */

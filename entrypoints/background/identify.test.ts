@@ -1,57 +1,100 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Conversation } from '../../protocol/feed';
-import { identifyCustomer, type IdentifyDeps } from './identify';
+import { FakeDataverse } from '../../demo/fake-crm/dataverse';
+import { generateSeed } from '../../demo/fake-crm/seed';
+import { CrmApi, type CrmTransport } from '../../utils/crm/api';
+import type { CrmOrg } from '../../utils/crm/types';
+import { fetchDetails, identifyCustomer, type IdentifyDeps } from './identify';
 
-const sms = (phone: string): Conversation => ({
+const conversation = (customer: Conversation['customer'], channel: Conversation['channel'] = 'sms'): Conversation => ({
   id: 'c1',
-  scenario: 'sms',
-  channel: 'sms',
-  customer: { name: phone, phone },
+  scenario: channel === 'sms' ? 'sms' : 'chat',
+  channel,
+  customer,
   comment: 'Hi',
   waitingSince: 0,
   status: 'offered',
 });
+const sms = (phone: string) => conversation({ name: phone, phone });
 
-const contact = (id: number, fullname: string, mobilephone: string) => ({
-  contactid: `00000000-0000-4000-8000-${String(id).padStart(12, '0')}`,
-  fullname,
-  mobilephone,
-});
-
-function deps(value: unknown[], over: Partial<IdentifyDeps> = {}): IdentifyDeps {
-  return {
-    region: 'NL',
-    findOrgTabs: async () => [7],
-    askTab: async () => ({ ok: true, origin: 'https://org.crm4.dynamics.com', body: { value } }),
-    ...over,
+let fake: FakeDataverse;
+let org: CrmOrg;
+let transport: CrmTransport;
+beforeAll(async () => {
+  fake = await FakeDataverse.start(
+    generateSeed({
+      customers: [
+        { first: 'Maria', last: 'Jansen', mobile: '(06) 1234-5678', email: 'maria@example.nl' },
+        { first: 'M.', last: 'Jansen', home: '0031 6 12345678' },
+        { first: 'Tom', last: 'Becker', business: '+49 151 23456789', email: 'tom@example.de' },
+      ],
+      total: 300,
+      crowdTail: '5678',
+      crowd: 50,
+    }),
+  );
+  org = { crm: 'dynamics365', origin: fake.origin };
+  const cookie = (await fetch(fake.orgUrl)).headers.get('set-cookie')!.split(';')[0]!;
+  transport = async (r) => {
+    const res = await fetch(fake.origin + r.path, { method: r.method, headers: { cookie, ...r.headers } });
+    const retryAfter = Number(res.headers.get('Retry-After'));
+    return { status: res.status, body: await res.json(), ...(retryAfter ? { retryAfter } : {}) };
   };
-}
+});
+afterAll(() => fake.close());
+
+const deps = (over: Partial<IdentifyDeps> = {}): IdentifyDeps => ({ region: 'NL', findOrgs: async () => [org], api: (o) => new CrmApi(o, transport), ...over });
 
 describe('identifyCustomer', () => {
-  it('links the contact whose mobile phone is the same number, however it was typed', async () => {
-    const result = await identifyCustomer(sms('+31 6 12345678'), deps([contact(1, 'Maria Jansen', '(06) 1234-5678'), contact(2, 'Other', '06 9999 5678')]));
-    expect(result).toMatchObject({ status: 'matched', contact: { name: 'Maria Jansen', recordUrl: expect.stringContaining('etn=contact&id=00000000-0000-4000-8000-000000000001') } });
+  it('links the contact whose phone is the same number, however it was typed, and says which field matched', async () => {
+    expect(await identifyCustomer(sms('+49 151 23456789'), deps())).toMatchObject({ status: 'matched', org, contact: { name: 'Tom Becker', matchedBy: 'business' } });
   });
 
   it('lets the agent pick when several contacts share the number', async () => {
-    const result = await identifyCustomer(sms('0612345678'), deps([contact(1, 'Maria Jansen', '+31612345678'), contact(2, 'M. Jansen', '0031 6 12345678')]));
-    expect(result).toMatchObject({ status: 'ambiguous', candidates: [{ name: 'Maria Jansen' }, { name: 'M. Jansen' }] });
+    const result = await identifyCustomer(sms('0612345678'), deps());
+    expect(result).toMatchObject({ status: 'ambiguous', org });
+    expect(result.status === 'ambiguous' && result.candidates.map((c) => c.name).sort()).toEqual(['M. Jansen', 'Maria Jansen']);
   });
 
-  it('says so when nothing matches, the number is unreadable, no org is open, or the CRM is slow or broken', async () => {
-    expect(await identifyCustomer(sms('0612345678'), deps([contact(1, 'X', '0698765678')]))).toMatchObject({ status: 'none' });
-    expect(await identifyCustomer(sms('call me'), deps([]))).toMatchObject({ status: 'unreadable' });
-    expect(await identifyCustomer(sms('0612345678'), deps([], { findOrgTabs: async () => [] }))).toMatchObject({ status: 'unavailable' });
-    const slow = deps([], { budgetMs: 50, askTab: () => new Promise(() => {}) });
+  it('looks chat customers up by email, and a CRM id from the channel by id', async () => {
+    expect(await identifyCustomer(conversation({ name: 'maria', email: 'Maria@Example.nl' }, 'chat'), deps())).toMatchObject({ status: 'matched', contact: { name: 'Maria Jansen', matchedBy: 'email' } });
+    const id = String(fake.contact('Tom Becker').contactid);
+    expect(await identifyCustomer(conversation({ name: 'T', crmId: id }, 'chat'), deps())).toMatchObject({ status: 'matched', contact: { name: 'Tom Becker', matchedBy: 'crm-id' } });
+  });
+
+  it('says so when nothing matches, the number is unreadable, no org is open, or the CRM is slow, signed out or broken', async () => {
+    expect(await identifyCustomer(sms('0611112222'), deps())).toMatchObject({ status: 'none', message: expect.stringContaining('+31611112222') });
+    expect(await identifyCustomer(sms('call me'), deps())).toMatchObject({ status: 'unreadable' });
+    expect(await identifyCustomer(sms('0612345678'), deps({ findOrgs: async () => [] }))).toMatchObject({ status: 'unavailable' });
+    const slow = deps({ budgetMs: 50, api: (o) => new CrmApi(o, () => new Promise(() => {})) });
     expect(await identifyCustomer(sms('0612345678'), slow)).toMatchObject({ status: 'failed', message: expect.stringContaining('within') });
-    const broken = deps([], { askTab: async () => ({ ok: false, error: 'Dynamics 365 answered 401 Unauthorized' }) });
-    expect(await identifyCustomer(sms('0612345678'), broken)).toMatchObject({ status: 'failed', message: 'Dynamics 365 answered 401 Unauthorized' });
-    const odd = deps([], { askTab: async () => ({ ok: true, origin: 'x', body: '<html>' }) });
-    expect(await identifyCustomer(sms('0612345678'), odd)).toMatchObject({ status: 'failed', message: expect.stringContaining('unexpected shape') });
+    fake.failNext({ kind: 'signin' });
+    expect(await identifyCustomer(sms('0612345678'), deps())).toMatchObject({ status: 'failed', message: expect.stringContaining('Sign in to your Dynamics 365 tab') });
+    fake.failNext({ kind: '500' });
+    expect(await identifyCustomer(sms('0612345678'), deps())).toMatchObject({ status: 'failed', message: expect.stringContaining('500') });
   });
 
-  it('uses the channel customer when there is no number or the channel knows the CRM id', async () => {
-    expect(await identifyCustomer({ ...sms('x'), customer: { name: 'Maria' } }, deps([]))).toEqual({ status: 'channel' });
-    expect(await identifyCustomer({ ...sms('0612345678'), customer: { name: 'Maria', phone: '0612345678', crmId: 'abc' } }, deps([]))).toEqual({ status: 'channel' });
+  it('asks the next open org when the first fails', async () => {
+    const dead: CrmOrg = { crm: 'salesforce', origin: 'http://127.0.0.1:9' };
+    const result = await identifyCustomer(sms('+49 151 23456789'), deps({ findOrgs: async () => [dead, org], api: (o) => new CrmApi(o, o === dead ? async () => ({ status: 401, body: null }) : transport) }));
+    expect(result).toMatchObject({ status: 'matched', org });
+  });
+
+  it('asks the next open org when the first knows nobody by that number', async () => {
+    const other: CrmOrg = { crm: 'dynamics365', origin: 'https://other.crm4.dynamics.com' };
+    const empty: CrmTransport = async () => ({ status: 200, body: { value: [] } });
+    const result = await identifyCustomer(sms('+49 151 23456789'), deps({ findOrgs: async () => [other, org], api: (o) => new CrmApi(o, o === other ? empty : transport) }));
+    expect(result).toMatchObject({ status: 'matched', org, contact: { name: 'Tom Becker' } });
+  });
+
+  it('uses the channel customer when there is nothing to look up by', async () => {
+    expect(await identifyCustomer(conversation({ name: 'Maria' }), deps())).toEqual({ status: 'channel' });
+  });
+
+  it('fetches the details of a match, or says why not', async () => {
+    const id = String(fake.contact('Tom Becker').contactid);
+    expect(await fetchDetails(org, id, deps())).toEqual({ details: { cases: [], activities: [] } });
+    fake.failNext({ kind: 'throttle', retryAfterS: 30 });
+    expect(await fetchDetails(org, id, deps())).toEqual({ detailsError: expect.stringContaining('30 s') });
   });
 });

@@ -5,7 +5,7 @@
 import { browser, type Browser } from 'wxt/browser';
 import { defineBackground } from 'wxt/utils/define-background';
 import { pendingOffers } from './feed-state';
-import { onMessage, sendMessage } from '../../utils/messages';
+import { onMessage } from '../../utils/messages';
 import { OFFSCREEN_PORT, PAGE_PORT, STATE_PORT } from '../../utils/ports';
 import { present } from '../../utils/presentation';
 import { BUILT_IN_CRM_MATCHES } from '../../utils/crm-sites';
@@ -14,8 +14,12 @@ import { loadEffectiveSettings, refreshPolicy, watchEffectiveSettings } from '..
 import { agentPresence, feedState, migrateLegacySettings } from '../../utils/storage-items';
 import { mayRunOn, syncCrmSites } from './site-scripts';
 import { planAttention } from './attention';
-import { ChatMessageCommand, DeliveryCommand, commandHandler, ConversationCommand, isExtensionPage, OfferCommand, PickContactCommand, RejectCommand } from './commands';
-import { CustomerLookups, findDynamicsTabs } from './identify';
+import { ChatMessageCommand, CreateContactCommand, DeliveryCommand, commandHandler, ConversationCommand, isExtensionPage, OfferCommand, PickContactCommand, RejectCommand, SearchContactsCommand } from './commands';
+import { CustomerLookups } from './identify';
+import { crmApi, findOrgs, orgTabs } from './crm-access';
+import { CrmActions } from './crm-actions';
+import { ScreenPops } from './screen-pop';
+import { WriteBacks } from './write-back';
 import { FeedConnection } from './feed-connection';
 import type { ConnectionState } from '../../utils/connection';
 import { SessionActions } from './session-actions';
@@ -31,6 +35,7 @@ import { ToolbarPainter } from './toolbar';
 const WAKE_ALARM = 'deskbell-wake';
 const WAKE_PERIOD_MIN = 1;
 const DEADLINE_ALARM = 'deskbell-deadline';
+const WRITE_BACK_ALARM = 'deskbell-write-back';
 
 /** Keyboard shortcuts (manifest `commands`), handled in the worker from any tab. */
 export const COMMANDS = { accept: 'accept-newest', reject: 'reject-newest', panel: 'open-panel', focus: 'focus-cards' } as const;
@@ -48,6 +53,8 @@ export default defineBackground(() => {
       sessions.stateChanged(state);
       paintToolbar();
       lookups.start(state);
+      screenPops.sync(state);
+      writeBacks.sync(state);
       actions.autoAcceptNew();
       actions.tellTimeouts();
       attend();
@@ -75,11 +82,26 @@ export default defineBackground(() => {
   const actions = new OfferActions(keeper, feed);
   const sessions = new SessionActions(keeper, feed);
   feed.onCommandError((frame) => sessions.commandFailed(frame));
-  const lookups = new CustomerLookups(keeper, () => ({
-    region: settingsApplier.current?.defaultRegion ?? 'NL',
-    findOrgTabs: findDynamicsTabs,
-    askTab: (tabId, tails) => sendMessage('findContacts', { tails }, tabId),
-  }));
+  const lookups = new CustomerLookups(keeper, () => ({ region: settingsApplier.current?.defaultRegion ?? 'NL', findOrgs, api: crmApi }));
+  const crm = new CrmActions(keeper, crmApi, findOrgs);
+  const screenPops = new ScreenPops(
+    keeper,
+    () => settingsApplier.current?.screenPop ?? 'none',
+    async (mode, org, url) => {
+      const [tabId] = mode === 'org-tab' ? await orgTabs(org) : [];
+      if (tabId !== undefined) await browser.tabs.update(tabId, { url, active: true });
+      else await browser.tabs.create({ url, active: true });
+    },
+  );
+  const writeBacks = new WriteBacks(
+    keeper,
+    crmApi,
+    () => connection?.agentName || t('sender_agent'),
+    (at) => {
+      if (at === undefined) void browser.alarms.clear(WRITE_BACK_ALARM);
+      else void browser.alarms.create(WRITE_BACK_ALARM, { when: at });
+    },
+  );
   const settingsApplier = new SettingsApplier({
     load: loadEffectiveSettings,
     syncSites: syncCrmSites,
@@ -138,7 +160,10 @@ export default defineBackground(() => {
   // the feed is down, Chrome stops the idle worker; this alarm wakes it once a
   // minute to try again (a CRM tab's overlay wakes it sooner). It must stay
   // longer than Chrome's 30 s idle timeout, or it would keep the worker alive.
-  browser.alarms.onAlarm.addListener(() => feed.nudge());
+  browser.alarms.onAlarm.addListener((alarm) => {
+    if (alarm.name === WRITE_BACK_ALARM) return void keeper.ready.then(() => writeBacks.sync(keeper.state));
+    feed.nudge();
+  });
   void browser.alarms.get(WAKE_ALARM).then((alarm) => {
     // Created once: created again at every start, it would never fire for a worker that restarts more often.
     if (alarm?.periodInMinutes !== WAKE_PERIOD_MIN) void browser.alarms.create(WAKE_ALARM, { periodInMinutes: WAKE_PERIOD_MIN });
@@ -221,6 +246,8 @@ export default defineBackground(() => {
   onMessage('endConversation', commandHandler(ConversationCommand, ({ conversationId }) => sessions.end(conversationId), pagesOnly));
   onMessage('closeSession', commandHandler(ConversationCommand, ({ conversationId }) => sessions.close(conversationId), pagesOnly));
   onMessage('pickContact', commandHandler(PickContactCommand, ({ conversationId, contactId }) => sessions.pickContact(conversationId, contactId), pagesOnly));
+  onMessage('searchContacts', commandHandler(SearchContactsCommand, ({ conversationId, text }) => crm.search(conversationId, text), pagesOnly));
+  onMessage('createContact', commandHandler(CreateContactCommand, ({ conversationId, name }) => crm.create(conversationId, name), pagesOnly));
 });
 /**
  * Settings (the feed token among them) live in storage.local, which content

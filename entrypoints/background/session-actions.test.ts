@@ -11,7 +11,7 @@ const contact = (id: string) => ({ id, name: `Contact ${id}`, phone: '+316123456
 function setup(connected = true, ended = false) {
   let state = applyEvent(EMPTY_STATE, { type: 'accepted', seq: 1, offerId: 'o1', conversation, transcript: [] }, 0);
   if (ended) state = applyEvent(state, { type: 'conversation-ended', seq: 2, conversationId: 'c1', by: 'customer' }, 1);
-  state = setIdentification(state, 'c1', { status: 'ambiguous', phone: '+31612345678', candidates: [contact('x'), contact('y')] });
+  state = setIdentification(state, 'c1', { status: 'ambiguous', phone: '+31612345678', org: { crm: 'dynamics365', origin: 'https://org.crm4.dynamics.com' }, candidates: [contact('x'), contact('y')] });
   const sent: FeedCommand[] = [];
   // As in the worker: each saved change is shown to the actions, which answer the commands it settles.
   const keeper: StateKeeper = new StateKeeper({ load: async () => state, save: async () => {}, onChange: (s) => actions.stateChanged(s), scheduleWake: () => {} });

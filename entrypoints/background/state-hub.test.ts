@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Browser } from 'wxt/browser';
-import { EMPTY_STATE } from './feed-state';
-import { StateHub } from './state-hub';
+import { applyEvent, EMPTY_STATE, setIdentification } from './feed-state';
+import { present } from '../../utils/presentation';
+import { StateHub, toSnapshot } from './state-hub';
 
 /** A runtime port as the worker sees it: what it was sent, and a way to send it a message. */
 function fakePort(url = 'https://org.crm4.dynamics.com/main.aspx') {
@@ -86,5 +87,25 @@ describe('StateHub', () => {
     expect(hub.crmTabInView()).toBe(true);
     hub.setFocusedWindow(-1); // the agent is in another application
     expect(hub.crmTabInView()).toBe(false);
+  });
+});
+
+describe('the overlay snapshot', () => {
+  it('names the CRM contact on a card, and carries none of its account, cases or candidates’ addresses to the page', () => {
+    const conversation = { id: 'c1', scenario: 'sms' as const, channel: 'sms' as const, customer: { name: '+31612345678', phone: '+31612345678' }, comment: 'Hi', waitingSince: 0, status: 'offered' as const };
+    const org = { crm: 'dynamics365' as const, origin: 'https://org.crm4.dynamics.com' };
+    let state = applyEvent(EMPTY_STATE, { type: 'offer', seq: 1, offerId: 'o1', conversation, offeredAt: 0, expiresAt: 60_000 }, 0, (s, k, now) => present(s, k, {}, now));
+    state = setIdentification(state, 'c1', {
+      status: 'matched',
+      org,
+      contact: { id: 'x', name: 'Maria Jansen', email: 'maria@example.nl', phone: '06-1234 5678', matchedBy: 'mobile', recordUrl: 'https://org.crm4.dynamics.com/main.aspx?id=x' },
+      details: { account: { name: 'Jansen Bakkerij' }, cases: [{ id: 'k', title: 'Secret case', status: 'Active' }], activities: [] },
+    });
+    const view = toSnapshot(state, { theme: 'dark', templates: {}, sitesMissingPermission: [] });
+    expect(view.cards[0]!.identification).toEqual({ status: 'matched', org, contact: { id: 'x', name: 'Maria Jansen', recordUrl: 'https://org.crm4.dynamics.com/main.aspx?id=x' } });
+    expect(JSON.stringify(view)).not.toMatch(/Secret case|Jansen Bakkerij|maria@example/);
+
+    state = setIdentification(state, 'c1', { status: 'ambiguous', org, candidates: [{ id: 'a', name: 'A', email: 'a@example.nl' }, { id: 'b', name: 'B', phone: '0612' }] });
+    expect(toSnapshot(state, { theme: 'dark', templates: {}, sitesMissingPermission: [] }).cards[0]!.identification).toEqual({ status: 'ambiguous', org, candidates: [{ id: 'a', name: 'A' }, { id: 'b', name: 'B' }] });
   });
 });

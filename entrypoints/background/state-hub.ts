@@ -6,6 +6,7 @@
  */
 import type { Browser } from 'wxt/browser';
 import type { ConnectionState } from '../../utils/connection';
+import type { Identification } from '../../utils/crm/types';
 import { cardsOnScreen, EMPTY_STATE, type FeedState, pendingOffers } from './feed-state';
 import { readOverlayMessage, type ToOverlay, type ToPage } from '../../utils/ports';
 import type { CardView, PageSnapshot, StateSnapshot } from '../../utils/snapshot';
@@ -19,10 +20,25 @@ export interface ViewSettings {
   sitesMissingPermission: string[];
 }
 
+/**
+ * What a card says about the customer's CRM record: the contact and its link,
+ * or how many candidates; never the account, cases, or the candidates'
+ * addresses, which stay in the extension's own pages.
+ */
+function forPage(identification: Identification | undefined): Identification | undefined {
+  if (identification?.status === 'matched') {
+    const { details: _details, detailsError: _error, ...rest } = identification;
+    const { id, name, recordUrl } = rest.contact;
+    return { ...rest, contact: { id, name, ...(recordUrl ? { recordUrl } : {}) } };
+  }
+  if (identification?.status === 'ambiguous') return { ...identification, candidates: identification.candidates.map(({ id, name }) => ({ id, name })) };
+  return identification;
+}
+
 /** The overlay's view: each card as the worker decided it shows, nothing else. */
 export function toSnapshot(state: FeedState, settings: ViewSettings): StateSnapshot {
   const cards = cardsOnScreen(state).map(({ presentation, ...card }): CardView => {
-    const identification = state.identifications[card.conversation.id];
+    const identification = forPage(state.identifications[card.conversation.id]);
     return { ...card, template: presentation.template, ...(identification ? { identification } : {}) };
   });
   return {
@@ -156,6 +172,7 @@ export class StateHub {
       ...view,
       sessionDetails: Object.values(this.#state.sessions).sort((a, b) => a.acceptedAt - b.acceptedAt),
       identifications: this.#state.identifications,
+      writeBacks: Object.fromEntries(Object.entries(this.#state.writeBacks ?? {}).map(([id, job]) => [id, { crm: job.org.crm, status: job.status, attempts: job.attempts, nextAt: job.nextAt, ...(job.error ? { error: job.error } : {}) }])),
       connection: this.#connection,
       sitesMissingPermission: this.#settings.sitesMissingPermission,
       pendingOffers: pendingOffers(this.#state).length,

@@ -13,7 +13,7 @@ import { Overlay, overlayAnnouncer } from '../../components/Overlay';
 import overlayCss from '../../components/overlay.css?inline';
 import themeCss from '../../components/theme.css?inline';
 import { setCatalogue } from '../../utils/i18n';
-import { findContactsInPage } from '../../utils/crm/dynamics365';
+import { fetchInOrgTab } from '../../utils/crm/dynamics365-page';
 import { onMessage, sendMessage } from '../../utils/messages';
 import { createOverlayModel } from '../../utils/overlay-model';
 import { type FromOverlay, type Handlers, onPortMessage, STATE_PORT, type ToOverlay } from '../../utils/ports';
@@ -132,10 +132,10 @@ export function mountOverlay(): void {
   };
   connect();
 
-  // The worker asks the org tab to look a number up with the agent's own session.
-  const stopLookups = onMessage('findContacts', ({ data, sender }) => {
-    if (sender.id !== browser.runtime.id || sender.tab) return { ok: false, error: 'Refused: not from Deskbell.' };
-    return findContactsInPage(Array.isArray(data?.tails) ? data.tails.filter((t): t is string => typeof t === 'string').slice(0, 8) : []);
+  // The worker asks a Dynamics 365 tab for Web API requests with the agent's own session.
+  const stopLookups = onMessage('crmRequest', ({ data, sender }) => {
+    if (sender.id !== browser.runtime.id || sender.tab) return { error: 'Refused: not from Deskbell.' };
+    return fetchInOrgTab(data);
   });
 
   ctx.setInterval(() => {

@@ -1,39 +1,60 @@
 import { describe, expect, it } from 'vitest';
-import { contactsQuery, digitTails, isDynamicsPage, parseContacts } from './dynamics365';
+import { CrmApi } from './api';
+import { digitTails, dynamics365, isDynamicsPage, odataString, phoneQuery } from './dynamics365';
+import { checkPageRequest } from './dynamics365-page';
+import { apiOrigin, isSalesforcePage, soqlString } from './salesforce';
+import { orgOfPage } from '.';
 
-describe('Dynamics 365 adapter', () => {
-  it('knows an org page', () => {
+describe('CRM pages', () => {
+  it('knows a Dynamics 365 org page and a Salesforce page', () => {
     expect(isDynamicsPage('https://contoso.crm4.dynamics.com/main.aspx?appid=1')).toBe(true);
     expect(isDynamicsPage('http://127.0.0.1:4000/main.aspx')).toBe(true);
     expect(isDynamicsPage('https://app.hubspot.com/contacts')).toBe(false);
+    expect(isSalesforcePage('https://acme.lightning.force.com/lightning/r/Contact/003000000000001AAA/view')).toBe(true);
+    expect(isSalesforcePage('https://acme.my.salesforce.com/home/home.jsp')).toBe(true);
+    expect(orgOfPage('https://acme--dev.sandbox.lightning.force.com/lightning/page/home')).toEqual({ crm: 'salesforce', origin: 'https://acme--dev.sandbox.lightning.force.com' });
+    expect(orgOfPage('https://example.com/')).toBeUndefined();
   });
 
-  it('asks for the last four digits however they are written', () => {
+  it("takes Salesforce's API and session from the org's My Domain", () => {
+    expect(apiOrigin('https://acme.lightning.force.com')).toBe('https://acme.my.salesforce.com');
+    expect(apiOrigin('https://acme--dev.sandbox.lightning.force.com')).toBe('https://acme--dev.sandbox.my.salesforce.com');
+    expect(apiOrigin('http://127.0.0.1:4100')).toBe('http://127.0.0.1:4100');
+  });
+});
+
+describe('queries', () => {
+  it('asks for the last four digits however they are written, in the three phone fields', () => {
     expect(digitTails('+31612345678')).toEqual(['5678', '56 78', '56-78', '56.78']);
-    const query = decodeURIComponent(contactsQuery(digitTails('+31612345678')));
+    const query = decodeURIComponent(phoneQuery(digitTails('+31612345678')));
     expect(query).toContain("$filter=contains(mobilephone,'5678') or contains(mobilephone,'56 78')");
-    expect(query).toContain('$select=contactid,fullname,emailaddress1,mobilephone');
-    expect(decodeURIComponent(contactsQuery(["5678') or true or ('"]))).not.toContain('or true');
+    expect(query).toContain("contains(telephone1,'56.78')");
+    expect(query).toContain("contains(telephone2,'56-78')");
+    expect(query).not.toContain('$top');
   });
 
-  it('reads the documented answer shape and links each contact to its record', () => {
-    const body = {
-      '@odata.context': 'https://org.crm.dynamics.com/api/data/v9.2/$metadata#contacts(contactid,fullname,emailaddress1,mobilephone)',
-      value: [{ '@odata.etag': 'W/"1"', contactid: '8a3f1c2e-0000-4000-8000-000000000001', fullname: 'Maria Jansen', emailaddress1: 'maria@example.nl', mobilephone: '06-1234 5678' }],
-    };
-    expect(parseContacts(body, 'https://org.crm.dynamics.com')).toEqual({
-      ok: true,
-      contacts: [
-        {
-          id: '8a3f1c2e-0000-4000-8000-000000000001',
-          name: 'Maria Jansen',
-          email: 'maria@example.nl',
-          phone: '06-1234 5678',
-          recordUrl: 'https://org.crm.dynamics.com/main.aspx?pagetype=entityrecord&etn=contact&id=8a3f1c2e-0000-4000-8000-000000000001',
-        },
-      ],
+  it('escapes text in OData and SOQL literals', () => {
+    expect(odataString("O'Neill")).toBe("'O''Neill'");
+    expect(soqlString("O'Neill")).toBe("'O\\'Neill'");
+    expect(soqlString('100%_\\', true)).toBe("'100\\%\\_\\\\'");
+  });
+
+  it('reads only well-formed records (no script links from a hostile page)', async () => {
+    const api = new CrmApi({ crm: 'dynamics365', origin: 'https://org.crm.dynamics.com' }, async () => ({ status: 200, body: { value: [{ contactid: 'javascript:alert(1)' }] } }));
+    await expect(dynamics365.findByEmail(api, 'a@b.c')).rejects.toMatchObject({ kind: 'shape' });
+  });
+});
+
+describe("the org tab's request check", () => {
+  it('lets through Web API requests only, with only the Prefer header', () => {
+    expect(checkPageRequest({ method: 'GET', path: '/api/data/v9.2/contacts?$top=1', headers: { Prefer: 'odata.maxpagesize=500', Cookie: 'x' } })).toEqual({
+      method: 'GET',
+      path: '/api/data/v9.2/contacts?$top=1',
+      headers: { Prefer: 'odata.maxpagesize=500' },
     });
-    expect(parseContacts({ error: { message: 'nope' } }, 'x')).toMatchObject({ ok: false, error: expect.stringContaining('unexpected shape') });
-    expect(parseContacts({ value: [{ contactid: 'javascript:alert(1)' }] }, 'x').ok).toBe(false);
+    expect(checkPageRequest({ method: 'DELETE', path: '/api/data/v9.2/contacts(1)' })).toBeUndefined();
+    expect(checkPageRequest({ method: 'GET', path: '/api/data/v9.2/../../logout' })).toBeUndefined();
+    expect(checkPageRequest({ method: 'GET', path: 'https://evil.example/api/data/v9.2/' })).toBeUndefined();
+    expect(checkPageRequest(null)).toBeUndefined();
   });
 });

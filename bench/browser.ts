@@ -10,7 +10,8 @@
  *   against the same page idle, and the worker's heap before and after.
  */
 import { type BrowserContext, chromium, type Page } from '@playwright/test';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,7 +19,7 @@ import path from 'node:path';
 import WebSocket, { WebSocketServer } from 'ws';
 import { type FeedServer, startFeedServer } from '../server/feed-server.ts';
 import { startCrmSite } from '../tests/e2e/crm-site.ts';
-import { AGENT, CHROMIUM, CHROMIUM_ARGS, CRM_SITE } from '../tests/e2e/harness.ts';
+import { AGENT, CHROMIUM, CHROMIUM_ARGS, chromiumArgs, CRM_SITE } from '../tests/e2e/harness.ts';
 import { OverlayPage } from '../tests/e2e/overlay-page.ts';
 import { type Distribution, distribution, median, round, sleep, waitFor, wallClock } from './stats.ts';
 
@@ -67,13 +68,20 @@ interface Session {
   extensionId: string;
   /** Where the DevTools endpoint of this browser listens (for the worker's heap). */
   devtoolsPort: number;
+  userDataDir: string;
   close(): Promise<void>;
 }
 
 /** Which extension a benchmark browser runs: none, Deskbell, or one whose content script is empty (what any content script costs). */
 type Loaded = 'none' | 'deskbell' | 'empty';
 
-async function launch(loaded: Loaded): Promise<{ context: BrowserContext; devtoolsPort: number; dispose(): Promise<void> }> {
+/** An unpacked build to load instead of `.output/chrome-mv3` (an older build, to compare against in the same run). */
+let deskbellArgs = CHROMIUM_ARGS;
+
+/** Set for the cpu section: a headed browser on a virtual display, where a background tab is really hidden and nothing paints for nothing. */
+let headedDisplay: string | undefined;
+
+async function launch(loaded: Loaded): Promise<{ context: BrowserContext; devtoolsPort: number; userDataDir: string; dispose(): Promise<void> }> {
   const userDataDir = mkdtempSync(path.join(tmpdir(), 'deskbell-bench-'));
   const plain = CHROMIUM_ARGS.filter((a) => !a.includes('extension'));
   const extensionArgs = (dir: string) => [`--disable-extensions-except=${dir}`, `--load-extension=${dir}`];
@@ -84,12 +92,17 @@ async function launch(loaded: Loaded): Promise<{ context: BrowserContext; devtoo
     writeFileSync(path.join(emptyExtension, 'manifest.json'), JSON.stringify(manifest));
     writeFileSync(path.join(emptyExtension, 'cs.js'), 'void 0;\n');
   }
-  const args = [...(loaded === 'deskbell' ? CHROMIUM_ARGS : loaded === 'empty' ? [...plain, ...extensionArgs(emptyExtension!)] : plain), '--remote-debugging-port=0'];
-  const context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args, viewport: { width: 1280, height: 800 } });
+  const args = [...(loaded === 'deskbell' ? deskbellArgs : loaded === 'empty' ? [...plain, ...extensionArgs(emptyExtension!)] : plain), '--remote-debugging-port=0'];
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    args,
+    ...(headedDisplay ? { headless: false, env: { ...process.env, DISPLAY: headedDisplay }, viewport: null } : { headless: true, viewport: { width: 1280, height: 800 } }),
+  });
   const devtoolsPort = Number(readFileSync(path.join(userDataDir, 'DevToolsActivePort'), 'utf8').split('\n')[0]);
   return {
     context,
     devtoolsPort,
+    userDataDir,
     dispose: async () => {
       await context.close();
       rmSync(userDataDir, { recursive: true, force: true });
@@ -99,20 +112,20 @@ async function launch(loaded: Loaded): Promise<{ context: BrowserContext; devtoo
 }
 
 /** Chromium with Deskbell, connected to a fresh feed server and set up for the fake CRM. */
-async function startSession(): Promise<Session> {
+async function startSession(extraSettings: Record<string, unknown> = {}): Promise<Session> {
   const feed = await startFeedServer({ dataDir: ':memory:', agents: [BENCH_AGENT], offerTimeoutSec: 600, rateLimit: 100_000 });
   const crm = await startCrmSite();
-  const { context, devtoolsPort, dispose } = await launch('deskbell');
+  const { context, devtoolsPort, userDataDir, dispose } = await launch('deskbell');
   const worker = context.serviceWorkers()[0] ?? (await context.waitForEvent('serviceworker'));
   const id = new URL(worker.url()).host;
   const settingsPage = await context.newPage();
   await settingsPage.goto(`chrome-extension://${id}/popup.html`);
   await settingsPage.evaluate(
-    async ([feedUrl, feedToken, site]) => {
+    async ([feedUrl, feedToken, site, extra]) => {
       const { settings } = await chrome.storage.local.get('settings');
-      await chrome.storage.local.set({ settings: { ...(settings ?? {}), feedUrl, feedToken, crmSites: [site] } });
+      await chrome.storage.local.set({ settings: { ...(settings ?? {}), feedUrl, feedToken, crmSites: [site], ...extra } });
     },
-    [feed.feedUrl, BENCH_AGENT.token, CRM_SITE] as const,
+    [feed.feedUrl, BENCH_AGENT.token, CRM_SITE, extraSettings] as const,
   );
   const connected = await waitFor(() => feed.service.isConnected(BENCH_AGENT.id), 15_000);
   if (!connected) throw new Error('bench: the extension did not connect to the feed');
@@ -123,6 +136,7 @@ async function startSession(): Promise<Session> {
     crm,
     extensionId: id,
     devtoolsPort,
+    userDataDir,
     close: async () => {
       await dispose();
       await feed.close();
@@ -432,4 +446,128 @@ async function workerHeapMb(port: number): Promise<number> {
   } finally {
     ws.close();
   }
+}
+
+// ---------------------------------------------------------------------------
+// CPU of cards on screen
+
+/** Clock ticks of every process of the Chromium started with this profile (browser, renderers, GPU, utilities). */
+function chromiumTicks(userDataDir: string): { total: number; byType: Record<string, number> } {
+  const procs = new Map<number, { ppid: number; ticks: number; type: string; cmd: string }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      const type = /--type=(\S+)/.exec(cmd)?.[1] ?? 'browser';
+      procs.set(Number(entry), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]), type, cmd });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const root = [...procs.entries()].find(([, p]) => p.type === 'browser' && p.cmd.includes(userDataDir))?.[0];
+  const byType: Record<string, number> = {};
+  let total = 0;
+  const inTree = (pid: number): boolean => {
+    for (let p: number | undefined = pid, depth = 0; p && depth < 10; p = procs.get(p)?.ppid, depth++) if (p === root) return true;
+    return false;
+  };
+  for (const [pid, p] of procs) {
+    if (root === undefined || !inTree(pid)) continue;
+    total += p.ticks;
+    byType[p.type] = (byType[p.type] ?? 0) + p.ticks;
+  }
+  return { total, byType };
+}
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+/** New windows keep the browser busy for a few seconds (first paints, startup tasks): measured after this. */
+const SETTLE_MS = 6000;
+
+/** Percent of one core the browser used over `seconds`, in all and by process type. */
+async function cpuOver(userDataDir: string, seconds: number): Promise<{ percent: number; byType: Record<string, number> }> {
+  const before = chromiumTicks(userDataDir);
+  await sleep(seconds * 1000);
+  const after = chromiumTicks(userDataDir);
+  const pct = (ticks: number) => round((ticks / TICKS_PER_SECOND / seconds) * 100, 1);
+  const byType: Record<string, number> = {};
+  for (const [type, ticks] of Object.entries(after.byType)) byType[type] = pct(ticks - (before.byType[type] ?? 0));
+  return { percent: pct(after.total - before.total), byType };
+}
+
+/** Opens the CRM page `count` times, each in its own window (all shown), or as tabs of one window (one shown). */
+async function openCrmPages(context: BrowserContext, url: string, count: number, windows: boolean): Promise<Page[]> {
+  const cdp = await context.newCDPSession(context.pages()[0] ?? (await context.newPage()));
+  const pages: Page[] = [];
+  for (let i = 0; i < count; i++) {
+    const created = context.waitForEvent('page');
+    await cdp.send('Target.createTarget', { url, newWindow: windows });
+    const page = await created;
+    await page.waitForLoadState('load');
+    pages.push(page);
+  }
+  await cdp.detach();
+  return pages;
+}
+
+export interface CpuFigures {
+  seconds: number;
+  rows: { layout: string; tabs: number; shown: number; none: number; idle: number; card: number; byType: Record<string, number> }[];
+}
+
+/**
+ * One alert on screen in every CRM tab: the browser's CPU (all its processes)
+ * with Deskbell showing it, with Deskbell and no card, and without the
+ * extension, over the same seconds, for tabs each in its own window (all
+ * visible) and as tabs of one window (one visible).
+ */
+export async function benchCardCpu(seconds: number, layouts: { tabs: number; windows: boolean }[], extensionPath?: string): Promise<CpuFigures> {
+  if (extensionPath) deskbellArgs = chromiumArgs(extensionPath);
+  const rows: CpuFigures['rows'] = [];
+  headedDisplay = `:${80 + Math.floor(Math.random() * 9)}`;
+  const xvfb = spawn('Xvfb', [headedDisplay, '-screen', '0', '1920x1080x24', '-nolisten', 'tcp'], { stdio: 'ignore' });
+  await sleep(700);
+  try {
+    for (const layout of layouts) {
+      const crm = await startCrmSite();
+      let none: number;
+      {
+        const plain = await launch('none');
+        try {
+          await openCrmPages(plain.context, crm.url(), layout.tabs, layout.windows);
+          await sleep(SETTLE_MS);
+          none = (await cpuOver(plain.userDataDir, seconds)).percent;
+        } finally {
+          await plain.dispose();
+          await crm.close();
+        }
+      }
+      // Silent, and no desktop notification: the ringtone and notifications cost what they cost once, whatever the tabs.
+      const session = await startSession({ templates: { chat: { sound: false, desktop: 'never' } } });
+      try {
+        const pages = await openCrmPages(session.context, session.crm.url(), layout.tabs, layout.windows);
+        for (const page of pages) {
+          const overlay = new OverlayPage(page);
+          if (!(await waitForAsync(async () => (await overlay.shadowMode()) !== null, 10_000))) throw new Error('bench: no overlay');
+        }
+        const shown = (await Promise.all(pages.map((p) => p.evaluate(() => document.visibilityState)))).filter((v) => v === 'visible').length;
+        await sleep(SETTLE_MS);
+        const idle = (await cpuOver(session.userDataDir, seconds)).percent;
+        session.feed.service.createConversation({ scenario: 'chat', channel: 'chat', customer: { name: 'Maria Jansen' }, comment: 'bench-cpu' });
+        const visible = pages.filter((_, i) => i === pages.length - 1 || layout.windows);
+        for (const page of visible) if (!(await waitForAsync(async () => (await new OverlayPage(page).cards()).length === 1, 10_000))) throw new Error('bench: the card never showed');
+        await sleep(SETTLE_MS);
+        const card = await cpuOver(session.userDataDir, seconds);
+        rows.push({ layout: layout.windows ? 'windows' : 'tabs of one window', tabs: layout.tabs, shown, none, idle, card: card.percent, byType: card.byType });
+      } finally {
+        await session.close();
+      }
+    }
+  } finally {
+    deskbellArgs = CHROMIUM_ARGS;
+    headedDisplay = undefined;
+    xvfb.kill();
+  }
+  return { seconds, rows };
 }

@@ -30,9 +30,12 @@ export class Lifetime {
     this.onEnd(() => clearInterval(id));
   }
 
-  setTimeout(handler: () => void, ms: number): void {
+  /** Returns a function that cancels the timer. */
+  setTimeout(handler: () => void, ms: number): () => void {
     const id = setTimeout(() => this.alive && handler(), ms);
-    this.onEnd(() => clearTimeout(id));
+    const cancel = () => clearTimeout(id);
+    this.onEnd(cancel);
+    return cancel;
   }
 }
 

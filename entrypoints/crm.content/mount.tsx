@@ -17,6 +17,7 @@ import { fetchInOrgTab } from '../../utils/crm/dynamics365-page';
 import { onMessage, sendMessage } from '../../utils/messages';
 import { createOverlayModel } from '../../utils/overlay-model';
 import { type FromOverlay, type Handlers, onPortMessage, STATE_PORT, type ToOverlay } from '../../utils/ports';
+import type { StateSnapshot } from '../../utils/snapshot';
 import { resolveTheme, systemPrefersDark } from '../../utils/theme';
 import { Lifetime } from './lifetime';
 import { keepInView } from './placement';
@@ -25,7 +26,6 @@ import { keepInView } from './placement';
 declare const __DESKBELL_AUDIT_BUILD__: boolean;
 
 const HOST_ATTR = 'data-deskbell-overlay';
-const TICK_MS = 250;
 const css = themeCss + overlayCss;
 
 const HOST_STYLE: [string, string][] = [
@@ -92,7 +92,15 @@ export function mountOverlay(): void {
 
   // In view: the tab is shown and the cards can be on top (not under a fullscreen video).
   const visibility = (): FromOverlay => ({ type: 'visibility', visible: document.visibilityState === 'visible' && placement.inView });
-  const onVisibility = () => port?.postMessage(visibility());
+  const shown = () => document.visibilityState === 'visible';
+  /** The newest view from the worker while the tab is hidden: rendered when it is shown, not before. */
+  let deferred: StateSnapshot | undefined;
+  const onVisibility = () => {
+    port?.postMessage(visibility());
+    if (!shown()) return;
+    if (deferred) show(deferred);
+    else schedule();
+  };
   document.addEventListener('visibilitychange', onVisibility);
 
   const systemDark = systemPrefersDark();
@@ -102,10 +110,38 @@ export function mountOverlay(): void {
   }
   render(<App />, container);
 
+  function show(view: StateSnapshot): void {
+    deferred = undefined;
+    setCatalogue(view.strings);
+    model.receive(view);
+    schedule();
+  }
+
+  /**
+   * The clock the cards read (countdown, wait time) moves only while cards
+   * are on screen in a shown tab, once a second, on the second the countdown
+   * changes, and at a card's end; the countdown bar runs on the compositor
+   * between. A hidden tab, or one without cards, runs no timer at all.
+   */
+  let cancelTick: (() => void) | undefined;
+  function schedule(): void {
+    cancelTick?.();
+    cancelTick = undefined;
+    const cards = model.snapshot.value?.cards ?? [];
+    if (!shown() || cards.length === 0) return;
+    const now = Date.now();
+    const next = Math.min(1000, ...cards.map((c) => (c.showUntil > now ? (c.showUntil - now) % 1000 || 1000 : 1000)));
+    cancelTick = ctx.setTimeout(() => {
+      model.tick();
+      placement.place(); // in case the page outlasted the moves above
+      schedule();
+    }, next + 1);
+  }
+
   const fromWorker: Handlers<ToOverlay> = {
     view: ({ view }) => {
-      setCatalogue(view.strings);
-      model.receive(view);
+      if (shown()) show(view);
+      else deferred = view;
     },
     // Deskbell has no access to this site any more (the agent revoked it): leave the page.
     leave: () => ctx.end(),
@@ -137,12 +173,6 @@ export function mountOverlay(): void {
     if (sender.id !== browser.runtime.id || sender.tab) return { error: 'Refused: not from Deskbell.' };
     return fetchInOrgTab(data);
   });
-
-  ctx.setInterval(() => {
-    if (!model.snapshot.value?.cards.length) return;
-    model.tick();
-    placement.place(); // in case the page outlasted the moves above
-  }, TICK_MS);
 
   ctx.onEnd(() => {
     stopLookups();

@@ -228,6 +228,27 @@ test('many offers stack with "+N more"', async ({ context, extension, feed, crm 
   await expect.poll(async () => (await overlay.cards()).map((c) => c.customer)).toEqual(['Ann', 'Ben', 'Cas', 'Dee', 'Eli']);
 });
 
+test('a card on screen costs the page next to nothing: nothing animates once it has slid in, and it changes once a second', async ({ context, extension, feed, crm }) => {
+  const { overlay } = await openCrm(context, crm.url());
+  await connect(extension, feed);
+  await feed.createConversation(chat('Ann'));
+  await expect.poll(() => overlay.cards()).toHaveLength(1);
+  // Any running animation or transition (the countdown bar's, say) makes the browser draw sixty frames a second.
+  await expect.poll(() => overlay.evaluate<number>(`function () { return this.getAnimations().length; }`)).toBe(0);
+  const changes = await overlay.evaluate<number>(`function () {
+    return new Promise((resolve) => {
+      let count = 0;
+      const observer = new MutationObserver((records) => (count += records.length));
+      observer.observe(this.querySelector('.bar'), { attributes: true });
+      setTimeout(() => { observer.disconnect(); resolve(count); }, 3000);
+    });
+  }`);
+  // Three seconds: three steps of the countdown bar (one more if a step fell on the edge), not one every 250 ms.
+  expect(changes).toBeGreaterThanOrEqual(2);
+  expect(changes).toBeLessThanOrEqual(4);
+  expect(await overlay.evaluate<number>(`function () { return this.getAnimations().length; }`)).toBe(0);
+});
+
 test('an alert does not steal focus from the form the agent is typing in', async ({ context, extension, feed, crm }) => {
   const { page, overlay } = await openCrm(context, crm.url());
   await connect(extension, feed);

@@ -25,16 +25,18 @@ export class Lifetime {
     this.#controller.signal.addEventListener('abort', callback, { once: true });
   }
 
-  setInterval(handler: () => void, ms: number): void {
-    const id = setInterval(() => (this.alive ? handler() : clearInterval(id)), ms);
-    this.onEnd(() => clearInterval(id));
-  }
-
-  /** Returns a function that cancels the timer. */
+  /** Returns a function that cancels the timer. Leaves nothing behind once it has run or been cancelled. */
   setTimeout(handler: () => void, ms: number): () => void {
-    const id = setTimeout(() => this.alive && handler(), ms);
-    const cancel = () => clearTimeout(id);
-    this.onEnd(cancel);
+    const signal = this.#controller.signal;
+    const cancel = () => {
+      clearTimeout(id);
+      signal.removeEventListener('abort', cancel);
+    };
+    const id = setTimeout(() => {
+      signal.removeEventListener('abort', cancel);
+      if (this.alive) handler();
+    }, ms);
+    signal.addEventListener('abort', cancel, { once: true });
     return cancel;
   }
 }

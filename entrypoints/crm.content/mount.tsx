@@ -120,8 +120,8 @@ export function mountOverlay(): void {
   /**
    * The clock the cards read (countdown, wait time) moves only while cards
    * are on screen in a shown tab, once a second, on the second the countdown
-   * changes, and at a card's end; the countdown bar runs on the compositor
-   * between. A hidden tab, or one without cards, runs no timer at all.
+   * changes, and at a card's end; the countdown bar steps with it. A hidden
+   * tab, or one without cards, runs no timer at all.
    */
   let cancelTick: (() => void) | undefined;
   function schedule(): void {

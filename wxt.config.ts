@@ -27,6 +27,8 @@ export default defineConfig({
       __DESKBELL_DEFAULT_CRM_SITES__: JSON.stringify(defaultCrmSites),
       // Only `npm run build:audit` opens the overlay's shadow root, for the accessibility audit; every other build mounts it closed.
       __DESKBELL_AUDIT_BUILD__: JSON.stringify(process.env.DESKBELL_AUDIT_BUILD === '1'),
+      // Only `npm run bench` marks each hop of an offer (utils/hops.ts) for the latency breakdown.
+      __DESKBELL_BENCH_MARKS__: JSON.stringify(process.env.DESKBELL_BENCH_MARKS === '1'),
     },
     build: { target: 'chrome116' },
   }),

@@ -183,6 +183,40 @@ export interface LatencyFigures {
   deskbell: Distribution;
   /** Deskbell's percentile minus the baseline's. */
   overhead: { p50: number; p95: number; p99: number };
+  /** Where the time goes, hop by hop (bench builds mark each hop: utils/hops.ts); empty for a build without marks. */
+  hops: { hop: string; p50: number; p95: number; n: number }[];
+}
+
+/** Marks of each hop, by name then id, as wall-clock ms (timeOrigin + startTime), from one context. */
+const READ_MARKS = `() => {
+  const out = {};
+  for (const m of performance.getEntriesByType('mark')) {
+    const [prefix, name, id] = m.name.split(':');
+    if (prefix !== 'deskbell') continue;
+    out[name] ??= {};
+    out[name][id] ??= performance.timeOrigin + m.startTime;
+  }
+  return out;
+}`;
+type Marks = Record<string, Record<string, number>>;
+
+const HOP_STEPS: [string, string, string][] = [
+  ['socket: sent → worker has the frame', 'sent', 'received'],
+  ['worker: parse and validate', 'received', 'parsed'],
+  ['worker: state update → views posted', 'parsed', 'posted'],
+  ['port: posted → content script has it', 'posted', 'arrived'],
+  ['content script: render', 'arrived', 'rendered'],
+  ['paint: rendered → painted', 'rendered', 'painted'],
+];
+
+function hopTable(times: Marks): LatencyFigures['hops'] {
+  return HOP_STEPS.map(([label, from, to]) => {
+    const spans = Object.keys(times[to] ?? {})
+      .filter((id) => times[from]?.[id] !== undefined)
+      .map((id) => times[to]![id]! - times[from]![id]!);
+    const d = distribution(spans.length ? spans : [0]);
+    return { hop: label, p50: round(d.p50), p95: round(d.p95), n: spans.length };
+  });
 }
 
 export async function benchLatency(offers: number): Promise<LatencyFigures> {
@@ -190,9 +224,17 @@ export async function benchLatency(offers: number): Promise<LatencyFigures> {
   try {
     const { page, overlay } = await openCrm(session);
     const sentAt = new Map<string, number>();
+    /** Offer id → bench key, and when its frame was sent, for the hop table. */
+    const sentById: Record<string, number> = {};
+    const keyById = new Map<string, string>();
     let sampleFrame = '';
     const stop = watchOutgoingOffers((key, at, frame) => {
       sentAt.set(key, at);
+      const offerId = /"offerId":"([^"]+)"/.exec(frame)?.[1];
+      if (offerId) {
+        sentById[offerId] = at;
+        keyById.set(offerId, key);
+      }
       sampleFrame ||= frame;
     });
     const painted = new Map<string, number>();
@@ -212,10 +254,16 @@ export async function benchLatency(offers: number): Promise<LatencyFigures> {
     } finally {
       stop();
     }
+    const worker = session.context.serviceWorkers().find((w) => w.url().includes(session.extensionId));
+    const workerMarks = ((await worker?.evaluate(`(${READ_MARKS})()`)) ?? {}) as Marks;
+    const pageMarks = (await page.evaluate(`(${READ_MARKS})()`)) as Marks;
+    const paintedById: Record<string, number> = {};
+    for (const [id, key] of keyById) if (painted.has(key)) paintedById[id] = painted.get(key)!;
+    const hops = hopTable({ ...workerMarks, ...pageMarks, sent: sentById, painted: paintedById });
     const baseline = await baselineLatency(session.context, sampleFrame, offers);
     const d = distribution(deskbell);
     const b = distribution(baseline);
-    return { offers, baseline: b, deskbell: d, overhead: { p50: round(d.p50 - b.p50), p95: round(d.p95 - b.p95), p99: round(d.p99 - b.p99) } };
+    return { offers, baseline: b, deskbell: d, overhead: { p50: round(d.p50 - b.p50), p95: round(d.p95 - b.p95), p99: round(d.p99 - b.p99) }, hops };
   } finally {
     await session.close();
   }

@@ -39,6 +39,10 @@ if (runs('latency')) {
   console.log(`  baseline page (own socket)   ${dist(f.baseline)}`);
   console.log(`  deskbell overlay in CRM tab  ${dist(f.deskbell)}`);
   console.log(`  overhead                     p50 ${ms(f.overhead.p50)}  p95 ${ms(f.overhead.p95)}  p99 ${ms(f.overhead.p99)}  (target p95 ≤ 16 ms: ${verdict(f.overhead.p95 <= 16)})`);
+  if (f.hops.some((h) => h.n > 0)) {
+    console.log('  hop by hop (bench build marks, one wall clock)');
+    for (const h of f.hops) console.log(`    ${h.hop.padEnd(40)} p50 ${ms(h.p50)}  p95 ${ms(h.p95)}  (${h.n} offers)`);
+  } else console.log('  hop by hop: no marks (build with DESKBELL_BENCH_MARKS=1, as npm run bench does)');
   if (f.baseline.p95 > 2 * FRAME_MS) warnNoisy(`latency baseline p95 ${f.baseline.p95.toFixed(1)} ms, over two frames`);
 }
 

@@ -4,11 +4,12 @@
  * events: a script on the CRM page cannot accept or reject for the agent.
  */
 import type { JSX } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
 import { formatClock, secondsLeft, webUrl } from '../utils/format';
 import { t } from '../utils/i18n';
 import type { Announcer, OverlayModel } from '../utils/overlay-model';
 import { customerName, type Identification } from '../utils/crm/types';
+import { hop } from '../utils/hops';
 import type { CardView } from '../utils/snapshot';
 import { ScenarioIcon } from './icons';
 import { scenarioTitle } from './scenario-title';
@@ -156,6 +157,8 @@ function CountdownBar({ showUntil, total, now }: { showUntil: number; total: num
 
 /** An alert (an offer: Accept / Reject, countdown) or a toast (already the agent's: select to open), as the worker decided. */
 function Card({ card, model }: { card: CardView; model: OverlayModel }) {
+  // Bench builds only: the card is in the DOM (its paint follows).
+  useLayoutEffect(() => hop('rendered', card.id), [card.id]);
   const { conversation: c, template, identification: ident } = card;
   const customerName = nameOf(card);
   const now = model.now.value;

@@ -26,6 +26,7 @@
 import { backoffDelay, type BackoffPolicy, FEED_BACKOFF } from './backoff';
 import { type ConnectionState } from '../../utils/connection';
 import { t } from '../../utils/i18n';
+import { hop, HOPS_ON } from '../../utils/hops';
 import {
   type ClientFrame,
   CLOSE,
@@ -122,6 +123,8 @@ export class FeedClient {
   #welcomed = false;
   #stopped = true;
   #inbox: unknown[] = [];
+  /** Bench builds only: when each frame came off the socket. */
+  readonly #arrivedAt = new Map<unknown, number>();
   /** The seq a gap was last found after, and how many times in a row. */
   #gapAt: { seq: number; times: number } | undefined;
   /** Gap reconnects in a row (reset after a quiet spell), and when the last was. */
@@ -222,6 +225,7 @@ export class FeedClient {
       // Any frame proves the socket is alive.
       clearTimeout(this.#timers.pong);
       this.#inbox.push(ev.data);
+      if (HOPS_ON) this.#arrivedAt.set(ev.data, performance.now());
       void this.#drain(generation);
     };
     socket.onerror = () => {};
@@ -250,6 +254,13 @@ export class FeedClient {
             continue;
           }
           const frame = parsed.frame;
+          if (HOPS_ON) {
+            if (frame.type === 'offer') {
+              hop('received', frame.offerId, this.#arrivedAt.get(raw));
+              hop('parsed', frame.offerId);
+            }
+            this.#arrivedAt.delete(raw);
+          }
           if ('seq' in frame) {
             batch.push(frame);
             continue;

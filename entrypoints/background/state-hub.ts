@@ -7,6 +7,7 @@
 import type { Browser } from 'wxt/browser';
 import type { ConnectionState } from '../../utils/connection';
 import type { Identification } from '../../utils/crm/types';
+import { hop, HOPS_ON } from '../../utils/hops';
 import { cardsOnScreen, EMPTY_STATE, type FeedState, pendingOffers } from './feed-state';
 import { readOverlayMessage, type ToOverlay, type ToPage } from '../../utils/ports';
 import type { CardView, PageSnapshot, StateSnapshot } from '../../utils/snapshot';
@@ -52,6 +53,8 @@ export function toSnapshot(state: FeedState, settings: ViewSettings): StateSnaps
 
 export class StateHub {
   readonly #ports = new Map<Browser.runtime.Port, 'overlay' | 'page'>();
+  /** Bench builds only: cards already marked as posted. */
+  readonly #marked = new Set<string>();
   /** Overlays whose page is visible, reported by each overlay. */
   readonly #visible = new Set<Browser.runtime.Port>();
 
@@ -188,6 +191,13 @@ export class StateHub {
     for (const [port, kind] of this.#ports) {
       if (only && kind !== only) continue;
       this.#post(port, kind === 'page' ? (page ??= this.#page(view)) : view);
+    }
+    if (HOPS_ON && only !== 'page') {
+      for (const card of view.cards) {
+        if (this.#marked.has(card.id)) continue;
+        this.#marked.add(card.id);
+        hop('posted', card.id);
+      }
     }
   }
 

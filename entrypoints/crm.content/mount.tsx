@@ -18,6 +18,7 @@ import { onMessage, sendMessage } from '../../utils/messages';
 import { createOverlayModel } from '../../utils/overlay-model';
 import { type FromOverlay, type Handlers, onPortMessage, STATE_PORT, type ToOverlay } from '../../utils/ports';
 import type { StateSnapshot } from '../../utils/snapshot';
+import { hop, HOPS_ON } from '../../utils/hops';
 import { resolveTheme, systemPrefersDark } from '../../utils/theme';
 import { Lifetime } from './lifetime';
 import { keepInView } from './placement';
@@ -140,6 +141,7 @@ export function mountOverlay(): void {
 
   const fromWorker: Handlers<ToOverlay> = {
     view: ({ view }) => {
+      if (HOPS_ON) for (const card of view.cards) hop('arrived', card.id);
       if (shown()) show(view);
       else deferred = view;
     },

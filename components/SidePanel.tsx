@@ -320,9 +320,9 @@ function FindContact({ session, ident, model }: { session: SessionEntry; ident: 
   const name = useSignal(c.customer.phone && c.customer.name === c.customer.phone ? '' : c.customer.name);
   const busy = useSignal(false);
   const label = 'org' in ident && ident.org ? CRM_LABELS[ident.org.crm] : 'CRM';
-  const run = async (work: () => Promise<boolean>, after?: () => void) => {
+  const run = async (work: () => Promise<boolean>) => {
     busy.value = true;
-    if (await work()) after?.();
+    await work();
     busy.value = false;
   };
   return (

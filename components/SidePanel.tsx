@@ -320,7 +320,7 @@ function FindContact({ session, ident, model }: { session: SessionEntry; ident: 
   const name = useSignal(c.customer.phone && c.customer.name === c.customer.phone ? '' : c.customer.name);
   const busy = useSignal(false);
   const label = 'org' in ident && ident.org ? CRM_LABELS[ident.org.crm] : 'CRM';
-  const run = async (work: () => Promise<boolean>) => {
+  const run = async (work: () => Promise<void>) => {
     busy.value = true;
     await work();
     busy.value = false;

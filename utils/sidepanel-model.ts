@@ -91,16 +91,14 @@ export function createSidePanelModel(client: BackgroundClient, options: { now?: 
       const result = await client.pickContact(conversationId, contactId);
       notice.value = result.ok ? null : result.error;
     },
-    /** Searches the CRM by name; the results replace the candidates. False (with the reason in `notice`) when nothing came of it. */
-    async search(conversationId: string, text: string): Promise<boolean> {
+    /** Searches the CRM by name; the results replace the candidates (the reason in `notice` when nothing came of it). */
+    async search(conversationId: string, text: string): Promise<void> {
       const result = await client.searchContacts(conversationId, text);
       notice.value = result.ok ? null : result.error;
-      return result.ok;
     },
-    async createContact(conversationId: string, name: string): Promise<boolean> {
+    async createContact(conversationId: string, name: string): Promise<void> {
       const result = await client.createContact(conversationId, name);
       notice.value = result.ok ? null : result.error;
-      return result.ok;
     },
     drafts,
     outgoing,

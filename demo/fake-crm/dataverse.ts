@@ -16,6 +16,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { defaultParser } from '@odata/parser';
 import { escapeHtml, FakeOrgBase, readJson, sendJson } from './common';
 import type { Seed } from './seed';
+import type { CrmTransport } from '../../utils/crm/api';
+import { readResponse } from '../../utils/crm/http';
 
 type Row = Record<string, string | number | null>;
 interface Node {
@@ -88,6 +90,22 @@ export class FakeDataverse extends FakeOrgBase {
   /** Tasks on a contact's timeline. */
   tasksOf(contactId: unknown): Row[] {
     return this.activities.filter((a) => a.activitytypecode === 'task' && a._regardingobjectid_value === contactId);
+  }
+
+  /**
+   * For tests in Node: what the content script in the org's tab does, a
+   * same-origin Web API request with the session cookie the page set.
+   */
+  async signedInTransport(): Promise<CrmTransport> {
+    const cookie = (await fetch(this.orgUrl)).headers.get('set-cookie')!.split(';')[0]!;
+    return async (r) =>
+      readResponse(
+        await fetch(this.origin + r.path, {
+          method: r.method,
+          headers: { cookie, Accept: 'application/json', 'OData-Version': '4.0', ...(r.body !== undefined ? { 'Content-Type': 'application/json' } : {}), ...r.headers },
+          ...(r.body !== undefined ? { body: JSON.stringify(r.body) } : {}),
+        }),
+      );
   }
 
   /** An expired session: every API call is a 401 until the page is loaded again. */

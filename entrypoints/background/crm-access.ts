@@ -11,27 +11,27 @@ import type { CrmOrg } from '../../utils/crm/types';
 import { t } from '../../utils/i18n';
 import { sendMessage } from '../../utils/messages';
 
+/** Tabs showing a CRM org's pages, with their org: the active tab first, then the most recently used. */
+async function crmTabs(): Promise<{ tabId: number; org: CrmOrg }[]> {
+  const tabs = await browser.tabs.query({});
+  return tabs
+    .sort((a, b) => Number(b.active) - Number(a.active) || (b.lastAccessed ?? 0) - (a.lastAccessed ?? 0))
+    .flatMap((tab) => {
+      const org = tab.id === undefined ? undefined : orgOfPage(tab.url);
+      return org ? [{ tabId: tab.id!, org }] : [];
+    });
+}
+
 /** The CRM orgs open in the agent's tabs, the active tab's first, then the most recently used. */
 export async function findOrgs(): Promise<CrmOrg[]> {
-  const tabs = await browser.tabs.query({});
   const orgs = new Map<string, CrmOrg>();
-  tabs
-    .filter((tab) => tab.id !== undefined && orgOfPage(tab.url))
-    .sort((a, b) => Number(b.active) - Number(a.active) || (b.lastAccessed ?? 0) - (a.lastAccessed ?? 0))
-    .forEach((tab) => {
-      const org = orgOfPage(tab.url)!;
-      if (!orgs.has(org.origin)) orgs.set(org.origin, org);
-    });
+  for (const { org } of await crmTabs()) if (!orgs.has(org.origin)) orgs.set(org.origin, org);
   return [...orgs.values()];
 }
 
 /** Tabs showing the org's pages, the active one first. */
 export async function orgTabs(org: CrmOrg): Promise<number[]> {
-  const tabs = await browser.tabs.query({});
-  return tabs
-    .filter((tab) => tab.id !== undefined && orgOfPage(tab.url)?.origin === org.origin)
-    .sort((a, b) => Number(b.active) - Number(a.active) || (b.lastAccessed ?? 0) - (a.lastAccessed ?? 0))
-    .map((tab) => tab.id!);
+  return (await crmTabs()).filter((t) => t.org.origin === org.origin).map((t) => t.tabId);
 }
 
 /** How often, and how far apart, the org's tabs are asked again when none answered (one was loading, say). */

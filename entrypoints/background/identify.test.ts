@@ -34,12 +34,7 @@ beforeAll(async () => {
     }),
   );
   org = { crm: 'dynamics365', origin: fake.origin };
-  const cookie = (await fetch(fake.orgUrl)).headers.get('set-cookie')!.split(';')[0]!;
-  transport = async (r) => {
-    const res = await fetch(fake.origin + r.path, { method: r.method, headers: { cookie, ...r.headers } });
-    const retryAfter = Number(res.headers.get('Retry-After'));
-    return { status: res.status, body: await res.json(), ...(retryAfter ? { retryAfter } : {}) };
-  };
+  transport = await fake.signedInTransport();
 });
 afterAll(() => fake.close());
 

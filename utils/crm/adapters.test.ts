@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeDataverse } from '../../demo/fake-crm/dataverse';
 import { FakeSalesforce } from '../../demo/fake-crm/salesforce';
 import { generateSeed, type Seed } from '../../demo/fake-crm/seed';
-import { type ConversationRecord, CrmApi, CrmError, type CrmTransport } from './api';
+import { type ConversationRecord, CrmApi, CrmError } from './api';
 import { dynamics365 } from './dynamics365';
 import { salesforce, salesforceTransport } from './salesforce';
 import type { CrmOrg } from './types';
@@ -58,18 +58,7 @@ interface Harness {
 
 async function dataverse(): Promise<Harness> {
   const fake = await FakeDataverse.start(SEED);
-  const cookie = (await fetch(fake.orgUrl)).headers.get('set-cookie')!.split(';')[0]!;
-  // What the content script does in the org's tab: same-origin requests with the session cookie.
-  const transport: CrmTransport = async (r) => {
-    const res = await fetch(fake.origin + r.path, {
-      method: r.method,
-      headers: { cookie, Accept: 'application/json', 'OData-Version': '4.0', ...(r.body ? { 'Content-Type': 'application/json' } : {}), ...r.headers },
-      ...(r.body ? { body: JSON.stringify(r.body) } : {}),
-    });
-    const text = await res.text();
-    const retryAfter = Number(res.headers.get('Retry-After'));
-    return { status: res.status, body: text ? JSON.parse(text) : null, ...(retryAfter ? { retryAfter } : {}) };
-  };
+  const transport = await fake.signedInTransport();
   const org: CrmOrg = { crm: 'dynamics365', origin: fake.origin };
   return {
     org,

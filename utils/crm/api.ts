@@ -119,6 +119,16 @@ export interface ConversationRecord {
   transcript: string;
 }
 
+/** The id every CRM write-back of this conversation in this org derives from (the same on every attempt). */
+export const recordKey = (org: CrmOrg, conversationId: string) => stableUuid(`deskbell:${org.origin}:${conversationId}`);
+
+/** A written-back conversation's title, as both CRMs show it on the timeline. */
+export const recordSubject = (r: ConversationRecord) => `Deskbell ${r.channel} conversation with ${r.customerName}`;
+
+/** A written-back conversation's body: channel, agent, times, then the transcript. */
+export const recordText = (r: ConversationRecord) =>
+  `Channel: ${r.channel}\nAgent: ${r.agentName}\nStarted: ${new Date(r.startedAt).toISOString()}\nEnded: ${new Date(r.endedAt).toISOString()}\n\n${r.transcript}`;
+
 /** Everything the side panel and the lookups need from one CRM; `identify` and the panel use only this. */
 export interface CrmAdapter {
   readonly id: CrmOrg['crm'];

@@ -14,7 +14,7 @@
  * search stops and says so, rather than "no contact".
  */
 import * as v from 'valibot';
-import { type ConversationRecord, type CrmAdapter, splitName, stableUuid } from './api';
+import { type ConversationRecord, type CrmAdapter, recordKey, recordSubject, recordText, splitName } from './api';
 import { API_PATH, isDynamicsPage } from './dynamics365-page';
 import { digitTails, type PhonePages, safeTails, searchPhonePages } from './phone-search';
 import type { CrmActivity, CrmCase, CrmContact, CrmOrg, MatchedBy } from './types';
@@ -200,7 +200,7 @@ export const dynamics365: CrmAdapter = {
    * same task instead of adding a second one.
    */
   async writeBack(api, contactId, record) {
-    const id = await stableUuid(`deskbell:${api.org.origin}:${record.conversationId}`);
+    const id = await recordKey(api.org, record.conversationId);
     await api.send({ method: 'PATCH', path: `${API_PATH}tasks(${id})`, body: taskBody(contactId, record) });
   },
 };
@@ -212,8 +212,8 @@ function formatted(row: Record<string, unknown>, field: string): string | undefi
 
 export function taskBody(contactId: string, r: ConversationRecord) {
   return {
-    subject: `Deskbell ${r.channel} conversation with ${r.customerName}`.slice(0, 200),
-    description: `Channel: ${r.channel}\nAgent: ${r.agentName}\nStarted: ${new Date(r.startedAt).toISOString()}\nEnded: ${new Date(r.endedAt).toISOString()}\n\n${r.transcript}`,
+    subject: recordSubject(r).slice(0, 200),
+    description: recordText(r),
     'regardingobjectid_contact@odata.bind': `/contacts(${contactId})`,
     category: r.channel,
     actualstart: new Date(r.startedAt).toISOString(),

@@ -12,7 +12,7 @@
  * (`nextRecordsUrl`), numbers compared after normalising.
  */
 import * as v from 'valibot';
-import { type ConversationRecord, type CrmAdapter, CrmError, type CrmTransport, splitName, stableUuid } from './api';
+import { type ConversationRecord, type CrmAdapter, CrmError, type CrmTransport, recordKey, recordSubject, recordText, splitName } from './api';
 import { digitTails, type PhonePages, safeTails, searchPhonePages } from './phone-search';
 import { readResponse } from './http';
 import type { CrmContact, CrmOrg, MatchedBy } from './types';
@@ -80,7 +80,7 @@ function toContact(org: CrmOrg, c: ContactRow, matchedBy?: MatchedBy): CrmContac
 const nextPath = (url: string | undefined) => (url && url.startsWith(`${DATA_PATH}query/`) && !url.includes('..') ? url : undefined);
 
 /** The reference a written-back task carries in its subject, to find it again before writing a second time. */
-export const taskReference = async (org: CrmOrg, conversationId: string) => `DB-${(await stableUuid(`deskbell:${org.origin}:${conversationId}`)).slice(0, 13)}`;
+export const taskReference = async (org: CrmOrg, conversationId: string) => `DB-${(await recordKey(org, conversationId)).slice(0, 13)}`;
 
 export const salesforce: CrmAdapter = {
   id: 'salesforce',
@@ -181,11 +181,11 @@ export const salesforce: CrmAdapter = {
 };
 
 export function taskBody(contactId: string, r: ConversationRecord, ref: string) {
-  const subject = `Deskbell ${r.channel} conversation with ${r.customerName}`.slice(0, 255 - ref.length - 3);
+  const subject = recordSubject(r).slice(0, 255 - ref.length - 3);
   return {
     WhoId: contactId,
     Subject: `${subject} [${ref}]`,
-    Description: `Channel: ${r.channel}\nAgent: ${r.agentName}\nStarted: ${new Date(r.startedAt).toISOString()}\nEnded: ${new Date(r.endedAt).toISOString()}\n\n${r.transcript}`.slice(0, 32_000),
+    Description: recordText(r).slice(0, 32_000),
     Status: 'Completed',
     Priority: 'Normal',
     TaskSubtype: 'Task',

@@ -2,6 +2,7 @@
  * Feed server: offers created at a fixed rate and delivered to agents over
  * loopback WebSockets (durable SQLite log write, routing, JSON, socket), against a
  * bare `ws` server that sends the same bytes to the same number of clients.
+ * The agents run in a process of their own (bench/agents.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -9,9 +10,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import WebSocket, { WebSocketServer } from 'ws';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { startFeedServer } from '../server/feed-server.ts';
-import { TestAgent } from '../server/test-agent.ts';
-import { type Distribution, distribution, paced, waitFor } from './stats.ts';
+import type { FromAgents, ToAgents } from './agents.ts';
+import { type Distribution, distribution, paced, waitFor, wallClock } from './stats.ts';
 
 export interface ServerFigures extends Distribution {
   sent: number;
@@ -29,41 +32,61 @@ function figures(latencies: number[], sent: number, elapsedMs: number): ServerFi
   return { ...distribution(latencies), sent, throughput: Math.round((latencies.length / elapsedMs) * 1000) };
 }
 
+/** The agents' process: started, connected, and asked for when each offer arrived. */
+async function startAgents(kind: 'feed' | 'bare', url: string, tokens: string[]) {
+  const child = fork(fileURLToPath(new URL('./agents.ts', import.meta.url)), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  let count = 0;
+  const replies: ((m: FromAgents) => void)[] = [];
+  child.on('message', (m: FromAgents) => {
+    if (m.type === 'count') count = m.n;
+    else replies.shift()?.(m);
+  });
+  const ask = (message: ToAgents) =>
+    new Promise<FromAgents>((resolve) => {
+      replies.push(resolve);
+      child.send(message);
+    });
+  const ready = await ask({ type: 'start', kind, url, tokens });
+  if (ready.type !== 'ready') throw new Error(`bench: the agents could not connect (${ready.type === 'failed' ? ready.error : ready.type})`);
+  return {
+    count: () => count,
+    report: async () => {
+      const reply = await ask({ type: 'report' });
+      return new Map(reply.type === 'report' ? reply.arrivals : []);
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.send({ type: 'close' } satisfies ToAgents);
+      }),
+  };
+}
+
+/** Latency of each offer: sent (this process) → arrived (the agents' process), both wall clock. */
+function latenciesOf(sentAt: Map<string, number>, arrivals: Map<string, number>): number[] {
+  return [...sentAt].flatMap(([key, at]) => (arrivals.has(key) ? [arrivals.get(key)! - at] : []));
+}
+
 export async function benchFeedServer({ agents: count, rate, seconds }: ServerBenchOptions): Promise<ServerFigures> {
   const total = rate * seconds;
   const agents = Array.from({ length: count }, (_, i) => ({ id: `a${i}`, name: `Agent ${i}`, token: `bench-agent-token-${String(i).padStart(8, '0')}`, capacity: 100_000 }));
   // A real file, fsynced on every commit (synchronous = FULL), as operators run it.
   const dataDir = mkdtempSync(path.join(tmpdir(), 'deskbell-bench-'));
   const server = await startFeedServer({ dataDir, agents, apiKey: 'bench-api-key-0123456789abcdef', offerTimeoutSec: 600, rateLimit: 100_000 });
+  const clients = await startAgents('feed', server.feedUrl, agents.map((a) => a.token));
   const sentAt = new Map<string, number>();
-  const latencies: number[] = [];
-  const clients: TestAgent[] = [];
-  // Connect in slices: a thousand handshakes at once is a test of the kernel's accept queue, not of the feed.
-  for (let i = 0; i < agents.length; i += 100) {
-    clients.push(...(await Promise.all(agents.slice(i, i + 100).map((a) => TestAgent.connect(server.feedUrl, a.token, { validate: false })))));
-  }
-  await Promise.all(clients.map((c) => c.next('welcome')));
-  for (const c of clients) {
-    c.socket.on('message', (data) => {
-      const frame = JSON.parse(data.toString()) as { type: string; seq?: number; conversation?: { comment: string } };
-      if (frame.type !== 'offer') return;
-      // The client acknowledges, as the extension does, so the server does not reroute.
-      c.send({ type: 'ack', seq: frame.seq! });
-      const t0 = sentAt.get(frame.conversation!.comment);
-      if (t0 !== undefined) latencies.push(performance.now() - t0);
-    });
-  }
   const start = await paced(total, rate, (i) => {
     const key = `bench ${i}`;
-    sentAt.set(key, performance.now());
+    sentAt.set(key, wallClock());
     server.service.createConversation({ scenario: 'chat', channel: 'chat', customer: { name: `Customer ${i}` }, comment: key });
   });
-  await waitFor(() => latencies.length >= total);
-  const result = figures(latencies, total, performance.now() - start);
-  await Promise.all(clients.map((c) => c.close()));
+  await waitFor(() => clients.count() >= total);
+  const elapsed = performance.now() - start;
+  const latencies = latenciesOf(sentAt, await clients.report());
+  await clients.close();
   await server.close();
   rmSync(dataDir, { recursive: true, force: true });
-  return result;
+  return figures(latencies, total, elapsed);
 }
 
 export async function benchBareWs({ agents: count, rate, seconds }: ServerBenchOptions): Promise<ServerFigures> {
@@ -73,30 +96,19 @@ export async function benchBareWs({ agents: count, rate, seconds }: ServerBenchO
   const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`;
   const serverSide: WebSocket[] = [];
   wss.on('connection', (s) => serverSide.push(s));
-  const latencies: number[] = [];
-  const sentAt = new Map<string, number>();
-  const clients: WebSocket[] = [];
-  for (let i = 0; i < count; i += 100) {
-    const slice = Array.from({ length: Math.min(100, count - i) }, () => new Promise<WebSocket>((resolve) => {
-      const ws = new WebSocket(url);
-      ws.on('open', () => resolve(ws));
-      ws.on('message', (data) => {
-        const frame = JSON.parse(data.toString()) as { conversation: { comment: string } };
-        latencies.push(performance.now() - sentAt.get(frame.conversation.comment)!);
-      });
-    }));
-    clients.push(...(await Promise.all(slice)));
-  }
+  const clients = await startAgents('bare', url, Array.from({ length: count }, () => ''));
   await waitFor(() => serverSide.length === count);
+  const sentAt = new Map<string, number>();
   const sample = { type: 'offer', seq: 1, offerId: 'x', conversation: { id: 'c', scenario: 'chat', channel: 'chat', customer: { name: 'Customer' }, comment: '', waitingSince: 0, status: 'offered' }, offeredAt: 0, expiresAt: 0 };
   const start = await paced(total, rate, (i) => {
     const key = `bench ${i}`;
-    sentAt.set(key, performance.now());
+    sentAt.set(key, wallClock());
     serverSide[i % count]!.send(JSON.stringify({ ...sample, conversation: { ...sample.conversation, comment: key } }));
   });
-  await waitFor(() => latencies.length >= total);
-  const result = figures(latencies, total, performance.now() - start);
-  for (const c of clients) c.close();
+  await waitFor(() => clients.count() >= total);
+  const elapsed = performance.now() - start;
+  const latencies = latenciesOf(sentAt, await clients.report());
+  await clients.close();
   await new Promise((r) => wss.close(r));
-  return result;
+  return figures(latencies, total, elapsed);
 }

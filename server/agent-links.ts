@@ -61,8 +61,10 @@ export class AgentLinks {
   }
 
   /** Agents connected and available for new work. */
-  available(): string[] {
-    return [...this.#links.values()].filter((l) => l.presence === 'available').map((l) => l.agentId);
+  available(): Set<string> {
+    const ids = new Set<string>();
+    for (const link of this.#links.values()) if (link.presence === 'available') ids.add(link.agentId);
+    return ids;
   }
 
   send(agentId: string, event: ServerEvent): void {

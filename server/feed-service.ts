@@ -66,6 +66,10 @@ export interface FeedServiceOptions {
   logger?: Logger;
 }
 
+/** Acknowledged events are trimmed from the log every so often, for so many agents at a time. */
+const TRIM_EVERY_MS = 100;
+const TRIM_AGENTS = 50;
+
 export class FeedService {
   readonly store: Store;
   /** The routing in force, per scenario; sent to agents in the welcome. */
@@ -88,6 +92,9 @@ export class FeedService {
    * loads each time is what limited the server.
    */
   #agents: (AgentRecord & { load: number })[] | undefined;
+  /** Agents' acknowledged seqs not yet trimmed from the log, and the timer that trims them. */
+  readonly #trims = new Map<string, number>();
+  #trimTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: FeedServiceOptions) {
     this.store = options.store;
@@ -133,7 +140,10 @@ export class FeedService {
   /** Stops timers and waits a little for replies in flight to a provider (any left are in doubt at the next start). */
   async stop(): Promise<void> {
     await this.delivery.stop();
+    this.#trimSome(Infinity);
     this.#events.commitNow();
+    // What was committed is on disk, and told, before the store closes.
+    await this.#events.committed().catch(() => {});
     this.#offers.stop();
     clearTimeout(this.#retry);
     this.#links.clear();
@@ -221,9 +231,33 @@ export class FeedService {
       case 'ack': {
         const seq = Math.min(frame.seq, this.store.lastSeq(link.agentId));
         this.#links.ack(link.agentId, seq);
-        return this.store.trimEvents(link.agentId, seq);
+        return this.#trimLater(link.agentId, seq);
       }
     }
+  }
+
+  /**
+   * Acknowledged events are forgotten a few agents at a time, in the turn's
+   * batch: a delete per ack would be a commit, and an fsync, per event, and
+   * all agents at once would stall the server. A trim lost in a crash costs
+   * nothing but events the client drops as seen.
+   */
+  #trimLater(agentId: string, seq: number): void {
+    this.#trims.set(agentId, Math.max(this.#trims.get(agentId) ?? 0, seq));
+    this.#trimTimer ??= setTimeout(() => this.#trimSome(TRIM_AGENTS), TRIM_EVERY_MS);
+  }
+
+  #trimSome(agents: number): void {
+    clearTimeout(this.#trimTimer);
+    this.#trimTimer = undefined;
+    if (this.#trims.size === 0) return;
+    // The oldest first: a Map keeps insertion order, and a trimmed agent's next ack goes to the end.
+    const trims = [...this.#trims].slice(0, agents);
+    for (const [agentId] of trims) this.#trims.delete(agentId);
+    this.#events.tx(() => {
+      for (const [agentId, seq] of trims) this.store.trimEvents(agentId, seq);
+    });
+    if (this.#trims.size > 0) this.#trimTimer = setTimeout(() => this.#trimSome(TRIM_AGENTS), TRIM_EVERY_MS);
   }
 
   // -- conversations from channels and the HTTP API ------------------------------
@@ -273,15 +307,14 @@ export class FeedService {
   dispatch(): void {
     const waiting = this.store.waitingConversations();
     if (waiting.length === 0) return;
-    const available = new Set(this.#links.available());
+    const available = this.#links.available();
     if (available.size === 0) return;
     const now = this.#now();
     let retryAt = Infinity;
     // Loads are read once and kept up to date here as work goes out.
     const all = (this.#agents ??= this.store.agentsWithLoad());
-    const agents = all.filter((a) => available.has(a.id));
+    let candidates = all.filter((a) => available.has(a.id) && a.load < a.capacity);
     for (const conversation of waiting) {
-      const candidates = agents.filter((a) => a.load < a.capacity);
       if (candidates.length === 0) break;
       const mode = this.routing[conversation.scenario].mode;
       const tried = mode === 'offer' ? this.store.offeredAgents(conversation.id) : new Map<string, number>();
@@ -294,6 +327,7 @@ export class FeedService {
       else this.#offers.offer(conversation, pick.agent);
       pick.agent.load++;
       pick.agent.lastWorkAt = now;
+      if (pick.agent.load >= pick.agent.capacity) candidates = candidates.filter((a) => a !== pick.agent);
     }
     if (retryAt < Infinity) {
       clearTimeout(this.#retry);

@@ -18,22 +18,38 @@ export interface Candidate {
 
 export type Pick<A extends Candidate> = { agent: A } | { retryAt: number };
 
+/** True when `a` has gone longer without new work than `b` (ties: the smaller id, so the choice is stable). */
+function idler(a: Candidate, b: Candidate): boolean {
+  return a.lastWorkAt < b.lastWorkAt || (a.lastWorkAt === b.lastWorkAt && a.id < b.id);
+}
+
 /** The agent who has gone longest without new work (ties: the smallest id, so the choice is stable). */
 export function longestIdle<A extends Candidate>(pool: readonly A[]): A {
   let chosen = pool[0]!;
-  for (const a of pool) if (a.lastWorkAt < chosen.lastWorkAt || (a.lastWorkAt === chosen.lastWorkAt && a.id < chosen.id)) chosen = a;
+  for (const a of pool) if (idler(a, chosen)) chosen = a;
   return chosen;
 }
 
 /**
+ * One pass over the candidates, with no copies: dispatch runs this for every
+ * waiting conversation, over every available agent.
+ *
  * @param candidates available agents with room, at least one
  * @param tried agents this conversation was offered to, with when their last offer of it closed
  */
 export function pickAgent<A extends Candidate>(mode: RoutingMode, candidates: readonly A[], tried: ReadonlyMap<string, number>, now: number, cooldownMs: number): Pick<A> {
   if (mode === 'assign') return { agent: longestIdle(candidates) };
-  const fresh = candidates.filter((a) => !tried.has(a.id));
-  const rested = candidates.filter((a) => (tried.get(a.id) ?? 0) + cooldownMs <= now);
-  const pool = fresh.length > 0 ? fresh : rested;
-  if (pool.length > 0) return { agent: longestIdle(pool) };
-  return { retryAt: Math.min(...candidates.map((a) => (tried.get(a.id) ?? 0) + cooldownMs)) };
+  let fresh: A | undefined;
+  let rested: A | undefined;
+  let retryAt = Infinity;
+  for (const a of candidates) {
+    const closed = tried.get(a.id);
+    if (closed === undefined) {
+      if (!fresh || idler(a, fresh)) fresh = a;
+    } else if (closed + cooldownMs <= now) {
+      if (!rested || idler(a, rested)) rested = a;
+    } else retryAt = Math.min(retryAt, closed + cooldownMs);
+  }
+  const agent = fresh ?? rested;
+  return agent ? { agent } : { retryAt };
 }

@@ -1,8 +1,8 @@
 /**
  * Where the overlay runs. Built in: the hosted CRMs agents use most. Admins
  * add their own sites (options page or policy); each added site needs the
- * host permission, requested on the admin's click, and gets the content
- * script registered at runtime.
+ * host permission, requested on the admin's click. The overlay is injected
+ * into their pages once loaded (entrypoints/background/site-scripts.ts).
  */
 export const BUILT_IN_CRM_MATCHES = [
   'https://*.dynamics.com/*',
@@ -19,5 +19,5 @@ export const BUILT_IN_CRM_MATCHES = [
  */
 export const LOCAL_HOSTS = ['http://localhost/*', 'http://127.0.0.1/*'];
 
-/** Content-script registrations of admin-added sites carry this id prefix. */
-export const SITE_SCRIPT_PREFIX = 'crm-site:';
+/** Earlier builds registered a content script per admin-added site under this id prefix; the worker removes them. */
+export const LEGACY_SITE_SCRIPT_PREFIX = 'crm-site:';

@@ -12,7 +12,7 @@ import { BUILT_IN_CRM_MATCHES } from '../../utils/crm-sites';
 import { loadCatalogue, setCatalogue, t } from '../../utils/i18n';
 import { loadEffectiveSettings, refreshPolicy, watchEffectiveSettings } from '../../utils/settings-store';
 import { agentPresence, feedState, migrateLegacySettings } from '../../utils/storage-items';
-import { mayRunOn, syncCrmSites } from './site-scripts';
+import { CrmPages, mayRunOn } from './site-scripts';
 import { planAttention } from './attention';
 import { ChatMessageCommand, CreateContactCommand, DeliveryCommand, commandHandler, ConversationCommand, isExtensionPage, OfferCommand, PickContactCommand, RejectCommand, SearchContactsCommand } from './commands';
 import { CustomerLookups } from './identify';
@@ -102,9 +102,10 @@ export default defineBackground(() => {
       else void browser.alarms.create(WRITE_BACK_ALARM, { when: at });
     },
   );
+  const crmPages = new CrmPages();
   const settingsApplier = new SettingsApplier({
     load: loadEffectiveSettings,
-    syncSites: syncCrmSites,
+    syncSites: (sites) => crmPages.sync(sites),
     loadCatalogue,
     restartFeed: (url, token) => void feed.restart(url, token),
     applied: (view) => {
@@ -138,6 +139,11 @@ export default defineBackground(() => {
     if (reason === 'install' || reason === 'update') {
       void settingsReady.then(() => injectIntoOpenTabs([...BUILT_IN_CRM_MATCHES, ...(settingsApplier.current?.crmSites ?? [])]));
     }
+  });
+
+  // A CRM page has loaded: now, not before, it gets the overlay (site-scripts.ts).
+  browser.tabs.onUpdated.addListener((tabId, { status }, { url }) => {
+    if (status === 'complete' && url) void settingsReady.then(() => crmPages.loaded(tabId, url));
   });
 
   restrictLocalStorage();

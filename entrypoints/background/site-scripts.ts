@@ -1,15 +1,21 @@
 /**
- * Keeps the runtime content-script registrations equal to the CRM sites in
- * the settings: one registration per site that has its host permission.
- * A site without the permission (set by policy, or the permission was
- * revoked) is reported, not registered.
+ * Puts the overlay into CRM pages, after they have loaded.
+ *
+ * Declared content scripts (manifest or registered) run at `document_idle`,
+ * which Chromium fits in before the load event: even an empty one holds a
+ * large CRM page's load back by hundreds of milliseconds. So nothing is
+ * declared; the worker hears that a tab finished loading (`tabs.onUpdated`,
+ * no permission: the tab's URL is visible only on sites Deskbell has host
+ * access to) and injects the overlay then, with `scripting.executeScript`.
+ *
+ * The sites are the built-in CRMs and the admin's sites whose host permission
+ * is granted; a site set by policy without the permission, or whose
+ * permission was revoked, is reported, not run on.
  */
 import { browser } from 'wxt/browser';
-import { BUILT_IN_CRM_MATCHES, SITE_SCRIPT_PREFIX } from '../../utils/crm-sites';
+import { BUILT_IN_CRM_MATCHES, LEGACY_SITE_SCRIPT_PREFIX } from '../../utils/crm-sites';
 import { webUrl } from '../../utils/format';
-import { injectIntoOpenTabs } from './reinject';
-
-const CONTENT_SCRIPT = '/content-scripts/crm.js';
+import { injectIntoOpenTabs, injectIntoTab } from './reinject';
 
 export interface SiteStatus {
   active: string[];
@@ -17,26 +23,38 @@ export interface SiteStatus {
   missingPermission: string[];
 }
 
-export async function syncCrmSites(sites: readonly string[]): Promise<SiteStatus> {
-  const wanted = [...new Set(sites)].filter((s) => !BUILT_IN_CRM_MATCHES.includes(s));
-  const granted = await Promise.all(wanted.map((origin) => browser.permissions.contains({ origins: [origin] })));
-  const active = wanted.filter((_, i) => granted[i]);
-  const missingPermission = wanted.filter((_, i) => !granted[i]);
+export class CrmPages {
+  /** Match patterns of the pages the overlay runs on; undefined until the settings are first applied. */
+  #patterns: string[] | undefined;
 
-  const registered = (await browser.scripting.getRegisteredContentScripts()).filter((s) => s.id.startsWith(SITE_SCRIPT_PREFIX));
-  const registeredIds = new Set(registered.map((s) => s.id));
-  const activeIds = new Set(active.map((s) => SITE_SCRIPT_PREFIX + s));
-  const stale = registered.filter((s) => !activeIds.has(s.id)).map((s) => s.id);
-  const added = active.filter((s) => !registeredIds.has(SITE_SCRIPT_PREFIX + s));
-  if (stale.length) await browser.scripting.unregisterContentScripts({ ids: stale });
-  if (added.length) {
-    await browser.scripting.registerContentScripts(
-      added.map((site) => ({ id: SITE_SCRIPT_PREFIX + site, matches: [site], js: [CONTENT_SCRIPT], runAt: 'document_idle' as const, persistAcrossSessions: true })),
-    );
-    // Tabs already open on a new site get the overlay now, not on their next load.
-    await injectIntoOpenTabs(added);
+  /** Follows the CRM sites in the settings; tabs already open on a newly added site get the overlay now. */
+  async sync(sites: readonly string[]): Promise<SiteStatus> {
+    const wanted = [...new Set(sites)].filter((s) => !BUILT_IN_CRM_MATCHES.includes(s));
+    const granted = await Promise.all(wanted.map((origin) => browser.permissions.contains({ origins: [origin] })));
+    const active = wanted.filter((_, i) => granted[i]);
+    const missingPermission = wanted.filter((_, i) => !granted[i]);
+    const before = this.#patterns;
+    this.#patterns = [...BUILT_IN_CRM_MATCHES, ...active];
+    if (before === undefined) await dropLegacyRegistrations();
+    // At the worker's start every site looks new; tabs loaded while it slept woke it with their own event.
+    else await injectIntoOpenTabs(active.filter((site) => !before.includes(site)));
+    return { active, missingPermission };
   }
-  return { active, missingPermission };
+
+  /** A tab finished loading: the overlay goes in if the page is one of the CRM sites. */
+  async loaded(tabId: number, url: string): Promise<void> {
+    const patterns = this.#patterns;
+    if (!patterns || !webUrl(url)) return;
+    // Chrome's own matcher, the one the declared scripts used: the tab is among those the patterns match.
+    const matching = await browser.tabs.query({ url: patterns });
+    if (matching.some((tab) => tab.id === tabId)) await injectIntoTab(tabId);
+  }
+}
+
+/** Earlier versions registered a content script per admin site, kept across browser restarts. */
+async function dropLegacyRegistrations(): Promise<void> {
+  const ids = (await browser.scripting.getRegisteredContentScripts()).map((s) => s.id).filter((id) => id.startsWith(LEGACY_SITE_SCRIPT_PREFIX));
+  if (ids.length) await browser.scripting.unregisterContentScripts({ ids });
 }
 
 /**

@@ -47,9 +47,9 @@ const HOST_STYLE: [string, string][] = [
 ];
 
 /**
- * Set while an overlay of this version runs in this frame: the content
- * script can be both declared and registered for a site, and is injected
- * into open tabs after an update, so it may start twice in the same world.
+ * Set while an overlay of this version runs in this frame: the worker may
+ * inject the script again (a same-document navigation, an update, a site
+ * added twice), and the worker's probe reads it (background/reinject.ts).
  */
 const RUNNING = Symbol.for('deskbell.overlay');
 type Running = { [RUNNING]?: Lifetime };

@@ -10,14 +10,22 @@ import path from 'node:path';
 export interface CrmSite {
   origin: string;
   url(page?: string): string;
+  /** Answers every request for `/held.gif` (a page's last image, say) only once called: the page's load event waits until then. */
+  release(): void;
   close(): Promise<void>;
 }
+
+/** A transparent 1×1 GIF. */
+const GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
 
 const PAGES = path.resolve('tests/e2e/pages');
 
 export async function startCrmSite(headers: Record<string, string> = {}): Promise<CrmSite> {
+  let released!: () => void;
+  const held = new Promise<void>((resolve) => (released = resolve));
   const server = createServer(async (req, res) => {
     const name = new URL(req.url ?? '/', 'http://x').pathname.replace(/^\/+/, '') || 'crm.html';
+    if (name === 'held.gif') return void held.then(() => res.writeHead(200, { 'content-type': 'image/gif' }).end(GIF));
     if (!/^[\w.-]+$/.test(name)) return void res.writeHead(404).end();
     try {
       const body = await readFile(path.join(PAGES, name));
@@ -32,6 +40,7 @@ export async function startCrmSite(headers: Record<string, string> = {}): Promis
   return {
     origin,
     url: (page = 'crm.html') => `${origin}/${page}`,
+    release: () => released(),
     close: () =>
       new Promise((resolve) => {
         server.close(() => resolve());

@@ -1,5 +1,6 @@
 import { TestAgent } from '../../server/test-agent';
 import { AGENT, expect, readmeShot, test } from './fixtures';
+import { OverlayPage } from './overlay-page';
 import { chat, connect, conversationStatus as offerState, openCrm } from './steps';
 import { SCENARIO_CASES } from './scenarios';
 
@@ -226,6 +227,31 @@ test('many offers stack with "+N more"', async ({ context, extension, feed, crm 
   expect((await overlay.cards()).map((c) => c.customer)).toEqual(['Ann', 'Ben', 'Cas']);
   await overlay.click('.more');
   await expect.poll(async () => (await overlay.cards()).map((c) => c.customer)).toEqual(['Ann', 'Ben', 'Cas', 'Dee', 'Eli']);
+});
+
+test('nothing of Deskbell runs in a CRM page before the page has loaded; an offer that came meanwhile shows right after', async ({ context, extension, feed, crm }) => {
+  await connect(extension, feed);
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  // In page order: the load event, and each script world an extension creates in the page.
+  const events: string[] = [];
+  cdp.on('Runtime.executionContextCreated', ({ context: world }) => {
+    if (world.origin === `chrome-extension://${extension.id}`) events.push('deskbell');
+  });
+  cdp.on('Page.loadEventFired', () => events.push('load'));
+  await cdp.send('Page.enable');
+  await cdp.send('Runtime.enable');
+  await page.goto(crm.url('crm-held.html'), { waitUntil: 'domcontentloaded' });
+  await feed.createConversation(chat());
+  // A declared document_idle script runs 200 ms after DOMContentLoaded at the latest, load or not.
+  await page.waitForTimeout(1000);
+  expect(events).toEqual([]);
+
+  crm.release();
+  const overlay = new OverlayPage(page);
+  await expect.poll(async () => (await overlay.cards()).map((c) => c.customer)).toEqual(['Maria Jansen']);
+  expect(events[0]).toBe('load');
+  expect(events).toContain('deskbell');
 });
 
 test('a card on screen costs the page next to nothing: nothing animates once it has slid in, and it changes once a second', async ({ context, extension, feed, crm }) => {

@@ -25,17 +25,30 @@ import { type Distribution, distribution, median, round, sleep, waitFor, wallClo
 
 const BENCH_AGENT = { ...AGENT, capacity: 100_000 };
 
-/** In the page: watches a root (a shadow root or a plain element) and reports each new card once it is painted. */
+/**
+ * In the page: watches a root (a shadow root or a plain element) and reports
+ * each new card once it is painted, and as \`<key>:gone\` once it is removed
+ * (so the bench need not poll the page through DevTools, which would tax it).
+ */
 const WATCH_CARDS = `function (bindingName) {
   const root = this;
   const seen = new Set();
+  const up = new Set();
   const afterPaint = (fn) => requestAnimationFrame(() => { const ch = new MessageChannel(); ch.port1.onmessage = fn; ch.port2.postMessage(0); });
   new MutationObserver(() => {
+    const present = new Set();
     for (const card of root.querySelectorAll('[data-bench-key], .card')) {
       const key = card.getAttribute('data-bench-key') ?? card.querySelector('.comment')?.textContent ?? '';
-      if (!key.startsWith('bench-') || seen.has(key)) continue;
+      if (!key.startsWith('bench-')) continue;
+      present.add(key);
+      if (seen.has(key)) continue;
       seen.add(key);
+      up.add(key);
       afterPaint(() => window[bindingName](key, performance.timeOrigin + performance.now()));
+    }
+    for (const key of up) if (!present.has(key)) {
+      up.delete(key);
+      window[bindingName](key + ':gone', performance.timeOrigin + performance.now());
     }
   }).observe(root, { childList: true, subtree: true, characterData: true });
   return true;
@@ -169,7 +182,7 @@ function watchOutgoingOffers(onSend: (key: string, at: number, frame: string) =>
   const original = proto.send;
   proto.send = function (this: WebSocket, data: unknown, ...rest: unknown[]) {
     if (typeof data === 'string' && data.startsWith('{"type":"offer"')) {
-      const key = /"comment":"(bench-\d+)"/.exec(data)?.[1];
+      const key = /"comment":"(bench-[\w-]+)"/.exec(data)?.[1];
       if (key) onSend(key, wallClock(), data);
     }
     return original.call(this, data, ...rest);
@@ -185,7 +198,17 @@ export interface LatencyFigures {
   overhead: { p50: number; p95: number; p99: number };
   /** Where the time goes, hop by hop (bench builds mark each hop: utils/hops.ts); empty for a build without marks. */
   hops: { hop: string; p50: number; p95: number; n: number }[];
+  /** Frame sent → card painted for the first card in CRM tabs that never showed one (opened, loaded, overlay injected). */
+  firstCard: Distribution & { tabs: number };
+  /** The same hops, for those first cards only. */
+  firstCardHops: LatencyFigures['hops'];
 }
+
+/** Between one offer's end and the next offer in the latency section. */
+const QUIET_MS = Number(process.env.BENCH_QUIET_MS ?? 100);
+
+/** Fresh CRM tabs for the first-card figure. */
+const FIRST_CARD_TABS = 10;
 
 /** Marks of each hop, by name then id, as wall-clock ms (timeOrigin + startTime), from one context. */
 const READ_MARKS = `() => {
@@ -240,6 +263,7 @@ export async function benchLatency(offers: number): Promise<LatencyFigures> {
     const painted = new Map<string, number>();
     await page.exposeFunction('__deskbellBenchPainted', (key: string, at: number) => painted.set(key, at));
     await overlay.evaluate(WATCH_CARDS, '__deskbellBenchPainted');
+    await overlay.stopFollowingDom();
     const deskbell: number[] = [];
     try {
       for (let i = 0; i < offers; i++) {
@@ -247,12 +271,15 @@ export async function benchLatency(offers: number): Promise<LatencyFigures> {
         const conversation = session.feed.service.createConversation({ scenario: 'chat', channel: 'chat', customer: { name: `Customer ${i}` }, comment: key });
         if (!(await waitFor(() => painted.has(key), 10_000))) throw new Error(`bench: offer ${i} never showed`);
         deskbell.push(painted.get(key)! - sentAt.get(key)!);
-        // The customer leaves: the card goes, and the next offer is alone on screen.
+        // The customer leaves: the card goes, and the next offer is alone on screen. It comes once the
+        // end has been handled (stored, the ringtone stopped), as the baseline's frames come 20 ms apart.
         session.feed.service.endByCustomer(conversation.id);
-        await waitForAsync(async () => (await overlay.cards()).length === 0, 10_000);
+        if (!(await waitFor(() => painted.has(`${key}:gone`), 10_000))) throw new Error(`bench: offer ${i} never went`);
+        await sleep(QUIET_MS);
       }
-    } finally {
+    } catch (error) {
       stop();
+      throw error;
     }
     const worker = session.context.serviceWorkers().find((w) => w.url().includes(session.extensionId));
     const workerMarks = ((await worker?.evaluate(`(${READ_MARKS})()`)) ?? {}) as Marks;
@@ -260,10 +287,42 @@ export async function benchLatency(offers: number): Promise<LatencyFigures> {
     const paintedById: Record<string, number> = {};
     for (const [id, key] of keyById) if (painted.has(key)) paintedById[id] = painted.get(key)!;
     const hops = hopTable({ ...workerMarks, ...pageMarks, sent: sentById, painted: paintedById });
+    await page.close();
+    const firstCard: number[] = [];
+    const firstMarks: Marks = {};
+    const firstPainted: Record<string, number> = {};
+    for (let i = 0; i < FIRST_CARD_TABS; i++) {
+      const fresh = await openCrm(session);
+      const key = `bench-first-${i}`;
+      const paintedHere = new Map<string, number>();
+      await fresh.page.exposeFunction('__deskbellBenchPainted', (k: string, at: number) => paintedHere.set(k, at));
+      await fresh.overlay.evaluate(WATCH_CARDS, '__deskbellBenchPainted');
+      await fresh.overlay.stopFollowingDom();
+      await sleep(QUIET_MS);
+      const conversation = session.feed.service.createConversation({ scenario: 'chat', channel: 'chat', customer: { name: `First ${i}` }, comment: key });
+      if (!(await waitFor(() => paintedHere.has(key), 10_000))) throw new Error(`bench: the first card in fresh tab ${i} never showed`);
+      firstCard.push(paintedHere.get(key)! - sentAt.get(key)!);
+      const offerId = [...keyById].find(([, k]) => k === key)?.[0];
+      if (offerId) firstPainted[offerId] = paintedHere.get(key)!;
+      for (const [name, ids] of Object.entries((await fresh.page.evaluate(`(${READ_MARKS})()`)) as Marks)) Object.assign((firstMarks[name] ??= {}), ids);
+      session.feed.service.endByCustomer(conversation.id);
+      await fresh.page.close();
+    }
+    stop();
+    const workerAfter = ((await worker?.evaluate(`(${READ_MARKS})()`)) ?? {}) as Marks;
+    const firstCardHops = hopTable({ ...workerAfter, ...firstMarks, sent: sentById, painted: firstPainted });
     const baseline = await baselineLatency(session.context, sampleFrame, offers);
     const d = distribution(deskbell);
     const b = distribution(baseline);
-    return { offers, baseline: b, deskbell: d, overhead: { p50: round(d.p50 - b.p50), p95: round(d.p95 - b.p95), p99: round(d.p99 - b.p99) }, hops };
+    return {
+      offers,
+      baseline: b,
+      deskbell: d,
+      overhead: { p50: round(d.p50 - b.p50), p95: round(d.p95 - b.p95), p99: round(d.p99 - b.p99) },
+      hops,
+      firstCard: { ...distribution(firstCard), tabs: FIRST_CARD_TABS },
+      firstCardHops,
+    };
   } finally {
     await session.close();
   }
@@ -350,8 +409,10 @@ export async function benchFootprint(loads: number): Promise<FootprintFigures> {
           const worker = browser.context.serviceWorkers()[0] ?? (await browser.context.waitForEvent('serviceworker'));
           const setup = await browser.context.newPage();
           await setup.goto(`chrome-extension://${new URL(worker.url()).host}/popup.html`);
+          const setAt = Date.now();
           await setup.evaluate(async (site) => chrome.storage.local.set({ settings: { crmSites: [site] } }), CRM_SITE);
-          await waitForAsync(async () => (await setup.evaluate(() => chrome.scripting.getRegisteredContentScripts())).length > 0, 10_000);
+          const appliedAt = () => setup.evaluate(async () => (((await chrome.storage.session.get('diagnostics')).diagnostics as { settingsAppliedAt?: number } | undefined)?.settingsAppliedAt) ?? 0);
+          await waitForAsync(async () => (await appliedAt()) >= setAt, 10_000);
           await setup.close();
         }
         await browser.context.addInitScript(`
@@ -366,7 +427,7 @@ export async function benchFootprint(loads: number): Promise<FootprintFigures> {
         // One warm-up load, not counted: caches, the first compile of the content script.
         for (let i = 0; i <= loads; i++) {
           await page.goto(crm.url(pageName), { waitUntil: 'load' });
-          // The overlay mounts at document_idle; give it time to finish before counting.
+          // The overlay is injected once the page has loaded and mounts when idle; give it time to finish before counting.
           await sleep(300);
           const { load, longTasks } = await page.evaluate(() => {
             const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;

@@ -10,7 +10,14 @@ export const HOPS_ON = typeof __DESKBELL_BENCH_MARKS__ !== 'undefined' && __DESK
 
 export type Hop = 'received' | 'parsed' | 'posted' | 'arrived' | 'rendered';
 
-/** Marks `hop` of the offer or card `id`, at `at` (performance.now() of this context) or now. */
+/** Hops already marked: each view carries every card, and only the first arrival counts. */
+const marked = new Set<string>();
+
+/** Marks `hop` of the offer or card `id`, at `at` (performance.now() of this context) or now; once per hop and id. */
 export function hop(name: Hop, id: string, at?: number): void {
-  if (HOPS_ON) performance.mark(`deskbell:${name}:${id}`, at === undefined ? undefined : { startTime: at });
+  if (!HOPS_ON) return;
+  const mark = `deskbell:${name}:${id}`;
+  if (marked.has(mark)) return;
+  marked.add(mark);
+  performance.mark(mark, at === undefined ? undefined : { startTime: at });
 }

@@ -106,20 +106,18 @@ describe('FeedClient', () => {
     expect(t.last().sent.at(-1)).toEqual({ type: 'ack', seq: 3 });
   });
 
-  it('hands a burst that arrived during a slow handler over as one batch, with one cursor write', async () => {
-    const batches: number[][] = [];
-    let saves = 0;
+  it('hands each event over without waiting for the store; the cursor and the ack move only past stored events, a burst in two writes', async () => {
+    const handed: number[] = [];
+    const saves: number[] = [];
     let release!: () => void;
-    let first = true;
+    const stored = new Promise<void>((resolve) => (release = resolve));
     const t = setup({
       onEvents: async (batch) => {
-        batches.push(batch.map((e) => e.seq));
-        if (first) {
-          first = false;
-          await new Promise<void>((r) => (release = r));
-        }
+        handed.push(...batch.map((e) => e.seq));
+        await stored;
       },
-      cursor: { load: async () => 0, save: async () => void saves++ },
+      // A storage write takes a few milliseconds.
+      cursor: { load: async () => 0, save: (seq) => new Promise((resolve) => setTimeout(() => resolve(void saves.push(seq)), 3)) },
     });
     t.client.start();
     await settle();
@@ -128,11 +126,19 @@ describe('FeedClient', () => {
     t.last().receive(message(1));
     await settle();
     for (let seq = 2; seq <= 50; seq++) t.last().receive(message(seq));
-    release();
     await settle();
-    expect(batches).toEqual([[1], Array.from({ length: 49 }, (_, i) => i + 2)]);
-    expect(saves).toBe(2);
+    // Every event was handed over while the first was still being stored; nothing is acked yet.
+    expect(handed).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
     expect(t.client.lastSeq).toBe(50);
+    await vi.advanceTimersByTimeAsync(600);
+    expect(saves).toEqual([]);
+    expect(t.last().sent.filter((f) => f.type === 'ack')).toEqual([]);
+
+    release();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(saves).toEqual([1, 50]);
+    await vi.advanceTimersByTimeAsync(600);
+    expect(t.last().sent.at(-1)).toEqual({ type: 'ack', seq: 50 });
   });
 
   it('drops invalid frames, counts them and carries on', async () => {

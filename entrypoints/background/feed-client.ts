@@ -27,6 +27,7 @@ import { backoffDelay, type BackoffPolicy, FEED_BACKOFF } from './backoff';
 import { type ConnectionState } from '../../utils/connection';
 import { t } from '../../utils/i18n';
 import { hop, HOPS_ON } from '../../utils/hops';
+import { LatestWrite } from '../../utils/latest-write';
 import {
   type ClientFrame,
   CLOSE,
@@ -65,10 +66,10 @@ export interface FeedClientOptions {
   client: { name: string; version: string };
   cursor: FeedCursor;
   /**
-   * Handles events, in seq order: every event that arrived while the previous
-   * batch was being handled comes in one call, so a burst costs one state
-   * write instead of one per event. Must be idempotent, as events can be
-   * replayed after a crash.
+   * Handles events, in seq order: applies them at once (the next call may
+   * come before this one's promise settles) and resolves once they are
+   * stored; only then does the cursor move past them. Must be idempotent, as
+   * events can be replayed after a crash.
    */
   onEvents(events: ServerEvent[]): Promise<void> | void;
   /** After each welcome: skew correction, and a reset when the server could not resume. */
@@ -132,6 +133,14 @@ export class FeedClient {
   /** The next connection starts a fresh session instead of resuming. */
   #freshStart = false;
   #draining = false;
+  /** Batches handed over, in order, each settled once stored. */
+  #stored: Promise<void> = Promise.resolve();
+  /** The cursor written, only the newest seq whose events are stored; acked to the feed once written. */
+  readonly #cursor = new LatestWrite<number>(async (seq) => {
+    await this.#o.cursor.save(seq);
+    this.#ackSeq = Math.max(this.#ackSeq, seq);
+  });
+  #ackSeq = 0;
   #timers: { retry?: ReturnType<typeof setTimeout>; ping?: ReturnType<typeof setInterval>; pong?: ReturnType<typeof setTimeout>; connect?: ReturnType<typeof setTimeout>; ack?: ReturnType<typeof setTimeout> } = {};
   readonly #o: Required<Pick<FeedClientOptions, 'now' | 'random' | 'backoff' | 'pongTimeoutMs' | 'connectTimeoutMs' | 'createSocket'>> &
     FeedClientOptions;
@@ -192,7 +201,11 @@ export class FeedClient {
   async #connect(): Promise<void> {
     const generation = ++this.#generation;
     this.#setState({ status: 'connecting', attempt: this.#state.attempt });
+    // What the last connection handed over is stored first, so the cursor read back is the newest.
+    await this.#stored;
+    await this.#cursor.settled();
     this.#lastSeq = this.#freshStart ? 0 : await this.#o.cursor.load();
+    this.#ackSeq = this.#lastSeq;
     if (generation !== this.#generation || this.#stopped) return;
     let socket: WebSocketLike;
     try {
@@ -266,13 +279,13 @@ export class FeedClient {
             continue;
           }
           // Events before a welcome, an error or a pong are handled first, in order.
-          await this.#events(batch, generation);
+          this.#events(batch, generation);
           batch = [];
           if (frame.type === 'welcome') await this.#welcome(frame, generation);
           else if (frame.type === 'error') this.#o.onError?.(frame);
           else if (frame.type === 'pong') await this.#pong(frame);
         }
-        await this.#events(batch, generation);
+        this.#events(batch, generation);
       }
     } catch (error) {
       console.error('[deskbell] feed event handler failed', error);
@@ -296,7 +309,7 @@ export class FeedClient {
     this.#freshStart = false;
     if (!frame.resumed) {
       this.#lastSeq = frame.lastSeq;
-      await this.#o.cursor.save(frame.lastSeq);
+      await this.#cursor.set(frame.lastSeq);
     }
     await this.#o.onWelcome?.(frame, skew);
     if (generation !== this.#generation) return;
@@ -307,7 +320,7 @@ export class FeedClient {
   }
 
   /** Drops duplicates, resumes on a gap, hands the rest over and moves the cursor once. */
-  async #events(events: ServerEvent[], generation: number): Promise<void> {
+  #events(events: ServerEvent[], generation: number): void {
     if (events.length === 0 || generation !== this.#generation) return;
     if (!this.#welcomed) {
       this.stats.invalidFrames += events.length;
@@ -325,7 +338,7 @@ export class FeedClient {
         // A hole: keep what came before it, then resume from there rather than build on it.
         this.stats.gaps++;
         console.warn(`[deskbell] feed skipped from seq ${next} to ${event.seq}; resuming`);
-        await this.#commit(fresh, generation);
+        this.#commit(fresh, generation);
         this.#drop(4000, 'sequence gap');
         this.#afterGap(this.#lastSeq);
         return;
@@ -333,7 +346,7 @@ export class FeedClient {
       fresh.push(event);
       next = event.seq;
     }
-    await this.#commit(fresh, generation);
+    this.#commit(fresh, generation);
   }
 
   /** Plans the reconnect after a gap found right after `seq`: at once, later, or as a fresh session. */
@@ -355,19 +368,31 @@ export class FeedClient {
     this.#lost(reason, undefined, { delayMs: gapDelay(streak, this.#o.random) });
   }
 
-  async #commit(events: ServerEvent[], generation: number): Promise<void> {
+  /**
+   * Hands events over without waiting for them to be stored: the next frame
+   * is shown while this one is written. The cursor (and the ack that lets the
+   * feed forget) moves past them only once they are stored, in order.
+   */
+  #commit(events: ServerEvent[], generation: number): void {
     if (events.length === 0) return;
-    await this.#o.onEvents(events);
-    this.#lastSeq = events.at(-1)!.seq;
-    await this.#o.cursor.save(this.#lastSeq);
-    if (generation === this.#generation) this.#scheduleAck();
+    const seq = events.at(-1)!.seq;
+    this.#lastSeq = seq;
+    const stored = this.#o.onEvents(events);
+    this.#stored = this.#stored
+      .then(() => stored)
+      .then(() => {
+        void this.#cursor.set(seq).then(() => {
+          if (generation === this.#generation) this.#scheduleAck();
+        });
+      })
+      .catch((error: unknown) => console.error('[deskbell] feed events could not be stored; the cursor stays before them:', error));
   }
 
   #scheduleAck(): void {
     if (this.#timers.ack) return;
     this.#timers.ack = setTimeout(() => {
       this.#timers.ack = undefined;
-      if (this.#welcomed && this.#socket?.readyState === 1) this.#socket.send(JSON.stringify({ type: 'ack', seq: this.#lastSeq }));
+      if (this.#welcomed && this.#socket?.readyState === 1) this.#socket.send(JSON.stringify({ type: 'ack', seq: this.#ackSeq }));
     }, 500);
   }
 

@@ -13,6 +13,7 @@ import type { Presenter } from '../../utils/presentation';
 import type { Presence, ServerEvent } from '../../protocol/feed';
 import { agentPresence, type Diagnostics, diagnostics, feedCursor } from '../../utils/storage-items';
 import type { StateKeeper } from './state-keeper';
+import { LatestWrite } from '../../utils/latest-write';
 
 const JOURNAL_SIZE = 500;
 /**
@@ -40,9 +41,20 @@ function eventKey(event: ServerEvent): string {
   }
 }
 
+const DIAGNOSTICS_EVERY_MS = 250;
+
 export class FeedConnection {
   #client: FeedClient | undefined;
   #diag: Promise<Diagnostics>;
+  /**
+   * Diagnostics are written at most every quarter second, the newest only: a
+   * write per feed event would compete with the next offer on its way to the
+   * screen. A failed write (storage.session full) is said and breaks nothing.
+   */
+  readonly #diagWrites = new LatestWrite<Diagnostics>(
+    (d) => diagnostics.setValue(d).catch((error: unknown) => console.warn('[deskbell] could not store the diagnostics:', error)),
+    DIAGNOSTICS_EVERY_MS,
+  );
   #restarting: Promise<void> = Promise.resolve();
 
   /**
@@ -121,7 +133,7 @@ export class FeedConnection {
       },
       onEvents: async (events) => {
         await this.keeper.update((s, now) => events.reduce((state, event) => applyEvent(state, event, now, this.present), s));
-        await this.#note((d) => ({
+        void this.#note((d) => ({
           journal: [...d.journal, ...events.map((e) => ({ seq: e.seq, type: e.type, id: eventKey(e) }))].slice(-JOURNAL_SIZE),
         }));
       },
@@ -178,15 +190,10 @@ export class FeedConnection {
     void this.#note(change);
   }
 
-  /** Diagnostics changes go through one chain, so none overwrites another. */
+  /** Diagnostics changes go through one chain, so none overwrites another; only the newest is written. */
   #note(change: Partial<Diagnostics> | ((d: Diagnostics) => Partial<Diagnostics>)): Promise<Diagnostics> {
-    this.#diag = this.#diag.then(async (d) => {
-      const next = { ...d, ...(typeof change === 'function' ? change(d) : change) };
-      // A failed write (storage.session full) must not break the chain, nor the event handling that waits on it.
-      await diagnostics.setValue(next).catch((error: unknown) => console.warn('[deskbell] could not store the diagnostics:', error));
-      return next;
-    });
-    return this.#diag;
+    const next = (this.#diag = this.#diag.then((d) => ({ ...d, ...(typeof change === 'function' ? change(d) : change) })));
+    return next.then(async (d) => (await this.#diagWrites.set(d), d));
   }
 }
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Browser } from 'wxt/browser';
 import { applyEvent, EMPTY_STATE, setIdentification } from './feed-state';
 import { present } from '../../utils/presentation';
@@ -72,6 +72,34 @@ describe('StateHub', () => {
     hub.setState(EMPTY_STATE);
     expect(kept.posted).toHaveLength(2);
     expect(lost.posted).toHaveLength(2);
+  });
+
+  it('sends a change at once and, while changes keep coming, at most one view a frame with the newest state', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    try {
+      const hub = new StateHub();
+      const port = fakePort();
+      hub.add(port, 'overlay');
+      await vi.advanceTimersByTimeAsync(0);
+      const offersIn = (m: unknown) => (m as { view: { cards: unknown[] } }).view.cards.length;
+      let state = EMPTY_STATE;
+      const offerNo = (i: number) => ({ type: 'offer' as const, seq: i, offerId: `o${i}`, conversation: { id: `c${i}`, scenario: 'chat' as const, channel: 'chat' as const, customer: { name: `Customer ${i}` }, comment: '', waitingSince: 0, status: 'offered' as const }, offeredAt: 0, expiresAt: 60_000 });
+      const burst = (from: number, to: number) => {
+        for (let i = from; i <= to; i++) hub.setState((state = applyEvent(state, offerNo(i), 0, (s, k, now) => present(s, k, {}, now))));
+      };
+      await vi.advanceTimersByTimeAsync(100);
+      burst(1, 1);
+      // The first change is out before anything else runs.
+      expect(port.posted.map(offersIn)).toEqual([0, 1]);
+      burst(2, 500);
+      expect(port.posted).toHaveLength(2);
+      await vi.advanceTimersByTimeAsync(16);
+      expect(port.posted.map(offersIn)).toEqual([0, 1, 500]);
+      await vi.advanceTimersByTimeAsync(100);
+      expect(port.posted).toHaveLength(3);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('counts a visible CRM tab in view only while its window has the focus', async () => {

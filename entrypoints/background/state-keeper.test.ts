@@ -1,10 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { applyEvent, EMPTY_STATE, type FeedState } from './feed-state';
 import type { Conversation, ServerEvent } from '../../protocol/feed';
 import { StateKeeper } from './state-keeper';
 
 const conversation: Conversation = { id: 'c1', scenario: 'chat', channel: 'chat', customer: { name: 'Maria' }, comment: 'hi', waitingSince: 0, status: 'offered' };
-const offer = (offerId: string, expiresAt: number): ServerEvent => ({ type: 'offer', seq: 1, offerId, conversation, offeredAt: 0, expiresAt });
+const offer = (offerId: string, expiresAt: number, id = 'c1'): ServerEvent => ({ type: 'offer', seq: 1, offerId, conversation: { ...conversation, id }, offeredAt: 0, expiresAt });
 const message = (i: number) => ({ id: `m${i}`, conversationId: 'c1', from: 'customer' as const, text: `message ${i}`, at: i });
 
 function keeper(options: { stored?: FeedState; save?: (s: FeedState) => Promise<void>; now?: () => number } = {}) {
@@ -32,7 +32,39 @@ describe('state keeper', () => {
     await k.ready;
     events.length = 0;
     await k.update((s, now) => applyEvent(s, offer('o1', 60_000), now));
-    expect(events).toEqual(['save', 'view', 'saved', 'change']);
+    expect(events).toEqual(['view', 'save', 'saved', 'change']);
+  });
+
+  it('shows a new change while the one before it is still being written, and the changes that came meanwhile share the next write', async () => {
+    let finishWrite!: () => void;
+    const writes: string[][] = [];
+    const { k, events } = keeper({
+      save: (s) => {
+        writes.push(Object.keys(s.offers));
+        return writes.length === 2 ? new Promise<void>((resolve) => (finishWrite = resolve)) : Promise.resolve();
+      },
+    });
+    await k.ready;
+    events.length = 0;
+    const first = k.update((s, now) => applyEvent(s, offer('o1', 60_000), now));
+    await vi.waitFor(() => expect(writes).toHaveLength(2));
+    // o1's write hangs; o2 and o3 are shown at once, not after it.
+    const second = k.update((s, now) => applyEvent(s, offer('o2', 60_000, 'c2'), now));
+    const third = k.update((s, now) => applyEvent(s, offer('o3', 60_000, 'c3'), now));
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(events.filter((e) => e === 'view')).toHaveLength(3);
+    expect(Object.keys(k.state.offers)).toEqual(['o1', 'o2', 'o3']);
+    expect(events).not.toContain('change');
+
+    finishWrite();
+    const [a, b, c] = await Promise.all([first, second, third]);
+    expect(Object.keys(a.offers)).toEqual(['o1']);
+    expect(Object.keys(c.offers)).toEqual(['o1', 'o2', 'o3']);
+    expect(Object.keys(b.offers)).toEqual(['o1', 'o2']);
+    // One write for o1, one for o2 and o3 together; an effect after each, never before its write.
+    expect(writes.slice(1)).toEqual([['o1'], ['o1', 'o2', 'o3']]);
+    expect(events).toEqual(['view', 'save', 'view', 'view', 'saved', 'change', 'save', 'saved', 'change']);
   });
 
   it('expires at once what fell due while the worker was stopped', async () => {

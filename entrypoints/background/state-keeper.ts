@@ -2,14 +2,18 @@
  * The worker's in-memory copy of the feed state, which is only a cache:
  * every change is written to `storage.session` before it has effects
  * (notifications, lookups, the feed cursor), and a restarted worker loads it
- * back and expires at once what fell due while it was gone. Changes run one
- * at a time, in order.
+ * back and expires at once what fell due while it was gone. Changes apply in
+ * order, each to the state the previous one left.
  *
- * Views may show a change while it is being written (`onView`): the write
- * costs a few milliseconds on the path from feed frame to painted alert, and
- * showing early loses nothing. A worker that dies before the write has not
- * saved the feed cursor either, so the feed replays the event.
+ * A change is shown to the views (`onView`) as soon as it applies, before any
+ * write: a new offer does not wait behind the write of the change before it.
+ * Writes run one at a time, each storing the newest state, so changes that
+ * came during a write share the next one; `onChange` follows each write with
+ * the state it stored. Showing early loses nothing: a worker that dies before
+ * the write has not saved the feed cursor either, so the feed replays the
+ * event.
  */
+import { LatestWrite } from '../../utils/latest-write';
 import { compactForStorage, EMPTY_STATE, expireDue, type FeedState, nextDeadline, upgradeState } from './feed-state';
 
 export interface StateKeeperOptions {
@@ -31,13 +35,22 @@ export interface StateKeeperOptions {
 
 export class StateKeeper {
   #state: FeedState = EMPTY_STATE;
-  #queue: Promise<unknown>;
+  /** Writes the newest state, one write at a time; `onChange` follows each write. */
+  readonly #writes = new LatestWrite<FeedState>(async (state) => {
+    await this.#save(state);
+    try {
+      this.#o.onChange(state);
+    } catch (error) {
+      console.error('[deskbell] a state change handler failed:', error);
+    }
+  });
+  readonly #loaded: Promise<unknown>;
   #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #o: StateKeeperOptions & { now: () => number };
 
   constructor(options: StateKeeperOptions) {
     this.#o = { now: Date.now, ...options };
-    this.#queue = this.#o.load().then((stored) => {
+    this.#loaded = this.#o.load().then((stored) => {
       // A state saved by an older version may lack newer fields.
       const loaded = upgradeState(stored);
       this.#state = loaded;
@@ -45,32 +58,32 @@ export class StateKeeper {
     });
   }
 
-  /** Resolves once the stored state is loaded. */
+  /** Resolves once the stored state is loaded (and what fell due meanwhile is expired and stored). */
   get ready(): Promise<unknown> {
-    return this.#queue;
+    return this.#loaded;
   }
 
   get state(): FeedState {
     return this.#state;
   }
 
-  /** Applies a change after every earlier one; resolves with the state after it. */
+  /**
+   * Applies a change after every earlier one (at once, once the stored state
+   * is loaded); resolves with the state it made, once that state is stored.
+   */
   update(change: (state: FeedState, now: number) => FeedState): Promise<FeedState> {
-    const run = this.#queue.then(() => this.#commit(change(this.#state, this.#o.now())));
-    this.#queue = run.catch(() => undefined);
-    return run;
+    return this.#loaded.then(() => this.#commit(change(this.#state, this.#o.now())));
   }
 
   async #commit(next: FeedState, force = false): Promise<FeedState> {
-    if (next !== this.#state || force) {
+    const changed = next !== this.#state || force;
+    if (changed) {
       this.#state = next;
-      const saved = this.#save(next);
       this.#o.onView?.(next);
-      await saved;
-      this.#o.onChange(next);
     }
     this.#arm();
-    return this.#state;
+    if (changed) await this.#writes.set(next);
+    return next;
   }
 
   /** Stores the state; when it does not fit, a compacted copy. Never throws: the agent keeps what memory has. */

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { LatestWrite } from './latest-write';
+
+describe('LatestWrite', () => {
+  it('writes the first value at once and everything set during that write as one, the newest', async () => {
+    const written: number[] = [];
+    let finish!: () => void;
+    const w = new LatestWrite<number>(async (v) => {
+      written.push(v);
+      if (v === 1) await new Promise<void>((resolve) => (finish = resolve));
+    });
+    const first = w.set(1);
+    await Promise.resolve();
+    const later = [2, 3, 4].map((v) => w.set(v));
+    finish();
+    await Promise.all([first, ...later]);
+    expect(written).toEqual([1, 4]);
+  });
+
+  it('does not write the same value twice', async () => {
+    const written: string[] = [];
+    const w = new LatestWrite<string>(async (v) => void written.push(v));
+    await w.set('a');
+    await w.set('a');
+    await w.settled();
+    expect(written).toEqual(['a']);
+  });
+});

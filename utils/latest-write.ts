@@ -1,0 +1,38 @@
+/**
+ * Writes only the newest of a value that changes faster than it can be
+ * stored: one write at a time, and every value set while a write runs shares
+ * the next one. A burst of a thousand changes is a handful of writes.
+ */
+export class LatestWrite<T> {
+  #latest: T | undefined;
+  #written: T | undefined;
+  #writes: Promise<void> = Promise.resolve();
+
+  /**
+   * `write` must not throw: it says what failed itself. With `delayMs`, each
+   * write waits that long first, so values that can lag (diagnostics) cost
+   * one write per interval at most.
+   */
+  constructor(
+    private readonly write: (value: T) => Promise<void>,
+    private readonly delayMs = 0,
+  ) {}
+
+  /** Resolves once `value`, or a value set after it, is written. */
+  set(value: T): Promise<void> {
+    this.#latest = value;
+    this.#writes = this.#writes.then(async () => {
+      if (this.delayMs > 0 && !Object.is(this.#latest, this.#written)) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+      const value = this.#latest as T;
+      if (Object.is(value, this.#written)) return;
+      this.#written = value;
+      await this.write(value);
+    });
+    return this.#writes;
+  }
+
+  /** Resolves once every value set so far is written. */
+  settled(): Promise<void> {
+    return this.#writes;
+  }
+}

@@ -310,7 +310,9 @@ export async function benchLatency(offers: number): Promise<LatencyFigures> {
     }
     stop();
     const workerAfter = ((await worker?.evaluate(`(${READ_MARKS})()`)) ?? {}) as Marks;
-    const firstCardHops = hopTable({ ...workerAfter, ...firstMarks, sent: sentById, painted: firstPainted });
+    const firstIds = new Set(Object.keys(firstPainted));
+    const onlyFirst = (marks: Marks): Marks => Object.fromEntries(Object.entries(marks).map(([name, ids]) => [name, Object.fromEntries(Object.entries(ids).filter(([id]) => firstIds.has(id)))]));
+    const firstCardHops = hopTable(onlyFirst({ ...workerAfter, ...firstMarks, sent: sentById, painted: firstPainted }));
     const baseline = await baselineLatency(session.context, sampleFrame, offers);
     const d = distribution(deskbell);
     const b = distribution(baseline);
@@ -399,60 +401,84 @@ export interface FootprintFigures {
  */
 const FOOTPRINT_PAGES = ['crm.html', 'crm-grid.html', 'crm-churn.html'];
 
+/** A browser of the footprint section, with one tab that loads the pages. */
+interface Loader {
+  loaded: Loaded;
+  load(url: string): Promise<LoadFigures>;
+  dispose(): Promise<void>;
+}
+
+async function startLoader(loaded: Loaded): Promise<Loader> {
+  const browser = await launch(loaded);
+  if (loaded === 'deskbell') {
+    const worker = browser.context.serviceWorkers()[0] ?? (await browser.context.waitForEvent('serviceworker'));
+    const setup = await browser.context.newPage();
+    await setup.goto(`chrome-extension://${new URL(worker.url()).host}/popup.html`);
+    const setAt = Date.now();
+    await setup.evaluate(async (site) => chrome.storage.local.set({ settings: { crmSites: [site] } }), CRM_SITE);
+    const appliedAt = () => setup.evaluate(async () => (((await chrome.storage.session.get('diagnostics')).diagnostics as { settingsAppliedAt?: number } | undefined)?.settingsAppliedAt) ?? 0);
+    await waitForAsync(async () => (await appliedAt()) >= setAt, 10_000);
+    await setup.close();
+  }
+  await browser.context.addInitScript(`
+    window.__longTasks = 0;
+    new PerformanceObserver((list) => (window.__longTasks += list.getEntries().length)).observe({ type: 'longtask', buffered: true });
+  `);
+  const page = await browser.context.newPage();
+  const cdp = await browser.context.newCDPSession(page);
+  await cdp.send('Performance.enable');
+  const taskDuration = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'TaskDuration')!.value * 1000;
+  return {
+    loaded,
+    load: async (url) => {
+      await page.goto(url, { waitUntil: 'load' });
+      // Deskbell's overlay is injected once the page has loaded and mounts when idle; give it time to finish before counting.
+      await sleep(300);
+      const { load, longTasks } = await page.evaluate(() => {
+        const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
+        return { load: nav.loadEventEnd - nav.startTime, longTasks: (window as unknown as { __longTasks: number }).__longTasks };
+      });
+      return { loadMs: load, taskMs: await taskDuration(), longTasks };
+    },
+    dispose: () => browser.dispose(),
+  };
+}
+
+/**
+ * The three browsers (no extension, an empty content script, Deskbell) run
+ * side by side and take turns, one load each, in a rotating order: a machine
+ * that gets busier or quieter during the run moves all three alike.
+ */
 export async function benchFootprint(loads: number): Promise<FootprintFigures> {
   const crm = await startCrmSite();
+  const loaders: Loader[] = [];
   try {
-    const measure = async (loaded: Loaded, pageName: string): Promise<LoadFigures> => {
-      const browser = await launch(loaded);
-      try {
-        if (loaded === 'deskbell') {
-          const worker = browser.context.serviceWorkers()[0] ?? (await browser.context.waitForEvent('serviceworker'));
-          const setup = await browser.context.newPage();
-          await setup.goto(`chrome-extension://${new URL(worker.url()).host}/popup.html`);
-          const setAt = Date.now();
-          await setup.evaluate(async (site) => chrome.storage.local.set({ settings: { crmSites: [site] } }), CRM_SITE);
-          const appliedAt = () => setup.evaluate(async () => (((await chrome.storage.session.get('diagnostics')).diagnostics as { settingsAppliedAt?: number } | undefined)?.settingsAppliedAt) ?? 0);
-          await waitForAsync(async () => (await appliedAt()) >= setAt, 10_000);
-          await setup.close();
-        }
-        await browser.context.addInitScript(`
-          window.__longTasks = 0;
-          new PerformanceObserver((list) => (window.__longTasks += list.getEntries().length)).observe({ type: 'longtask', buffered: true });
-        `);
-        const page = await browser.context.newPage();
-        const cdp = await browser.context.newCDPSession(page);
-        await cdp.send('Performance.enable');
-        const taskDuration = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'TaskDuration')!.value * 1000;
-        const samples: LoadFigures[] = [];
-        // One warm-up load, not counted: caches, the first compile of the content script.
-        for (let i = 0; i <= loads; i++) {
-          await page.goto(crm.url(pageName), { waitUntil: 'load' });
-          // The overlay is injected once the page has loaded and mounts when idle; give it time to finish before counting.
-          await sleep(300);
-          const { load, longTasks } = await page.evaluate(() => {
-            const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
-            return { load: nav.loadEventEnd - nav.startTime, longTasks: (window as unknown as { __longTasks: number }).__longTasks };
-          });
-          if (i > 0) samples.push({ loadMs: load, taskMs: await taskDuration(), longTasks });
-        }
-        return {
-          loadMs: median(samples.map((s) => s.loadMs)),
-          taskMs: median(samples.map((s) => s.taskMs)),
-          longTasks: round(samples.reduce((sum, s) => sum + s.longTasks, 0) / samples.length),
-        };
-      } finally {
-        await browser.dispose();
-      }
-    };
+    for (const loaded of ['none', 'empty', 'deskbell'] as const) loaders.push(await startLoader(loaded));
     const pages: PageFootprint[] = [];
-    for (const page of FOOTPRINT_PAGES) {
-      const without = await measure('none', page);
-      const emptyScript = await measure('empty', page);
-      const deskbell = await measure('deskbell', page);
-      pages.push({ page, without, emptyScript, with: deskbell, loadRatio: round(deskbell.loadMs / without.loadMs, 3), ownRatio: round(deskbell.loadMs / emptyScript.loadMs, 3) });
+    for (const pageName of FOOTPRINT_PAGES) {
+      const samples = new Map<Loaded, LoadFigures[]>(loaders.map((l) => [l.loaded, []]));
+      // One warm-up round, not counted: caches, the first compile of the content script.
+      for (let i = 0; i <= loads; i++) {
+        for (let k = 0; k < loaders.length; k++) {
+          const loader = loaders[(i + k) % loaders.length]!;
+          const figures = await loader.load(crm.url(pageName));
+          if (i > 0) samples.get(loader.loaded)!.push(figures);
+        }
+      }
+      const summary = (loaded: Loaded): LoadFigures => {
+        const list = samples.get(loaded)!;
+        return {
+          loadMs: median(list.map((s) => s.loadMs)),
+          taskMs: median(list.map((s) => s.taskMs)),
+          longTasks: round(list.reduce((sum, s) => sum + s.longTasks, 0) / list.length),
+        };
+      };
+      const [without, emptyScript, deskbell] = [summary('none'), summary('empty'), summary('deskbell')];
+      pages.push({ page: pageName, without, emptyScript, with: deskbell, loadRatio: round(deskbell.loadMs / without.loadMs, 3), ownRatio: round(deskbell.loadMs / emptyScript.loadMs, 3) });
     }
     return { loads, pages };
   } finally {
+    for (const loader of loaders) await loader.dispose();
     await crm.close();
   }
 }

@@ -61,6 +61,25 @@ describe('feed server', () => {
     expect(offer.expiresAt - offer.offeredAt).toBe(30_000);
   });
 
+  it('forgets acknowledged events a little later, several agents in one write, and resumes after them as before', async () => {
+    const s = await server();
+    const a = await agent(s, AGENTS[0]!.token);
+    await a.next('welcome');
+    for (let i = 0; i < 3; i++) await api(s, 'POST', '/api/conversations', { ...chat, comment: `c${i}` });
+    await a.next('offer', (f) => f.conversation.comment === 'c2');
+    const last = Math.max(...a.seqs());
+    a.send({ type: 'ack', seq: last });
+    await new Promise((r) => setTimeout(r, 20));
+    // Not deleted per ack (that would be a commit and an fsync per event)...
+    expect(s.service.store.firstRetainedSeq(AGENTS[0]!.id)).toBe(1);
+    // ...but soon after, in the trimming round.
+    await expect.poll(() => s.service.store.firstRetainedSeq(AGENTS[0]!.id), { timeout: 2000 }).toBe(last + 1);
+    await a.close();
+    const again = await agent(s, AGENTS[0]!.token, { resumeFrom: last });
+    const welcome = await again.next('welcome');
+    expect(welcome).toMatchObject({ resumed: true, lastSeq: last });
+  });
+
   it('refuses a bad token with an error frame and close code 4401', async () => {
     const s = await server();
     const a = await TestAgent.connect(s.feedUrl, 'wrong-token');

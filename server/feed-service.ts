@@ -142,8 +142,6 @@ export class FeedService {
     await this.delivery.stop();
     this.#trimSome(Infinity);
     this.#events.commitNow();
-    // What was committed is on disk, and told, before the store closes.
-    await this.#events.committed().catch(() => {});
     this.#offers.stop();
     clearTimeout(this.#retry);
     this.#links.clear();

@@ -141,8 +141,6 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
   const method = req.method ?? 'GET';
   const route = `${method} ${parts.map((p, i) => (i === 1 ? ':id' : p)).join('/')}`;
 
-  // A read shows only what is on disk: a write still being flushed is waited for, not shown early.
-  if (method === 'GET') await service.committed();
   switch (route) {
     case 'POST conversations': {
       const body = await readJson(req, CreateConversationBody);

@@ -6,7 +6,6 @@
  * seen apart.
  */
 import { chmodSync, mkdirSync } from 'node:fs';
-import { type FileHandle, open } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { keyedHash } from './secrets.ts';
@@ -279,11 +278,8 @@ export class Store {
     // Customers' names, numbers and messages: for the server's owner only.
     if (file !== ':memory:') chmodSync(file, 0o600);
     this.db.pragma('journal_mode = WAL');
-    // An answered write survives power loss: each commit reaches the disk before anyone is told of it. SQLite
-    // writes the log (NORMAL); flushLog() puts it on disk off the event loop, and the event log waits for it
-    // (event-log.ts): what `synchronous = FULL` guarantees, without stalling every request on the disk.
-    this.db.pragma('synchronous = NORMAL');
-    this.#logFile = file === ':memory:' ? undefined : `${file}-wal`;
+    // An answered write survives power loss: each commit reaches the disk. Group commit keeps that affordable.
+    this.db.pragma('synchronous = FULL');
     this.db.exec(SCHEMA);
     this.#migrate();
   }
@@ -310,26 +306,8 @@ export class Store {
     return statement;
   }
 
-  /** The write-ahead log's path (none in memory), and a handle on it for flushing. */
-  readonly #logFile: string | undefined;
-  #log: Promise<FileHandle> | undefined;
-
-  /**
-   * Puts everything committed so far on disk: one `fdatasync` of the
-   * write-ahead log, on libuv's thread pool. Resolves at once for a store in
-   * memory.
-   */
-  async flushLog(): Promise<void> {
-    if (!this.#logFile) return;
-    // The log exists once WAL mode is on and stays while this connection is open (checkpoints rewrite it in place).
-    this.#log ??= open(this.#logFile, 'r');
-    await (await this.#log).datasync();
-  }
-
   close(): void {
     this.db.close();
-    void this.#log?.then((handle) => handle.close()).catch(() => {});
-    this.#log = undefined;
   }
 
   transaction<T>(fn: () => T): T {

@@ -9,9 +9,10 @@ export class LatestWrite<T> {
   #writes: Promise<void> = Promise.resolve();
 
   /**
-   * `write` must not throw: it says what failed itself. With `delayMs`, each
-   * write waits that long first, so values that can lag (diagnostics) cost
-   * one write per interval at most.
+   * `write` should say what failed itself; if it throws, the callers waiting
+   * on that write get the error and the next write still runs. With
+   * `delayMs`, each write waits that long first, so values that can lag
+   * (diagnostics) cost one write per interval at most.
    */
   constructor(
     private readonly write: (value: T) => Promise<void>,
@@ -21,14 +22,15 @@ export class LatestWrite<T> {
   /** Resolves once `value`, or a value set after it, is written. */
   set(value: T): Promise<void> {
     this.#latest = value;
-    this.#writes = this.#writes.then(async () => {
+    const run = this.#writes.then(async () => {
       if (this.delayMs > 0 && !Object.is(this.#latest, this.#written)) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
       const value = this.#latest as T;
       if (Object.is(value, this.#written)) return;
       this.#written = value;
       await this.write(value);
     });
-    return this.#writes;
+    this.#writes = run.catch(() => undefined);
+    return run;
   }
 
   /** Resolves once every value set so far is written. */

@@ -1,9 +1,9 @@
 /**
  * Applies the effective settings (saved, under policy) to the worker: the
- * feed connection, the CRM sites' content scripts, the language and what the
- * views are told. Calls run one after another: a settings change, a policy
- * update and a permission change can arrive together, and two overlapping
- * runs would register the same content script twice.
+ * feed connection, the CRM sites the overlay goes into, the language and what
+ * the views are told. Calls run one after another: a settings change, a
+ * policy update and a permission change can arrive together, and two
+ * overlapping runs would inject into the same new site's tabs twice.
  */
 import type { EffectiveSettings, Settings } from '../../utils/settings';
 import type { SiteStatus } from './site-scripts';
@@ -44,7 +44,7 @@ export class SettingsApplier {
     if (!prev || prev.feedUrl !== next.feedUrl || prev.feedToken !== next.feedToken) deps.restartFeed(next.feedUrl, next.feedToken);
     const [sites, strings] = await Promise.all([
       deps.syncSites(next.crmSites).catch((error: unknown) => {
-        console.warn('[deskbell] could not register the CRM sites:', error);
+        console.warn('[deskbell] could not apply the CRM sites:', error);
         return { active: [], missingPermission: [...next.crmSites] };
       }),
       next.language === 'auto' ? undefined : deps.loadCatalogue(next.language).catch(() => undefined),

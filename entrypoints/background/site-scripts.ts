@@ -53,8 +53,13 @@ export class CrmPages {
 
 /** Earlier versions registered a content script per admin site, kept across browser restarts. */
 async function dropLegacyRegistrations(): Promise<void> {
-  const ids = (await browser.scripting.getRegisteredContentScripts()).map((s) => s.id).filter((id) => id.startsWith(LEGACY_SITE_SCRIPT_PREFIX));
-  if (ids.length) await browser.scripting.unregisterContentScripts({ ids });
+  try {
+    const ids = (await browser.scripting.getRegisteredContentScripts()).map((s) => s.id).filter((id) => id.startsWith(LEGACY_SITE_SCRIPT_PREFIX));
+    if (ids.length) await browser.scripting.unregisterContentScripts({ ids });
+  } catch (error) {
+    // Left over, such a script only mounts an overlay the injected one would have mounted anyway.
+    console.warn('[deskbell] could not remove the content scripts an earlier version registered:', error);
+  }
 }
 
 /**

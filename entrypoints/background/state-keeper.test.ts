@@ -67,6 +67,24 @@ describe('state keeper', () => {
     expect(events).toEqual(['view', 'save', 'view', 'view', 'saved', 'change', 'save', 'saved', 'change']);
   });
 
+  it('sets the wake-up only when the next deadline moves: offers behind the first one set nothing', async () => {
+    const wakes: (number | undefined)[] = [];
+    const k = new StateKeeper({
+      load: async () => EMPTY_STATE,
+      save: async () => {},
+      onChange: () => {},
+      scheduleWake: (at) => wakes.push(at),
+      now: () => 1000,
+    });
+    await k.ready;
+    await k.update((s, now) => applyEvent(s, offer('o1', 60_000), now));
+    await k.update((s, now) => applyEvent(s, offer('o2', 90_000, 'c2'), now));
+    await k.update((s, now) => applyEvent(s, offer('o3', 120_000, 'c3'), now));
+    await k.update((s, now) => applyEvent(s, offer('o0', 30_000, 'c0'), now));
+    // Nothing at load, o1's deadline (the template caps it at 30 s from now), and o0's earlier one.
+    expect(wakes).toEqual([undefined, 31_000, 30_000]);
+  });
+
   it('expires at once what fell due while the worker was stopped', async () => {
     const stored = applyEvent(EMPTY_STATE, offer('o1', 5000), 0);
     const { k } = keeper({ stored, now: () => 10_000 });

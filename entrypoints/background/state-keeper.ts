@@ -46,6 +46,8 @@ export class StateKeeper {
   });
   readonly #loaded: Promise<unknown>;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The deadline the timer and the wake-up are set for; null before the first. */
+  #armedAt: number | undefined | null = null;
   readonly #o: StateKeeperOptions & { now: () => number };
 
   constructor(options: StateKeeperOptions) {
@@ -100,11 +102,22 @@ export class StateKeeper {
     }
   }
 
+  /**
+   * Sets the timer and the wake-up (an alarm: a call into the browser, which
+   * stores it) for the next deadline, only when that deadline moved: a burst
+   * of offers behind the first one's deadline sets nothing.
+   */
   #arm(): void {
-    clearTimeout(this.#timer);
     const at = nextDeadline(this.#state);
+    if (at === this.#armedAt) return;
+    this.#armedAt = at;
+    clearTimeout(this.#timer);
     this.#o.scheduleWake(at);
     if (at === undefined) return;
-    this.#timer = setTimeout(() => void this.update((s, now) => expireDue(s, now)), Math.max(0, at - this.#o.now()));
+    this.#timer = setTimeout(() => {
+      // Whatever the timer finds (a clock that ran early expires nothing), the next deadline is set again.
+      this.#armedAt = null;
+      void this.update((s, now) => expireDue(s, now));
+    }, Math.max(0, at - this.#o.now()));
   }
 }

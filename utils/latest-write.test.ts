@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LatestWrite } from './latest-write';
 
 describe('LatestWrite', () => {
@@ -24,22 +24,6 @@ describe('LatestWrite', () => {
     await w.set('a');
     await w.settled();
     expect(written).toEqual(['a']);
-  });
-
-  it('with a delay, writes once per interval, the newest value', async () => {
-    vi.useFakeTimers();
-    try {
-      const written: number[] = [];
-      const w = new LatestWrite<number>(async (v) => void written.push(v), 250);
-      const all = [1, 2, 3].map((v) => w.set(v));
-      await vi.advanceTimersByTimeAsync(100);
-      expect(written).toEqual([]);
-      await vi.advanceTimersByTimeAsync(200);
-      await Promise.all(all);
-      expect(written).toEqual([3]);
-    } finally {
-      vi.useRealTimers();
-    }
   });
 
   it('a write that throws fails its callers only; the next write runs', async () => {

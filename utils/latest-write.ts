@@ -10,20 +10,14 @@ export class LatestWrite<T> {
 
   /**
    * `write` should say what failed itself; if it throws, the callers waiting
-   * on that write get the error and the next write still runs. With
-   * `delayMs`, each write waits that long first, so values that can lag
-   * (diagnostics) cost one write per interval at most.
+   * on that write get the error and the next write still runs.
    */
-  constructor(
-    private readonly write: (value: T) => Promise<void>,
-    private readonly delayMs = 0,
-  ) {}
+  constructor(private readonly write: (value: T) => Promise<void>) {}
 
   /** Resolves once `value`, or a value set after it, is written. */
   set(value: T): Promise<void> {
     this.#latest = value;
     const run = this.#writes.then(async () => {
-      if (this.delayMs > 0 && !Object.is(this.#latest, this.#written)) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
       const value = this.#latest as T;
       if (Object.is(value, this.#written)) return;
       this.#written = value;

@@ -41,20 +41,21 @@ function eventKey(event: ServerEvent): string {
   }
 }
 
-const DIAGNOSTICS_EVERY_MS = 250;
+/** How often the feed events that came meanwhile are added to the diagnostics journal. */
+const JOURNAL_EVERY_MS = 250;
 
 export class FeedConnection {
   #client: FeedClient | undefined;
   #diag: Promise<Diagnostics>;
+  /** Only the newest diagnostics are written; a failed write (storage.session full) is said and breaks nothing. */
+  readonly #diagWrites = new LatestWrite<Diagnostics>((d) => diagnostics.setValue(d).catch((error: unknown) => console.warn('[deskbell] could not store the diagnostics:', error)));
   /**
-   * Diagnostics are written at most every quarter second, the newest only: a
-   * write per feed event would compete with the next offer on its way to the
-   * screen. A failed write (storage.session full) is said and breaks nothing.
+   * Feed events not yet in the diagnostics journal: noted together every
+   * quarter second, as a write per event would compete with the next offer
+   * on its way to the screen.
    */
-  readonly #diagWrites = new LatestWrite<Diagnostics>(
-    (d) => diagnostics.setValue(d).catch((error: unknown) => console.warn('[deskbell] could not store the diagnostics:', error)),
-    DIAGNOSTICS_EVERY_MS,
-  );
+  readonly #journal: Diagnostics['journal'] = [];
+  #journalTimer: ReturnType<typeof setTimeout> | undefined;
   #restarting: Promise<void> = Promise.resolve();
 
   /**
@@ -133,9 +134,14 @@ export class FeedConnection {
       },
       onEvents: async (events) => {
         await this.keeper.update((s, now) => events.reduce((state, event) => applyEvent(state, event, now, this.present), s));
-        void this.#note((d) => ({
-          journal: [...d.journal, ...events.map((e) => ({ seq: e.seq, type: e.type, id: eventKey(e) }))].slice(-JOURNAL_SIZE),
-        }));
+        this.#journal.push(...events.map((e) => ({ seq: e.seq, type: e.type, id: eventKey(e) })));
+        if (this.#journalTimer === undefined) {
+          this.#journalTimer = setTimeout(() => {
+            this.#journalTimer = undefined;
+            const entries = this.#journal.splice(0);
+            void this.#note((d) => ({ journal: [...d.journal, ...entries].slice(-JOURNAL_SIZE) }));
+          }, JOURNAL_EVERY_MS);
+        }
       },
       onState: (connection) => {
         this.onConnection(connection);

@@ -62,9 +62,25 @@ async function startAgents(kind: 'feed' | 'bare', url: string, tokens: string[])
   };
 }
 
-/** Latency of each offer: sent (this process) → arrived (the agents' process), both wall clock. */
-function latenciesOf(sentAt: Map<string, number>, arrivals: Map<string, number>): number[] {
-  return [...sentAt].flatMap(([key, at]) => (arrivals.has(key) ? [arrivals.get(key)! - at] : []));
+/**
+ * Sends `total` offers at `rate` a second (`send` makes offer `i`, its
+ * comment `key`), waits until the agents have them all, and closes the
+ * agents. Latency: sent (this process) → arrived (the agents' process), both
+ * wall clock.
+ */
+async function deliver(clients: Awaited<ReturnType<typeof startAgents>>, total: number, rate: number, send: (i: number, key: string) => void): Promise<ServerFigures> {
+  const sentAt = new Map<string, number>();
+  const start = await paced(total, rate, (i) => {
+    const key = `bench ${i}`;
+    sentAt.set(key, wallClock());
+    send(i, key);
+  });
+  await waitFor(() => clients.count() >= total);
+  const elapsed = performance.now() - start;
+  const arrivals = await clients.report();
+  await clients.close();
+  const latencies = [...sentAt].flatMap(([key, at]) => (arrivals.has(key) ? [arrivals.get(key)! - at] : []));
+  return figures(latencies, total, elapsed);
 }
 
 /**
@@ -85,19 +101,12 @@ export async function benchFeedServer({ agents: count, rate, seconds }: ServerBe
   const dataDir = mkdtempSync(path.join(tmpdir(), 'deskbell-bench-'));
   const server = await startFeedServer({ dataDir, agents, apiKey: 'bench-api-key-0123456789abcdef', offerTimeoutSec: 600, rateLimit: 100_000 });
   const clients = await startAgents('feed', server.feedUrl, agents.map((a) => a.token));
-  const sentAt = new Map<string, number>();
-  const start = await paced(total, rate, (i) => {
-    const key = `bench ${i}`;
-    sentAt.set(key, wallClock());
-    server.service.createConversation({ scenario: 'chat', channel: 'chat', customer: { name: `Customer ${i}` }, comment: key });
-  });
-  await waitFor(() => clients.count() >= total);
-  const elapsed = performance.now() - start;
-  const latencies = latenciesOf(sentAt, await clients.report());
-  await clients.close();
+  const result = await deliver(clients, total, rate, (i, key) =>
+    server.service.createConversation({ scenario: 'chat', channel: 'chat', customer: { name: `Customer ${i}` }, comment: key }),
+  );
   await server.close();
   dataDirs.push(dataDir);
-  return figures(latencies, total, elapsed);
+  return result;
 }
 
 export async function benchBareWs({ agents: count, rate, seconds }: ServerBenchOptions): Promise<ServerFigures> {
@@ -109,17 +118,8 @@ export async function benchBareWs({ agents: count, rate, seconds }: ServerBenchO
   wss.on('connection', (s) => serverSide.push(s));
   const clients = await startAgents('bare', url, Array.from({ length: count }, () => ''));
   await waitFor(() => serverSide.length === count);
-  const sentAt = new Map<string, number>();
   const sample = { type: 'offer', seq: 1, offerId: 'x', conversation: { id: 'c', scenario: 'chat', channel: 'chat', customer: { name: 'Customer' }, comment: '', waitingSince: 0, status: 'offered' }, offeredAt: 0, expiresAt: 0 };
-  const start = await paced(total, rate, (i) => {
-    const key = `bench ${i}`;
-    sentAt.set(key, wallClock());
-    serverSide[i % count]!.send(JSON.stringify({ ...sample, conversation: { ...sample.conversation, comment: key } }));
-  });
-  await waitFor(() => clients.count() >= total);
-  const elapsed = performance.now() - start;
-  const latencies = latenciesOf(sentAt, await clients.report());
-  await clients.close();
+  const result = await deliver(clients, total, rate, (i, key) => serverSide[i % count]!.send(JSON.stringify({ ...sample, conversation: { ...sample.conversation, comment: key } })));
   await new Promise((r) => wss.close(r));
-  return figures(latencies, total, elapsed);
+  return result;
 }

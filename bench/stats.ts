@@ -24,9 +24,9 @@ export function round(value: number, digits = 2): number {
   return Number(value.toFixed(digits));
 }
 
-/** Calls `fire` `total` times at `rate` per second; returns when the first call was made. */
 /**
- * Calls `fire` `total` times at `rate` a second. Each call due is made when
+ * Calls `fire` `total` times at `rate` a second; returns when the first call
+ * was made. Each call due is made when
  * its time comes, and the event loop turns between the calls of one moment
  * and the next, as requests arriving over the network would let it: a loop
  * that only awaited microtasks would keep the server under test from

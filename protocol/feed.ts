@@ -14,6 +14,8 @@ export const PROTOCOL_VERSION = 1;
 
 /** Largest frame the server accepts from a client, in UTF-16 code units of the raw text. */
 export const MAX_CLIENT_FRAME_CHARS = 256 * 1024;
+/** The longest token a hello or auth frame may carry. */
+export const MAX_TOKEN_CHARS = 16 * 1024;
 /**
  * Largest frame a client accepts from the server: an `accepted` event carries
  * the whole transcript, which can be long. The server trims a transcript that
@@ -191,7 +193,8 @@ export type Conversation = v.InferOutput<typeof ConversationSchema>;
 export const HelloFrame = v.object({
   type: v.literal('hello'),
   v: v.literal(PROTOCOL_VERSION),
-  token: Text(512),
+  /** A static agent token, or the ID token of the agent's sign-in (a JWT; provider tokens with many groups run to kilobytes). */
+  token: Text(MAX_TOKEN_CHARS),
   /** Last `seq` the client has handled; 0 for a fresh session. */
   resumeFrom: v.pipe(v.number(), v.integer(), v.minValue(0)),
   presence: PresenceSchema,
@@ -215,6 +218,8 @@ export const AckFrame = v.object({ type: v.literal('ack'), seq: v.pipe(v.number(
 export const PingFrame = v.object({ type: v.literal('ping'), t: EpochMs });
 /** The offer's time ran out in the browser (its template keeps it up for less than the feed would): move it on now. */
 export const TimeoutFrame = v.object({ type: v.literal('timeout'), offerId: Id });
+/** A renewed sign-in token on an open connection: the connection lasts as long as the newest token. */
+export const AuthFrame = v.object({ type: v.literal('auth'), token: Text(MAX_TOKEN_CHARS) });
 /** Send again a reply whose delivery failed with `retryable` (the agent's Retry). */
 export const RetryDeliveryFrame = v.object({ type: v.literal('retry-delivery'), conversationId: Id, messageId: Id });
 
@@ -229,6 +234,7 @@ export const ClientFrameSchema = v.variant('type', [
   PingFrame,
   TimeoutFrame,
   RetryDeliveryFrame,
+  AuthFrame,
 ]);
 export type ClientFrame = v.InferOutput<typeof ClientFrameSchema>;
 
@@ -333,6 +339,8 @@ export const ERROR_CODES = [
   'not-deliverable',
   /** Retry asked of a reply that did not fail, or whose failure a retry cannot mend. */
   'cannot-retry',
+  /** The feed cannot check sign-ins right now (its identity provider does not answer): try again later. */
+  'unavailable',
   'internal',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -376,6 +384,8 @@ export const CLOSE = {
   flood: 4429,
   /** The server failed on this connection; others carry on. */
   internal: 1011,
+  /** The server cannot take the connection now (it cannot check the sign-in): the client retries after its backoff. */
+  tryAgain: 1013,
 } as const;
 
 export type ParseResult<T> = { ok: true; frame: T } | { ok: false; error: string };

@@ -60,6 +60,11 @@ export class AgentLinks {
     return this.#links.has(agentId);
   }
 
+  /** Closes the agent's connection, if any. */
+  close(agentId: string, code: number, reason: string): void {
+    this.#links.get(agentId)?.close(code, reason);
+  }
+
   /** Agents connected and available for new work. */
   available(): Set<string> {
     const ids = new Set<string>();

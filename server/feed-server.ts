@@ -4,9 +4,14 @@
  *
  * Socket lifecycle on the server:
  *
- *   open ──hello ok──► attached ──close / heartbeat missed──► gone
+ *   open ──hello ok──► attached ──close / heartbeat missed / sign-in ended──► gone
  *     │  (10 s, bad hello, bad token)
  *     └──────────────► closed with an error frame and a 44xx code
+ *
+ * An agent signs in with a static token from the agents file, or with an
+ * ID token from the organisation's identity provider (sign-in.ts). A
+ * signed-in connection ends when its token does, unless the client sends a
+ * renewed one (`auth` frame) first.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -33,7 +38,8 @@ import type { DeliveryOptions } from './channels/delivery.ts';
 import type { ChannelSender, OutboundChannel } from './channels/outbound.ts';
 import { clientAddress, Edge, type EdgeLimits } from './rate-limit.ts';
 import { keptSecret, MIN_SECRET_CHARS } from './secrets.ts';
-import { type AgentSeed, Store } from './store.ts';
+import { type AgentRecord, type AgentSeed, Store } from './store.ts';
+import { looksLikeJwt, ProviderUnavailable, provisionedAgentId, type SignInOptions, TokenRefused, TokenVerifier } from './sign-in.ts';
 
 export { CLOSE };
 
@@ -70,6 +76,7 @@ export function checkAgents(agents: readonly AgentSeed[]): AgentSeed[] {
   const problems: string[] = [];
   const ids = new Set<string>();
   const tokens = new Set<string>();
+  const logins = new Set<string>();
   const checked = agents.map((a, i) => {
     const who = a.id ? `agent ${JSON.stringify(a.id)}` : `agent #${i + 1}`;
     const name = normalizeName(a.name ?? '');
@@ -78,15 +85,30 @@ export function checkAgents(agents: readonly AgentSeed[]): AgentSeed[] {
     ids.add(a.id);
     if (!name) problems.push(`${who}: name is empty`);
     if (name.length > 200) problems.push(`${who}: name is longer than 200 characters`);
-    if (typeof a.token !== 'string' || a.token.length < MIN_SECRET_CHARS) {
+    if (a.token === undefined) {
+      if (!a.login) problems.push(`${who}: has neither a token nor a sign-in login`);
+    } else if (typeof a.token !== 'string' || a.token.length < MIN_SECRET_CHARS) {
       problems.push(`${who}: token is shorter than ${MIN_SECRET_CHARS} characters (128 bits); make one with: openssl rand -base64 24`);
     } else if (a.token.length > 512) {
       problems.push(`${who}: token is longer than 512 characters`);
+    } else if (looksLikeJwt(a.token)) {
+      problems.push(`${who}: token looks like a JWT (three dot-separated parts); make one with: openssl rand -base64 24`);
     }
-    if (tokens.has(a.token)) problems.push(`${who}: token used by another agent`);
-    tokens.add(a.token);
+    if (a.token !== undefined) {
+      if (tokens.has(a.token)) problems.push(`${who}: token used by another agent`);
+      tokens.add(a.token);
+    }
+    if (a.login !== undefined) {
+      const login = a.login.trim().toLowerCase();
+      if (!login || login.length > 320) problems.push(`${who}: login must be 1 to 320 characters`);
+      if (logins.has(login)) problems.push(`${who}: login used by another agent`);
+      logins.add(login);
+    }
+    if (a.queues !== undefined && (a.queues.length > 100 || a.queues.some((q) => typeof q !== 'string' || !q || q.length > 200))) {
+      problems.push(`${who}: queues must be up to 100 names of 1 to 200 characters`);
+    }
     if (a.capacity !== undefined && !(Number.isInteger(a.capacity) && a.capacity >= 1 && a.capacity <= 1_000_000)) problems.push(`${who}: capacity must be a whole number from 1`);
-    return { ...a, name };
+    return { ...a, name, ...(a.login !== undefined ? { login: a.login.trim().toLowerCase() } : {}) };
   });
   if (problems.length > 0) throw new Error(`agents refused:\n  ${problems.join('\n  ')}`);
   return checked;
@@ -124,6 +146,8 @@ export interface FeedServerOptions {
   rerouteGraceSec?: number;
   /** Seconds a connected agent's client has to acknowledge an offer. */
   ackTimeoutSec?: number;
+  /** Agents sign in with the organisation's identity provider (OpenID Connect ID tokens); static tokens still work. */
+  signIn?: SignInOptions;
   /** Extra HTTP routes (demo pages); return true when handled. */
   routes?: (req: IncomingMessage, res: ServerResponse, url: URL, service: FeedService) => Promise<boolean> | boolean;
 }
@@ -142,6 +166,10 @@ export interface FeedServer {
     connections: number;
     resumes: number;
     failedLogins: number;
+    /** Sign-in tokens refused, by the check they failed. */
+    signInRefusals: Record<string, number>;
+    /** Signed-in connections ended because their token ran out without a renewed one. */
+    signInsEnded: number;
     /** Connections closed because the client read too slowly. */
     tooSlow: number;
     /** Unexpected exceptions: each closed only its own connection or request. */
@@ -176,7 +204,52 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
     ...(options.delivery ? { delivery: options.delivery } : {}),
     ...(options.now ? { now: options.now } : {}),
   });
-  const stats = { badFrames: 0, rateLimited: 0, connections: 0, resumes: 0, failedLogins: 0, tooSlow: 0, internalErrors: 0 };
+  const stats = { badFrames: 0, rateLimited: 0, connections: 0, resumes: 0, failedLogins: 0, signInRefusals: {} as Record<string, number>, signInsEnded: 0, tooSlow: 0, internalErrors: 0 };
+  const verifier = options.signIn ? new TokenVerifier(options.signIn) : undefined;
+  verifier?.discover().then(
+    () => logger.info('sign-in: the identity provider answers', { issuer: options.signIn!.issuer }),
+    (error: unknown) => logger.warn('sign-in: the identity provider does not answer yet; sign-ins wait for it', { issuer: options.signIn!.issuer, error: String((error as Error).message) }),
+  );
+
+  type Identity = { agent: AgentRecord; expiresAt?: number } | { refused: string } | { unavailable: string };
+  /** Who a token is: an agent (with when a sign-in token ends), a refusal to tell the client, or a provider that cannot be asked. */
+  const identify = async (token: string): Promise<Identity> => {
+    if (!looksLikeJwt(token)) {
+      const agent = store.agentByToken(token);
+      return agent ? { agent } : { refused: 'unknown agent token' };
+    }
+    if (!verifier) return { refused: 'this feed does not accept sign-in tokens: ask your admin for an agent token' };
+    let signedIn;
+    try {
+      signedIn = await verifier.verify(token);
+    } catch (error) {
+      if (error instanceof TokenRefused) {
+        stats.signInRefusals[error.reason] = (stats.signInRefusals[error.reason] ?? 0) + 1;
+        return { refused: error.message };
+      }
+      if (error instanceof ProviderUnavailable) return { unavailable: error.message };
+      throw error;
+    }
+    let agent = store.agentByLogin(signedIn.login);
+    if (!agent && verifier.options.provision) {
+      store.provisionAgent({ id: provisionedAgentId(signedIn), name: normalizeName(signedIn.name ?? signedIn.login).slice(0, 200) || signedIn.login, login: signedIn.login }, 10);
+      logger.info('sign-in: agent provisioned', { login: signedIn.login });
+      agent = store.agentByLogin(signedIn.login);
+      service.agentsChanged();
+    }
+    if (!agent) return { refused: `${signedIn.login} signed in, but is not a Deskbell agent: ask your admin to add them` };
+    if (signedIn.issuedAt < agent.tokensAfter) {
+      stats.signInRefusals.revoked = (stats.signInRefusals.revoked ?? 0) + 1;
+      return { refused: 'signed out by an admin: sign in again' };
+    }
+    const queues = verifier.queuesOf(signedIn);
+    if (queues && !agent.fileQueues && JSON.stringify(queues) !== JSON.stringify(agent.queues)) {
+      store.setAgentQueues(agent.id, queues);
+      agent = { ...agent, queues };
+      service.agentsChanged();
+    }
+    return { agent, expiresAt: signedIn.expiresAt + verifier.toleranceMs };
+  };
   const edge = new Edge(options.limits);
   const channels = channelRoutes(options.channels ?? {}, edge);
   const unexpected = (where: string, error: unknown, data: Record<string, unknown> = {}) => {
@@ -230,6 +303,7 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
     let tokens = rateLimit * 2;
     let lastRefill = Date.now();
     let dropped = 0;
+    let refusedWhy: string | undefined;
 
     const end = (code: number, reason: string) => {
       done = true;
@@ -277,9 +351,35 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
       }
     }, heartbeatSec * 1000);
 
+    /** A signed-in connection ends when its token does; a renewed token moves that. */
+    let signInEnds: ReturnType<typeof setTimeout> | undefined;
+    const endSignInAt = (at: number | undefined) => {
+      clearTimeout(signInEnds);
+      if (at === undefined) return;
+      // Timers hold at most 24.8 days; a longer token is looked at again then.
+      signInEnds = setTimeout(() => {
+        if (Date.now() < at) return endSignInAt(at);
+        stats.signInsEnded++;
+        logger.info('agent connection closed: the sign-in ended without a renewed token', { agent: link?.agentId });
+        refuse(CLOSE.unauthorized, 'unauthorized', 'the sign-in has expired: sign in again');
+      }, Math.min(Math.max(0, at - Date.now()), 2 ** 31 - 1));
+    };
+
     const hello = async (frame: Extract<ClientFrame, { type: 'hello' }>) => {
       clearTimeout(helloTimer);
-      const check = edge.checkCredential(address, () => store.agentByToken(frame.token));
+      let unavailable: string | undefined;
+      const check = await edge.checkCredentialLater(address, async () => {
+        const who = await identify(frame.token);
+        if ('unavailable' in who) unavailable = who.unavailable;
+        else if ('refused' in who) refusedWhy = who.refused;
+        return 'agent' in who ? who : undefined;
+      });
+      if (done) return;
+      if (unavailable) {
+        // Not the agent's fault, so not a failed sign-in: the client tries again after its backoff.
+        logger.warn('agent sign-in waits: the identity provider cannot be asked', { address, error: unavailable });
+        return refuse(CLOSE.tryAgain, 'unavailable', 'the feed cannot check sign-ins right now; trying again shortly');
+      }
       if (!check.ok) {
         stats.failedLogins++;
         // Never the token: a mistyped one is one character from the real one.
@@ -287,10 +387,11 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
           logger.warn('agent sign-in refused: too many failed sign-ins from this address', { address });
           return refuse(CLOSE.flood, 'rate-limited', `too many failed sign-ins from this address; try again in ${check.retryAfterSec} s`);
         }
-        logger.warn('agent sign-in refused: unknown token', { address, client: frame.client.name });
-        return refuse(CLOSE.unauthorized, 'unauthorized', 'unknown agent token');
+        logger.warn('agent sign-in refused', { address, client: frame.client.name, why: refusedWhy });
+        return refuse(CLOSE.unauthorized, 'unauthorized', refusedWhy ?? 'unknown agent token');
       }
-      const agent = check.value;
+      const { agent, expiresAt } = check.value;
+      endSignInAt(expiresAt);
       const current: AgentLink = {
         agentId: agent.id,
         presence: frame.presence,
@@ -357,6 +458,18 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
         });
       }
       if (!link) return refuse(CLOSE.badHello, 'not-ready', 'send hello first');
+      if (frame.type === 'auth') {
+        const agentId = link.agentId;
+        return void identify(frame.token)
+          .then((who) => {
+            if (done) return;
+            if ('agent' in who && who.agent.id === agentId) return endSignInAt(who.expiresAt);
+            const why = 'agent' in who ? 'the renewed token is another agent' : 'refused' in who ? who.refused : 'the feed cannot check sign-ins right now';
+            logger.warn('renewed sign-in refused; the connection ends with the current one', { agent: agentId, why });
+            fail('unauthorized', `renewed sign-in refused: ${why}`);
+          })
+          .catch((error: unknown) => unexpected('sign-in renewal', error, { agent: agentId }));
+      }
       try {
         service.handle(link, frame);
       } catch (error) {
@@ -379,6 +492,7 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
       done = true;
       sockets.delete(socket);
       clearTimeout(helloTimer);
+      clearTimeout(signInEnds);
       clearInterval(heartbeat);
       if (link) service.detach(link);
     });

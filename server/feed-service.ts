@@ -11,6 +11,7 @@
  */
 import {
   type ClientFrame,
+  CLOSE,
   type Conversation,
   DEFAULT_ROUTING,
   type Media,
@@ -203,12 +204,29 @@ export class FeedService {
     this.#links.detach(link);
   }
 
+  /** Agents were added or their queues changed (sign-in): routing reads them again. */
+  agentsChanged(): void {
+    this.#agents = undefined;
+  }
+
+  /**
+   * Signs an agent out everywhere (an admin's call): sign-in tokens issued
+   * until now open nothing, and the agent's connection is closed. Their
+   * offers go to others after the usual grace. False for an unknown agent.
+   */
+  signOut(agentId: string): boolean {
+    if (!this.store.revokeAgentTokens(agentId, this.#now())) return false;
+    this.#links.close(agentId, CLOSE.unauthorized, 'signed out by an admin: sign in again');
+    this.#log.info('agent signed out by an admin', { agent: agentId });
+    return true;
+  }
+
   isConnected(agentId: string): boolean {
     return this.#links.isConnected(agentId);
   }
 
   /** Applies one validated command from an attached agent. Throws FeedError. */
-  handle(link: AgentLink, frame: Exclude<ClientFrame, { type: 'hello' | 'ping' }>): void {
+  handle(link: AgentLink, frame: Exclude<ClientFrame, { type: 'hello' | 'ping' | 'auth' }>): void {
     switch (frame.type) {
       case 'accept':
         return this.#offers.accept(link.agentId, frame.offerId);
@@ -316,7 +334,11 @@ export class FeedService {
       if (candidates.length === 0) break;
       const mode = this.routing[conversation.scenario].mode;
       const tried = mode === 'offer' ? this.store.offeredAgents(conversation.id) : new Map<string, number>();
-      const pick = pickAgent(mode, candidates, tried, now, this.reofferCooldownMs);
+      // An agent with queues takes only those queues' conversations; one without takes any.
+      const queue = conversation.queue;
+      const eligible = queue && candidates.some((a) => a.queues) ? candidates.filter((a) => !a.queues || a.queues.includes(queue)) : candidates;
+      if (eligible.length === 0) continue;
+      const pick = pickAgent(mode, eligible, tried, now, this.reofferCooldownMs);
       if ('retryAt' in pick) {
         retryAt = Math.min(retryAt, pick.retryAt);
         continue;

@@ -184,11 +184,16 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
       const agent = service.store.agent(parts[1]!);
       if (!agent) throw new HttpError(404, 'not-found', `no agent ${parts[1]}`);
       sendJson(res, 200, {
-        agent: { id: agent.id, name: agent.name, capacity: agent.capacity },
+        agent: { id: agent.id, name: agent.name, capacity: agent.capacity, ...(agent.queues ? { queues: agent.queues } : {}) },
         connected: options.isConnected(agent.id),
         lastSeq: service.store.lastSeq(agent.id),
         openOffers: service.store.openOffersFor(agent.id),
       });
+      return true;
+    }
+    case 'POST agents/:id/sign-out': {
+      if (!service.signOut(parts[1]!)) throw new HttpError(404, 'not-found', `no agent ${parts[1]} (or the agent is disabled)`);
+      sendJson(res, 200, { signedOut: parts[1] });
       return true;
     }
     default:

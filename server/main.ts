@@ -15,6 +15,7 @@ import { runSimulator } from './simulator.ts';
 import { ROUTING_MODES, SCENARIOS } from '../protocol/feed.ts';
 import { type ChannelSender, MessengerSender, type OutboundChannel, TwilioSmsSender } from './channels/outbound.ts';
 import { smsStatusUrl } from './channels/webhooks.ts';
+import { checkSignInOptions, type SignInOptions } from './sign-in.ts';
 
 /** `--routing routing.json`: per scenario, offered (alert) or assigned (toast), and the offer time. */
 const RoutingFile = v.record(
@@ -26,10 +27,16 @@ const AgentsFile = v.array(
   v.object({
     id: v.pipe(v.string(), v.minLength(1)),
     name: v.pipe(v.string(), v.minLength(1)),
-    token: v.string(),
+    token: v.optional(v.string()),
+    /** With sign-in: the value of the login claim (usually the e-mail address) that is this agent. */
+    login: v.optional(v.pipe(v.string(), v.minLength(1))),
+    queues: v.optional(v.array(v.pipe(v.string(), v.minLength(1)))),
     capacity: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
   }),
 );
+
+/** `--oidc-group-queues groups.json`: a group (or role) claim value → the queues its members take. */
+const GroupQueuesFile = v.record(v.pipe(v.string(), v.minLength(1)), v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(200))));
 
 
 const { values } = parseArgs({
@@ -55,6 +62,15 @@ const { values } = parseArgs({
     'twilio-api-url': { type: 'string', default: process.env.DESKBELL_TWILIO_API_URL },
     'messenger-page-token': { type: 'string', default: process.env.DESKBELL_MESSENGER_PAGE_TOKEN },
     'messenger-graph-url': { type: 'string', default: process.env.DESKBELL_MESSENGER_GRAPH_URL },
+    // Sign-in with the organisation's identity provider (OpenID Connect).
+    'oidc-issuer': { type: 'string', default: process.env.DESKBELL_OIDC_ISSUER },
+    'oidc-client-id': { type: 'string', default: process.env.DESKBELL_OIDC_CLIENT_ID },
+    'oidc-audience': { type: 'string', default: process.env.DESKBELL_OIDC_AUDIENCE },
+    'oidc-login-claim': { type: 'string', default: process.env.DESKBELL_OIDC_LOGIN_CLAIM },
+    'oidc-provision': { type: 'boolean', default: process.env.DESKBELL_OIDC_PROVISION === '1' },
+    'oidc-groups-claim': { type: 'string', default: process.env.DESKBELL_OIDC_GROUPS_CLAIM },
+    'oidc-group-queues': { type: 'string', default: process.env.DESKBELL_OIDC_GROUP_QUEUES_FILE },
+    'oidc-clock-tolerance': { type: 'string', default: process.env.DESKBELL_OIDC_CLOCK_TOLERANCE },
     simulate: { type: 'boolean', default: false },
     'simulate-every': { type: 'string', default: '20' },
     quiet: { type: 'boolean', default: false },
@@ -79,10 +95,41 @@ function readConfig<T>(file: string, what: string, schema: v.GenericSchema<unkno
   return result.output;
 }
 
+/** Sign-in settings from the flags, or undefined when no issuer is set; half a configuration ends the start. */
+function signInOptions(): SignInOptions | undefined {
+  const issuer = values['oidc-issuer'];
+  const oidcFlags = ['oidc-client-id', 'oidc-audience', 'oidc-login-claim', 'oidc-groups-claim', 'oidc-group-queues', 'oidc-clock-tolerance'] as const;
+  if (!issuer) {
+    const stray = oidcFlags.filter((f) => values[f] !== undefined);
+    if (stray.length > 0 || values['oidc-provision']) fail(`--${[...stray, ...(values['oidc-provision'] ? ['oidc-provision'] : [])].join(', --')} need --oidc-issuer`);
+    return undefined;
+  }
+  if (!values['oidc-client-id']) fail('--oidc-issuer needs --oidc-client-id: the client id Deskbell has at the provider');
+  const tolerance = values['oidc-clock-tolerance'] === undefined ? undefined : Number(values['oidc-clock-tolerance']);
+  if (tolerance !== undefined && !(Number.isInteger(tolerance) && tolerance >= 0 && tolerance <= 600)) fail('--oidc-clock-tolerance must be 0 to 600 seconds');
+  const options: SignInOptions = {
+    issuer,
+    audiences: [values['oidc-client-id'], ...(values['oidc-audience']?.split(',').map((a) => a.trim()).filter(Boolean) ?? [])],
+    provision: values['oidc-provision'],
+    ...(values['oidc-login-claim'] ? { loginClaim: values['oidc-login-claim'] } : {}),
+    ...(values['oidc-groups-claim'] ? { groupsClaim: values['oidc-groups-claim'] } : {}),
+    ...(values['oidc-group-queues'] ? { groupQueues: readConfig(values['oidc-group-queues'], 'group queues file', GroupQueuesFile) } : {}),
+    ...(tolerance !== undefined ? { clockToleranceSec: tolerance } : {}),
+  };
+  try {
+    checkSignInOptions(options);
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  return options;
+}
+const signIn = signInOptions();
+
 function loadAgents() {
   if (!values.agents) {
     if (values.demo) return [DEMO_AGENT];
-    fail('no agents: pass --agents agents.json (or DESKBELL_AGENTS_FILE; see docs/admin.md), or --demo for the public demo agent');
+    if (signIn?.provision) return [];
+    fail('no agents: pass --agents agents.json (or DESKBELL_AGENTS_FILE; see docs/admin.md), --oidc-provision with sign-in, or --demo for the public demo agent');
   }
   const agents = readConfig(values.agents, 'agents file', AgentsFile);
   return values.demo ? [...agents, DEMO_AGENT] : agents;
@@ -171,6 +218,7 @@ try {
     ...(values.routing ? { routing: readConfig(values.routing, 'routing file', RoutingFile) } : {}),
     channels,
     senders,
+    ...(signIn ? { signIn } : {}),
     logger,
   });
 } catch (error) {
@@ -181,6 +229,11 @@ console.log(`Web chat for customers: ${server.httpUrl}/chat`);
 console.log(`Channels: SMS webhook ${channels.sms ? 'on' : 'off'}, Messenger webhook ${channels.messenger ? 'on' : 'off'}`);
 console.log(`Replies: ${senders.sms?.description ?? 'SMS off (agents see each SMS reply fail: not configured)'}; ${senders.facebook?.description ?? 'Messenger off (agents see each Messenger reply fail: not configured)'}`);
 console.log(`Agents: ${agents.length}${values.agents ? ` from ${values.agents}` : ''}`);
+console.log(
+  signIn
+    ? `Sign-in: ${signIn.issuer} for client ${signIn.audiences[0]}; agents by their ${signIn.loginClaim ?? 'email'} claim${signIn.provision ? ', new ones provisioned on first sign-in' : ''}${signIn.groupQueues ? `; queues from the ${signIn.groupsClaim ?? 'groups'} claim` : ''}`
+    : 'Sign-in: off (agents use static tokens from the agents file)',
+);
 const routed = Object.entries(server.service.routing);
 console.log(`Offered (alert): ${routed.filter(([, r]) => r.mode === 'offer').map(([s, r]) => `${s} ${r.offerTimeoutSec} s`).join(', ') || 'none'}`);
 console.log(`Assigned (toast): ${routed.filter(([, r]) => r.mode === 'assign').map(([s]) => s).join(', ') || 'none'}`);

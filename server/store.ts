@@ -25,6 +25,8 @@ export interface AgentRecord {
   id: string;
   name: string;
   capacity: number;
+  /** The queues the agent takes; undefined: every queue. */
+  queues?: string[];
   /** Last time the agent was offered or given work; routing prefers the longest idle. */
   lastWorkAt: number;
 }
@@ -75,8 +77,20 @@ export interface OutboxRecord {
 export interface AgentSeed {
   id: string;
   name: string;
-  token: string;
+  /** A static token (development, `--demo`, sites without sign-in); an agent who signs in needs none. */
+  token?: string;
+  /** The value of the sign-in login claim (usually the e-mail address) that is this agent. */
+  login?: string;
+  /** The queues the agent takes; absent: every queue (or those the agent's groups give, with sign-in). */
+  queues?: string[];
   capacity?: number;
+}
+
+/** Someone created on first sign-in (`--oidc-provision`): kept across restarts, unlike agents the agents file drops. */
+export interface ProvisionedAgent {
+  id: string;
+  name: string;
+  login: string;
 }
 
 const SCHEMA = `
@@ -293,6 +307,12 @@ export class Store {
     if (!convColumns.includes('address')) this.db.exec('alter table conversations add column address text');
     const agentColumns = (this.db.prepare('pragma table_info(agents)').all() as Row[]).map((c) => c.name);
     if (!agentColumns.includes('enabled')) this.db.exec('alter table agents add column enabled integer not null default 1');
+    if (!agentColumns.includes('login')) this.db.exec('alter table agents add column login text');
+    if (!agentColumns.includes('source')) this.db.exec(`alter table agents add column source text not null default 'file'`);
+    if (!agentColumns.includes('queues')) this.db.exec('alter table agents add column queues text');
+    // Tokens issued before this (ms) open nothing: the admin signed the agent out everywhere.
+    if (!agentColumns.includes('tokens_after')) this.db.exec('alter table agents add column tokens_after integer not null default 0');
+    this.db.exec('create unique index if not exists agents_login on agents(login) where enabled = 1');
     const messageColumns = (this.db.prepare('pragma table_info(messages)').all() as Row[]).map((c) => c.name);
     if (!messageColumns.includes('media')) this.db.exec('alter table messages add column media text');
     this.db.exec('create index if not exists conversations_address on conversations(channel, address, status)');
@@ -317,24 +337,64 @@ export class Store {
   // -- agents ---------------------------------------------------------------
 
   /**
-   * Makes `agents` the whole set of agents who may sign in: adds them or
-   * updates their name, token and capacity, and disables every other agent
-   * (its token no longer opens anything). Returns the ids disabled now.
+   * Makes `agents` the whole set of agents from the agents file: adds them or
+   * updates their name, token, login, queues and capacity, and disables every
+   * other agent from the file (its token and login no longer open anything).
+   * Agents provisioned on sign-in stay, unless the file now names their
+   * login. Returns the ids disabled now.
    */
   replaceAgents(agents: readonly AgentSeed[]): string[] {
     const upsert = this.#prepare(
-      `insert into agents (id, name, token_hash, capacity, enabled) values (@id, @name, @hash, @capacity, 1)
-       on conflict(id) do update set name = excluded.name, token_hash = excluded.token_hash, capacity = excluded.capacity, enabled = 1`,
+      `insert into agents (id, name, token_hash, login, queues, capacity, enabled, source) values (@id, @name, @hash, @login, @queues, @capacity, 1, 'file')
+       on conflict(id) do update set name = excluded.name, token_hash = excluded.token_hash, login = excluded.login, queues = excluded.queues,
+         capacity = excluded.capacity, enabled = 1, source = 'file'`,
     );
     return this.transaction(() => {
       const keep = new Set(agents.map((a) => a.id));
-      const gone = (this.#prepare('select id from agents where enabled = 1').all() as Row[]).map((r) => r.id as string).filter((id) => !keep.has(id));
-      // A disabled agent's hash is replaced, so a later agent may reuse nothing of it.
-      const disable = this.#prepare(`update agents set enabled = 0, token_hash = 'disabled:' || id where id = ?`);
+      const logins = new Set(agents.flatMap((a) => (a.login ? [a.login.toLowerCase()] : [])));
+      const gone = (this.#prepare('select id, source, login from agents where enabled = 1').all() as Row[])
+        .filter((r) => !keep.has(r.id as string) && (r.source !== 'sso' || logins.has(r.login as string)))
+        .map((r) => r.id as string);
+      // A disabled agent's hash and login are cleared, so a later agent may reuse nothing of it.
+      const disable = this.#prepare(`update agents set enabled = 0, token_hash = 'disabled:' || id, login = null where id = ?`);
       for (const id of gone) disable.run(id);
-      for (const a of agents) upsert.run({ id: a.id, name: a.name, hash: keyedHash(this.#tokenKey, a.token), capacity: a.capacity ?? 10 });
+      for (const a of agents) {
+        upsert.run({
+          id: a.id,
+          name: a.name,
+          // No static token: a hash nothing can match.
+          hash: a.token ? keyedHash(this.#tokenKey, a.token) : `none:${a.id}`,
+          login: a.login?.toLowerCase() ?? null,
+          queues: a.queues ? JSON.stringify(a.queues) : null,
+          capacity: a.capacity ?? 10,
+        });
+      }
       return gone;
     });
+  }
+
+  /** The enabled agent whose sign-in login this is. */
+  agentByLogin(login: string): (AgentRecord & { source: string; tokensAfter: number; fileQueues: boolean }) | undefined {
+    const row = this.#prepare('select * from agents where login = ? and enabled = 1').get(login.toLowerCase()) as Row | undefined;
+    return row && { ...this.#agent(row), source: row.source as string, tokensAfter: row.tokens_after as number, fileQueues: row.source === 'file' && row.queues !== null };
+  }
+
+  /** Creates (or enables again) an agent on first sign-in; their id is stable for the same person. */
+  provisionAgent(agent: ProvisionedAgent, capacity: number): void {
+    this.#prepare(
+      `insert into agents (id, name, token_hash, login, capacity, enabled, source) values (@id, @name, 'none:' || @id, @login, @capacity, 1, 'sso')
+       on conflict(id) do update set name = excluded.name, login = excluded.login, enabled = 1`,
+    ).run({ ...agent, login: agent.login.toLowerCase(), capacity });
+  }
+
+  /** The queues an agent's groups give them at sign-in (undefined: every queue). */
+  setAgentQueues(id: string, queues: string[] | undefined): void {
+    this.#prepare('update agents set queues = ? where id = ?').run(queues ? JSON.stringify(queues) : null, id);
+  }
+
+  /** Signs an agent out everywhere: tokens issued until now open nothing. */
+  revokeAgentTokens(id: string, at: number): boolean {
+    return this.#prepare('update agents set tokens_after = ? where id = ? and enabled = 1').run(at, id).changes === 1;
   }
 
   /** Agents the agents file no longer names: their open offers and chats go back to the queue. */
@@ -357,6 +417,7 @@ export class Store {
       id: row.id as string,
       name: row.name as string,
       capacity: row.capacity as number,
+      ...(row.queues ? { queues: JSON.parse(row.queues as string) as string[] } : {}),
       lastWorkAt: row.last_work_at as number,
     };
   }

@@ -35,8 +35,9 @@ export class TestIssuer {
   ) {}
 
   static async start(): Promise<TestIssuer> {
-    let self!: TestIssuer;
+    const ref: { self?: TestIssuer } = {};
     const server = createServer((req, res) => {
+      const self = ref.self!;
       if (self.down) return res.writeHead(503).end();
       if (req.url === '/.well-known/openid-configuration') {
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -50,8 +51,7 @@ export class TestIssuer {
       res.writeHead(404).end();
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    self = new TestIssuer(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    return self;
+    return (ref.self = new TestIssuer(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`));
   }
 
   /** A signed ID token: by default valid for ten minutes, for `audience`, from this issuer. */

@@ -38,7 +38,8 @@ export default defineConfig({
     default_locale: 'en',
     minimum_chrome_version: '116',
     // cookies: the Salesforce session id of the agent's own Lightning tab (utils/crm/salesforce.ts); no install warning of its own.
-    permissions: ['storage', 'alarms', 'scripting', 'notifications', 'offscreen', 'cookies'],
+    // identity: the agent's sign-in with the organisation's provider (launchWebAuthFlow); no install warning.
+    permissions: ['storage', 'alarms', 'scripting', 'notifications', 'offscreen', 'cookies', 'identity'],
     host_permissions: [...BUILT_IN_CRM_MATCHES, ...LOCAL_HOSTS],
     // Admin-added CRM sites: asked for one by one, on the admin's click.
     optional_host_permissions: ['https://*/*', 'http://*/*'],

@@ -20,9 +20,11 @@ interface Props {
   model: OptionsModel;
   view: PageSnapshot | null;
   diagnostics: Diagnostics | null;
+  /** What the admin registers at the sign-in provider: the redirect URI (`https://<extension id>.chromiumapp.org/`) and the origin its token endpoint must allow (CORS). */
+  signInClient: { redirectUri: string; origin: string };
 }
 
-export function Options({ model, view, diagnostics }: Props) {
+export function Options({ model, view, diagnostics, signInClient }: Props) {
   const d = model.draft.value;
   const state = model.state.value;
   return (
@@ -56,6 +58,30 @@ export function Options({ model, view, diagnostics }: Props) {
           <Field model={model} name="feedToken" label="feed_token" hint="feed_token_hint">
             {(props) => <input {...props} type="password" autoComplete="off" value={d.feedToken} onInput={(e) => model.set('feedToken', e.currentTarget.value)} />}
           </Field>
+          <Field model={model} name="signInIssuer" label="sign_in_issuer" hint="sign_in_issuer_hint">
+            {(props) => <input {...props} type="url" value={d.signInIssuer} placeholder="https://login.microsoftonline.com/<tenant>/v2.0" onInput={(e) => model.set('signInIssuer', e.currentTarget.value)} />}
+          </Field>
+          {(d.signInIssuer || model.isLocked('signInIssuer')) && (
+            <>
+              <Field model={model} name="signInClientId" label="sign_in_client_id" hint="sign_in_client_id_hint">
+                {(props) => <input {...props} value={d.signInClientId} autoComplete="off" onInput={(e) => model.set('signInClientId', e.currentTarget.value)} />}
+              </Field>
+              <Field model={model} name="signInScopes" label="sign_in_scopes" hint="sign_in_scopes_hint">
+                {(props) => <input {...props} value={d.signInScopes} onInput={(e) => model.set('signInScopes', e.currentTarget.value)} />}
+              </Field>
+              <div class="field" data-setting="redirectUri">
+                <label for="f-redirect-uri">{t('sign_in_redirect')}</label>
+                <input id="f-redirect-uri" readOnly value={signInClient.redirectUri} onFocus={(e) => e.currentTarget.select()} />
+              </div>
+              <div class="field" data-setting="signInOrigin">
+                <label for="f-sign-in-origin">{t('sign_in_origin')}</label>
+                <input id="f-sign-in-origin" readOnly value={signInClient.origin} aria-describedby="f-sign-in-origin-note" onFocus={(e) => e.currentTarget.select()} />
+                <p id="f-sign-in-origin-note" class="note">
+                  {t('sign_in_origin_hint')}
+                </p>
+              </div>
+            </>
+          )}
         </Section>
 
         <SitesSection model={model} missing={view?.sitesMissingPermission ?? []} />

@@ -4,6 +4,7 @@ import { t } from '../utils/i18n';
 import { PRESENCES, type Presence } from '../protocol/feed';
 import type { BackgroundClient } from '../utils/background-client';
 import { scenarioTitle } from './scenario-title';
+import { SignInBar } from './SignInBar';
 import { customerName } from '../utils/crm/types';
 
 interface Props {
@@ -31,8 +32,10 @@ export function Popup({ client, presence, now, onPresence, onSettings }: Props) 
           {t(`connection_${status}`)}
           {connection?.agentName ? ` · ${connection.agentName}` : ''}
         </p>
-        {connection?.lastError && status !== 'open' && <p class="hint">{connection.lastError}</p>}
+        {/* Signed out, the sign-in bar says why. */}
+        {connection?.lastError && status !== 'open' && !(view?.signIn && view.signIn.status !== 'signed-in') && <p class="hint">{connection.lastError}</p>}
       </header>
+      <SignInBar signIn={view?.signIn} onSignIn={() => client.signIn()} onSignOut={() => client.signOut()} />
       <fieldset class="presence">
         <legend>{t('presence')}</legend>
         {PRESENCES.map((p) => (

@@ -27,6 +27,7 @@ import type { Message } from '../protocol/feed';
 import type { OutgoingMessage, SidePanelModel } from '../utils/sidepanel-model';
 import { ScenarioIcon } from './icons';
 import { scenarioTitle } from './scenario-title';
+import { SignInBar } from './SignInBar';
 
 /**
  * What the side panel says politely, in every session (the agent may be
@@ -97,6 +98,7 @@ export function SidePanel({ model, now }: { model: SidePanelModel; now: number }
     return (
       <main class="panel empty-panel">
         <h1>{t('extName')}</h1>
+        <SignInBar signIn={model.signIn.value} onSignIn={model.startSignIn} onSignOut={model.signOut} />
         <p>{t('panel_empty')}</p>
         <div class="sr-only" role="status" aria-live="polite">
           {announcement}
@@ -127,6 +129,7 @@ export function SidePanel({ model, now }: { model: SidePanelModel; now: number }
           </button>
         ))}
       </nav>
+      {model.signIn.value?.status !== 'signed-in' && <SignInBar signIn={model.signIn.value} onSignIn={model.startSignIn} onSignOut={model.signOut} />}
       {model.offline.value && (
         <p class="offline" role="status">
           {t('panel_offline')}

@@ -18,6 +18,8 @@ export interface BackgroundClient {
   pickContact(conversationId: string, contactId: string): Promise<CommandResult>;
   searchContacts(conversationId: string, text: string): Promise<CommandResult>;
   createContact(conversationId: string, name: string): Promise<CommandResult>;
+  signIn(): Promise<CommandResult>;
+  signOut(): Promise<CommandResult>;
 }
 
 /** Turns a failed message into a result the UI can show. */
@@ -47,5 +49,7 @@ export function connectBackground(): BackgroundClient {
     pickContact: (conversationId, contactId) => safely(() => sendMessage('pickContact', { conversationId, contactId })),
     searchContacts: (conversationId, text) => safely(() => sendMessage('searchContacts', { conversationId, text })),
     createContact: (conversationId, name) => safely(() => sendMessage('createContact', { conversationId, name })),
+    signIn: () => safely(() => sendMessage('signIn', undefined)),
+    signOut: () => safely(() => sendMessage('signOut', undefined)),
   };
 }

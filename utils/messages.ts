@@ -36,6 +36,10 @@ export interface ProtocolMap {
   openSession(data: { conversationId: string }): CommandResult;
   /** The agent closed a toast: it leaves every tab. */
   dismissNotice(data: { conversationId: string }): CommandResult;
+  /** The agent's Sign in (popup, side panel): the provider's page opens; answers once signed in, or why not. */
+  signIn(): CommandResult;
+  /** The agent's Sign out: the sign-in is forgotten and the feed disconnects. */
+  signOut(): CommandResult;
   /** Worker → offscreen document. */
   playSound(data: { sound: string; volume: number; loop: boolean }): void;
   stopSound(): void;

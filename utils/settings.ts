@@ -6,6 +6,7 @@
  */
 import * as v from 'valibot';
 import { checkFeedUrl } from './feed-url';
+import { isProviderUrl } from './oidc';
 import { t } from './i18n';
 import { SCENARIOS } from '../protocol/feed';
 import { TemplateSchema } from './templates';
@@ -40,9 +41,23 @@ const FeedUrl = v.pipe(
 
 const TemplateOverride = v.partial(TemplateSchema);
 
+/** The identity provider agents sign in with: '' for none (static tokens), else https (http only on this machine). */
+const SignInIssuer = v.pipe(
+  v.string(),
+  v.trim(),
+  v.maxLength(500, () => t('val_sign_in_issuer')),
+  v.check((url) => url === '' || isProviderUrl(url), () => t('val_sign_in_issuer')),
+);
+
+export const DEFAULT_SIGN_IN_SCOPES = 'openid profile email offline_access';
+
 export const SettingsSchema = v.object({
   feedUrl: FeedUrl,
   feedToken: v.pipe(v.string(), v.maxLength(512, () => t('val_token_long'))),
+  signInIssuer: SignInIssuer,
+  signInClientId: v.pipe(v.string(), v.trim(), v.maxLength(200, () => t('val_client_id'))),
+  /** Space-separated; must ask for `openid`. `offline_access` gets a refresh token from most providers (not Google). */
+  signInScopes: v.pipe(v.string(), v.trim(), v.maxLength(500, () => t('val_scopes')), v.check((s) => s.split(/\s+/).includes('openid'), () => t('val_scopes'))),
   crmSites: v.pipe(
     v.array(v.pipe(v.string(), v.trim(), v.check((p) => checkMatchPattern(p) === null, (issue) => checkMatchPattern(String(issue.input)) ?? ''))),
     v.maxLength(100, () => t('val_sites_many')),
@@ -61,6 +76,9 @@ export const SETTING_KEYS = Object.keys(SettingsSchema.entries) as SettingKey[];
 export const DEFAULT_SETTINGS: Settings = {
   feedUrl: typeof __DESKBELL_DEFAULT_FEED_URL__ === 'string' ? __DESKBELL_DEFAULT_FEED_URL__ : '',
   feedToken: typeof __DESKBELL_DEFAULT_FEED_TOKEN__ === 'string' ? __DESKBELL_DEFAULT_FEED_TOKEN__ : '',
+  signInIssuer: '',
+  signInClientId: '',
+  signInScopes: DEFAULT_SIGN_IN_SCOPES,
   crmSites: typeof __DESKBELL_DEFAULT_CRM_SITES__ === 'object' ? __DESKBELL_DEFAULT_CRM_SITES__ : [],
   theme: 'system',
   language: 'auto',
@@ -83,13 +101,23 @@ function issuesToErrors(issues: readonly v.BaseIssue<unknown>[]): FieldErrors {
 /** Checks a whole settings object; every problem is reported against its field. */
 export function validateSettings(input: unknown): { ok: true; settings: Settings } | { ok: false; errors: FieldErrors } {
   const result = v.safeParse(SettingsSchema, input);
-  return result.success ? { ok: true, settings: result.output } : { ok: false, errors: issuesToErrors(result.issues) };
+  if (!result.success) return { ok: false, errors: issuesToErrors(result.issues) };
+  const missing = signInProblem(result.output);
+  return missing ? { ok: false, errors: { signInClientId: missing } } : { ok: true, settings: result.output };
+}
+
+/** A sign-in provider without the client id Deskbell has there cannot work; null when the pair is whole (or both empty). */
+export function signInProblem(settings: Pick<Settings, 'signInIssuer' | 'signInClientId'>): string | null {
+  return settings.signInIssuer && !settings.signInClientId ? t('val_client_id_needed') : null;
 }
 
 /** Policy names, as admins write them in a GPO, a profile or a JSON policy file. */
 export const POLICY_NAMES: Record<SettingKey, string> = {
   feedUrl: 'FeedUrl',
   feedToken: 'FeedToken',
+  signInIssuer: 'SignInIssuer',
+  signInClientId: 'SignInClientId',
+  signInScopes: 'SignInScopes',
   crmSites: 'CrmSites',
   theme: 'Theme',
   language: 'Language',

@@ -28,6 +28,8 @@ function fakeClient(result: () => CommandResult = () => ({ ok: true })) {
     pickContact: async () => ({ ok: true }),
     searchContacts: async () => ({ ok: true }),
     createContact: async () => ({ ok: true }),
+    signIn: async () => ({ ok: true }),
+    signOut: async () => ({ ok: true }),
   };
   const show = (sessions: SessionEntry[], focus?: PageSnapshot['focus']) =>
     (view.value = { theme: 'dark', cards: [], sessionDetails: sessions, connection: null, sitesMissingPermission: [], identifications: {}, writeBacks: {}, skewMs: 0, pendingOffers: 0, ...(focus ? { focus } : {}) });

@@ -82,6 +82,10 @@ export function createSidePanelModel(client: BackgroundClient, options: { now?: 
     sessions,
     selected,
     identification: (conversationId: string) => client.view.value?.identifications[conversationId],
+    /** The agent's sign-in (null: the feed takes a static token), and the agent's Sign in / Sign out. */
+    signIn: computed(() => client.view.value?.signIn ?? null),
+    startSignIn: () => client.signIn(),
+    signOut: () => client.signOut(),
     /** Not connected to the feed: customer messages wait on the feed until it is back. */
     offline: computed(() => isOffline(client.view.value?.connection)),
     /** The feed's clock minus the local one, for times the feed gave (waitingSince). */

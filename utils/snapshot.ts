@@ -1,5 +1,6 @@
 /** What the worker pushes to overlays and pages: the view of the state, nothing secret. */
 import type { CrmId, Identification } from './crm/types';
+import type { SignInView } from './oidc';
 import type { ConnectionState } from './connection';
 import type { SessionEntry } from './state';
 import type { Conversation } from '../protocol/feed';
@@ -45,6 +46,8 @@ export interface PageSnapshot extends StateSnapshot {
   /** How far each ended conversation got on its way to the contact's CRM timeline (no transcripts). */
   writeBacks: Record<string, WriteBackView>;
   connection: ConnectionState | null;
+  /** The agent's sign-in with the organisation's provider; null when the feed takes a static token. */
+  signIn?: SignInView | null;
   /** CRM sites in the settings that lack their host permission. */
   sitesMissingPermission: string[];
   /** Offers waiting for an answer (the popup's count): alerts, not toasts. */

@@ -10,6 +10,7 @@ import { EMPTY_STATE, type FeedState } from './state';
 import type { SoundState } from './messages';
 import type { Presence } from '../protocol/feed';
 import type { Settings } from './settings';
+import type { StoredSignIn } from './oidc';
 
 export type ThemeSetting = Settings['theme'];
 
@@ -47,6 +48,9 @@ export interface Diagnostics {
   /** The last time the offer state could not be stored whole (storage.session full). */
   lastStorageError?: string;
 }
+
+/** The agent's sign-in (tokens): storage.session, so trusted contexts only, in memory, gone with the browser. */
+export const signInTokens = storage.defineItem<StoredSignIn | null>('session:signIn', { fallback: null });
 
 export const diagnostics = storage.defineItem<Diagnostics>('session:diagnostics', {
   fallback: { connection: { status: 'idle', attempt: 0, since: 0 }, invalidFrames: 0, duplicates: 0, journal: [] },

@@ -9,6 +9,8 @@ const Id = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
 export const OfferCommand = v.object({ offerId: Id });
 export const RejectCommand = v.object({ offerId: Id, reason: v.optional(v.pipe(v.string(), v.maxLength(200))) });
 export const ConversationCommand = v.object({ conversationId: Id });
+/** Commands without data (sign in, sign out): whatever came along is ignored. */
+export const NoPayload = v.unknown();
 export const DeliveryCommand = v.object({ conversationId: Id, messageId: Id });
 export const PickContactCommand = v.object({ conversationId: Id, contactId: Id });
 export const SearchContactsCommand = v.object({ conversationId: Id, text: v.pipe(v.string(), v.trim(), v.minLength(2, 'Type at least two letters of the name.'), v.maxLength(100)) });

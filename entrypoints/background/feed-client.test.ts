@@ -46,7 +46,7 @@ function setup(over: Partial<FeedClientOptions> = {}) {
   const events: ServerEvent[] = [];
   const client = new FeedClient({
     url: 'ws://127.0.0.1/feed',
-    token: 't',
+    token: () => 't',
     presence: 'available',
     client: { name: 'test', version: '0' },
     cursor: { load: async () => cursor, save: async (s) => void (cursor = s) },
@@ -89,6 +89,38 @@ describe('FeedClient', () => {
     t.last().receive(welcome());
     await settle();
     expect(t.client.state).toMatchObject({ status: 'open', agentName: 'Alex', attempt: 0 });
+  });
+
+  it('with no token (sign-in needed) waits without retrying, and connects once one comes; a refusal is passed on with the feed\'s words', async () => {
+    let token: string | null = null;
+    const refusals: string[] = [];
+    const t = setup({ token: async () => token, onRefused: (m) => void refusals.push(m) });
+    t.client.start();
+    await settle();
+    expect(t.sockets).toHaveLength(0);
+    expect(t.client.state).toMatchObject({ status: 'idle', lastError: 'Sign in to receive offers.' });
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(t.sockets).toHaveLength(0);
+    token = 'id.token.sig';
+    t.client.reconnectNow();
+    await settle();
+    t.last().open();
+    expect(t.last().sent[0]).toMatchObject({ type: 'hello', token: 'id.token.sig' });
+    t.last().receive({ type: 'error', code: 'unauthorized', message: 'signed out by an admin: sign in again' });
+    t.last().drop(4401);
+    await settle();
+    expect(refusals).toEqual(['signed out by an admin: sign in again']);
+    expect(t.client.state.status).toBe('refused');
+    // While a connection is on its way, a nudge does not start a second one.
+    token = null;
+    t.client.reconnectNow();
+    await settle();
+    expect(t.client.state).toMatchObject({ status: 'idle', lastError: 'Sign in to receive offers.' });
+    const count = t.sockets.length;
+    t.client.reconnectNow();
+    t.client.reconnectNow();
+    await settle();
+    expect(t.sockets).toHaveLength(count);
   });
 
   it('handles events once and in order, and saves the cursor after each', async () => {

@@ -61,7 +61,8 @@ export interface FeedCursor {
 
 export interface FeedClientOptions {
   url: string;
-  token: string;
+  /** The token for each hello: a static agent token, or the sign-in's current one; null: the agent must sign in first. */
+  token: () => Promise<string | null> | string | null;
   presence: Presence;
   client: { name: string; version: string };
   cursor: FeedCursor;
@@ -77,6 +78,8 @@ export interface FeedClientOptions {
   /** After each pong: serverTime − local time, corrected for half the round trip. A jump means a clock was set. */
   onClock?(skewMs: number): Promise<void> | void;
   onError?(frame: FeedErrorFrame): void;
+  /** The feed refused the token (close 4401), with its words. */
+  onRefused?(message: string): void;
   onState?(state: ConnectionState): void;
   onInvalidFrame?(reason: string): void;
   /** The client gave up resuming past an event it cannot read and starts a fresh session; says why, for diagnostics. */
@@ -99,7 +102,7 @@ export interface FeedClientOptions {
   connectTimeoutMs?: number;
 }
 
-const { unauthorized: CLOSE_UNAUTHORIZED, replaced: CLOSE_REPLACED, tooSlow: CLOSE_TOO_SLOW } = CLOSE;
+const { unauthorized: CLOSE_UNAUTHORIZED, replaced: CLOSE_REPLACED, tooSlow: CLOSE_TOO_SLOW, tryAgain: CLOSE_TRY_AGAIN } = CLOSE;
 
 /** Gap reconnects further apart than this are not a storm: the count starts again. */
 const GAP_STREAK_RESET_MS = 5 * 60_000;
@@ -141,6 +144,10 @@ export class FeedClient {
     this.#ackSeq = Math.max(this.#ackSeq, seq);
   });
   #ackSeq = 0;
+  /** No token to say hello with: the client waits for reconnectNow() after a sign-in. */
+  #awaitingSignIn = false;
+  /** The words of the feed's last `unauthorized` error on this connection. */
+  #refusal: string | undefined;
   #timers: { retry?: ReturnType<typeof setTimeout>; ping?: ReturnType<typeof setInterval>; pong?: ReturnType<typeof setTimeout>; connect?: ReturnType<typeof setTimeout>; ack?: ReturnType<typeof setTimeout> } = {};
   readonly #o: Required<Pick<FeedClientOptions, 'now' | 'random' | 'backoff' | 'pongTimeoutMs' | 'connectTimeoutMs' | 'createSocket'>> &
     FeedClientOptions;
@@ -179,9 +186,11 @@ export class FeedClient {
     this.#setState({ status: 'idle', attempt: 0 });
   }
 
-  /** Skips the backoff wait (the worker woke up, the network came back). */
+  /** Skips the backoff wait (the worker woke up, the network came back), or tries again after a sign-in. */
   reconnectNow(): void {
-    if (this.#stopped || (this.#state.status !== 'waiting' && this.#state.status !== 'refused')) return;
+    const { status } = this.#state;
+    if (this.#stopped || this.#socket) return;
+    if (status !== 'waiting' && status !== 'refused' && !(status === 'idle' && this.#awaitingSignIn)) return;
     clearTimeout(this.#timers.retry);
     void this.#connect();
   }
@@ -206,7 +215,11 @@ export class FeedClient {
     await this.#cursor.settled();
     this.#lastSeq = this.#freshStart ? 0 : await this.#o.cursor.load();
     this.#ackSeq = this.#lastSeq;
+    const token = await this.#o.token();
     if (generation !== this.#generation || this.#stopped) return;
+    this.#awaitingSignIn = !token;
+    if (!token) return this.#setState({ status: 'idle', attempt: 0, lastError: t('conn_sign_in_needed') });
+    this.#refusal = undefined;
     let socket: WebSocketLike;
     try {
       socket = this.#o.createSocket(this.#o.url);
@@ -226,7 +239,7 @@ export class FeedClient {
         JSON.stringify({
           type: 'hello',
           v: PROTOCOL_VERSION,
-          token: this.#o.token,
+          token,
           resumeFrom: this.#lastSeq,
           presence: this.#o.presence,
           client: this.#o.client,
@@ -282,7 +295,10 @@ export class FeedClient {
           this.#events(batch, generation);
           batch = [];
           if (frame.type === 'welcome') await this.#welcome(frame, generation);
-          else if (frame.type === 'error') this.#o.onError?.(frame);
+          else if (frame.type === 'error') {
+            if (frame.code === 'unauthorized') this.#refusal = frame.message;
+            this.#o.onError?.(frame);
+          }
           else if (frame.type === 'pong') await this.#pong(frame);
         }
         this.#events(batch, generation);
@@ -431,6 +447,7 @@ export class FeedClient {
       lastError: reason,
     });
     if (!parked) this.#timers.retry = setTimeout(() => void this.#connect(), delay);
+    if (refused) this.#o.onRefused?.(this.#refusal ?? reason);
   }
 
   #drop(code: number, reason: string): void {
@@ -471,6 +488,7 @@ export function describeClose(code: number, reason: string): string {
   if (code === CLOSE_UNAUTHORIZED) return t('conn_refused');
   if (code === CLOSE_REPLACED) return t('conn_replaced');
   if (code === CLOSE_TOO_SLOW) return t('conn_too_slow');
+  if (code === CLOSE_TRY_AGAIN) return t('conn_try_again');
   if (code === 1006) return t('conn_lost');
   return reason ? t('conn_closed_reason', reason) : t('conn_closed_code', code);
 }

@@ -32,7 +32,7 @@ async function setup(templates: TemplateOverrides = {}) {
     welcomed,
     (url) => new WebSocket(url) as unknown as WebSocketLike,
   );
-  cleanup.push(() => feed.restart('', ''));
+  cleanup.push(() => feed.restart('', { kind: 'token', token: '' }));
   const create = (body: Record<string, unknown>) =>
     fetch(`${server.httpUrl}/api/conversations`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const state = () => keeper.state as FeedState;
@@ -42,7 +42,7 @@ async function setup(templates: TemplateOverrides = {}) {
 describe('FeedConnection', () => {
   it('connects to a real feed, keeps its routing, and turns an offer into an alert decided with the templates in force', async () => {
     const t = await setup({ chat: { timeoutSec: 12, acceptLabel: 'Take it' } });
-    await t.feed.restart(t.server.feedUrl, AGENT.token);
+    await t.feed.restart(t.server.feedUrl, { kind: 'token', token: AGENT.token });
     await vi.waitFor(() => expect(t.connections.at(-1)).toMatchObject({ status: 'open', agentName: 'Alex' }));
     await vi.waitFor(() => expect(t.welcomed).toHaveBeenCalled());
     expect(t.state().routing).toMatchObject({ chat: { mode: 'offer' }, escalation: { mode: 'assign' } });
@@ -56,7 +56,7 @@ describe('FeedConnection', () => {
 
   it('turns an assignment into a session and a toast, and sends commands while connected', async () => {
     const t = await setup();
-    await t.feed.restart(t.server.feedUrl, AGENT.token);
+    await t.feed.restart(t.server.feedUrl, { kind: 'token', token: AGENT.token });
     await vi.waitFor(() => expect(t.connections.at(-1)?.status).toBe('open'));
     const res = (await (await t.create({ scenario: 'escalation', customer: { name: 'Dan' }, comment: 'Manager' })).json()) as { conversation: { id: string } };
     const id = res.conversation.id;
@@ -68,18 +68,18 @@ describe('FeedConnection', () => {
 
   it('stays idle, saying why, without a URL, with an unsafe one, or without a token', async () => {
     const t = await setup();
-    await t.feed.restart('', AGENT.token);
+    await t.feed.restart('', { kind: 'token', token: AGENT.token });
     expect(t.connections.at(-1)).toMatchObject({ status: 'idle', lastError: 'No feed URL is set.' });
-    await t.feed.restart('ws://feed.example.com/feed', AGENT.token);
+    await t.feed.restart('ws://feed.example.com/feed', { kind: 'token', token: AGENT.token });
     expect(t.connections.at(-1)).toMatchObject({ status: 'idle', lastError: 'Unencrypted ws:// is allowed only for localhost; use wss://.' });
-    await t.feed.restart(t.server.feedUrl, '');
+    await t.feed.restart(t.server.feedUrl, { kind: 'token', token: '' });
     expect(t.connections.at(-1)).toMatchObject({ status: 'idle', lastError: 'No agent token is set.' });
     expect(t.feed.send({ type: 'accept', offerId: 'x' })).toBe(false);
   });
 
   it('says when the feed refuses the token, and retries slowly', async () => {
     const t = await setup();
-    await t.feed.restart(t.server.feedUrl, 'not-the-token-0123456789');
+    await t.feed.restart(t.server.feedUrl, { kind: 'token', token: 'not-the-token-0123456789' });
     await vi.waitFor(() => expect(t.connections.at(-1)).toMatchObject({ status: 'refused', lastError: 'the feed refused the agent token' }));
   });
 });

@@ -16,6 +16,19 @@ import type { StateKeeper } from './state-keeper';
 import { LatestWrite } from '../../utils/latest-write';
 
 const JOURNAL_SIZE = 500;
+
+/** What the feed is told the agent is: a static token from the settings, or the agent's sign-in. */
+export type FeedCredential =
+  | { kind: 'token'; token: string }
+  | {
+      kind: 'sign-in';
+      /** The token for the next hello; null until the agent signs in. */
+      token(): Promise<string | null>;
+      /** The feed refused the signed-in agent, in these words. */
+      refused(message: string): void;
+      /** Why sign-in cannot work as set up (no client id), or null. */
+      problem: string | null;
+    };
 /**
  * Failed attempts retried on a timer (about half a minute in all, with the
  * backoff); after that, once a minute from the worker's wake alarm. Timed
@@ -74,13 +87,13 @@ export class FeedConnection {
     this.#diag = diagnostics.getValue();
   }
 
-  #target = { url: '', token: '' };
+  #target: { url: string; credential: FeedCredential } = { url: '', credential: { kind: 'token', token: '' } };
   /** The first client of this worker's life carries on the outage its predecessor was in. */
   #firstStart = true;
 
   /** Connects to this feed (again); stops a previous client first. Calls run one after another. */
-  restart(url: string, token: string): Promise<void> {
-    this.#target = { url, token };
+  restart(url: string, credential: FeedCredential): Promise<void> {
+    this.#target = { url, credential };
     this.#restarting = this.#restarting.then(() => this.#restart());
     return this.#restarting;
   }
@@ -97,15 +110,18 @@ export class FeedConnection {
       await this.#recoverTruncated();
     }
     const check = settings.url ? checkFeedUrl(settings.url) : ({ ok: false, error: t('conn_no_url') } as const);
-    if (!check.ok || !settings.token) {
-      const connection: ConnectionState = { status: 'idle', attempt: 0, since: Date.now(), lastError: check.ok ? t('conn_no_token') : check.error };
+    const { credential } = settings;
+    const missing = !check.ok ? check.error : credential.kind === 'token' ? (credential.token ? null : t('conn_no_token')) : credential.problem;
+    if (!check.ok || missing) {
+      const connection: ConnectionState = { status: 'idle', attempt: 0, since: Date.now(), lastError: missing ?? '' };
       this.onConnection(connection);
       await this.#note({ connection });
       return;
     }
     const client = new FeedClient({
       url: check.url,
-      token: settings.token,
+      token: credential.kind === 'token' ? () => credential.token : () => credential.token(),
+      ...(credential.kind === 'sign-in' ? { onRefused: (message: string) => credential.refused(message) } : {}),
       presence,
       attempt,
       timedAttempts: TIMED_ATTEMPTS,
@@ -173,6 +189,11 @@ export class FeedConnection {
   /** Sends a command to the feed; false when the feed is not connected. */
   send(command: FeedCommand): boolean {
     return this.#client?.send(command) ?? false;
+  }
+
+  /** A renewed sign-in token: sent on the open connection, which then lasts as long as it does; a waiting client connects with it. */
+  renewed(token: string): void {
+    if (!this.#client?.send({ type: 'auth', token })) this.#client?.reconnectNow();
   }
 
   /** The worker woke up (alarm, message): skip any backoff wait. */

@@ -11,10 +11,12 @@ import { present } from '../../utils/presentation';
 import { BUILT_IN_CRM_MATCHES } from '../../utils/crm-sites';
 import { loadCatalogue, setCatalogue, t } from '../../utils/i18n';
 import { loadEffectiveSettings, refreshPolicy, watchEffectiveSettings } from '../../utils/settings-store';
-import { agentPresence, feedState, migrateLegacySettings } from '../../utils/storage-items';
+import { agentPresence, feedState, migrateLegacySettings, signInTokens } from '../../utils/storage-items';
+import { signInProblem } from '../../utils/settings';
+import { SignIn } from './sign-in';
 import { CrmPages, mayRunOn } from './site-scripts';
 import { planAttention } from './attention';
-import { ChatMessageCommand, CreateContactCommand, DeliveryCommand, commandHandler, ConversationCommand, isExtensionPage, OfferCommand, PickContactCommand, RejectCommand, SearchContactsCommand } from './commands';
+import { ChatMessageCommand, CreateContactCommand, NoPayload, DeliveryCommand, commandHandler, ConversationCommand, isExtensionPage, OfferCommand, PickContactCommand, RejectCommand, SearchContactsCommand } from './commands';
 import { CustomerLookups } from './identify';
 import { crmApi, findOrgs, orgTabs } from './crm-access';
 import { CrmActions } from './crm-actions';
@@ -22,6 +24,7 @@ import { ScreenPops } from './screen-pop';
 import { WriteBacks } from './write-back';
 import { FeedConnection } from './feed-connection';
 import type { ConnectionState } from '../../utils/connection';
+import type { Settings } from '../../utils/settings';
 import { SessionActions } from './session-actions';
 import { SettingsApplier } from './settings-applier';
 import { Notifier } from './notifier';
@@ -36,6 +39,8 @@ const WAKE_ALARM = 'deskbell-wake';
 const WAKE_PERIOD_MIN = 1;
 const DEADLINE_ALARM = 'deskbell-deadline';
 const WRITE_BACK_ALARM = 'deskbell-write-back';
+const SIGN_IN_ALARM = 'deskbell-sign-in';
+const SIGN_IN_NOTIFICATION = 'deskbell-sign-in';
 
 /** Keyboard shortcuts (manifest `commands`), handled in the worker from any tab. */
 export const COMMANDS = { accept: 'accept-newest', reject: 'reject-newest', panel: 'open-panel', focus: 'focus-cards' } as const;
@@ -103,11 +108,55 @@ export default defineBackground(() => {
     },
   );
   const crmPages = new CrmPages();
+  const signIn = new SignIn({
+    launchWebAuthFlow: (details) => browser.identity.launchWebAuthFlow(details),
+    redirectUrl: () => browser.identity.getRedirectURL(),
+    fetch: (input, init) => fetch(input, init),
+    load: () => signInTokens.getValue(),
+    save: (value) => (value ? signInTokens.setValue(value) : signInTokens.removeValue()),
+    schedule: (at) => {
+      if (at === null) void browser.alarms.clear(SIGN_IN_ALARM);
+      else void browser.alarms.create(SIGN_IN_ALARM, { when: Math.max(at, Date.now() + 1000) });
+    },
+    onChange: (view) => {
+      hub.setSignIn(view);
+      if (view?.status === 'signed-in') void browser.notifications.clear(SIGN_IN_NOTIFICATION);
+    },
+    onToken: (token) => {
+      if (token) feed.renewed(token);
+      // Signed out: the open connection ends; the next one waits for a sign-in.
+      else if (settingsApplier.current) restartFeed(settingsApplier.current);
+    },
+    onLapsed: (reason) =>
+      void browser.notifications.create(SIGN_IN_NOTIFICATION, {
+        type: 'basic',
+        iconUrl: browser.runtime.getURL('/icon/128.png'),
+        title: t('sign_in_lapsed_title'),
+        message: t('sign_in_lapsed_body', reason),
+        requireInteraction: true,
+        priority: 2,
+      }),
+  });
+  /** Connects the feed as the settings say: with the agent token, or with the agent's sign-in. */
+  const restartFeed = (s: Settings) => {
+    if (!s.signInIssuer) {
+      void signIn.configure(null);
+      return void feed.restart(s.feedUrl, { kind: 'token', token: s.feedToken });
+    }
+    const problem = signInProblem(s);
+    void signIn.configure(problem ? null : { issuer: s.signInIssuer, clientId: s.signInClientId, scope: s.signInScopes });
+    void feed.restart(s.feedUrl, {
+      kind: 'sign-in',
+      token: () => signIn.token(),
+      refused: (message) => void signIn.refusedByFeed(message),
+      problem: problem ? t('conn_sign_in_setup') : null,
+    });
+  };
   const settingsApplier = new SettingsApplier({
     load: loadEffectiveSettings,
     syncSites: (sites) => crmPages.sync(sites),
     loadCatalogue,
-    restartFeed: (url, token) => void feed.restart(url, token),
+    restartFeed,
     applied: (view) => {
       settings = view;
       // What the worker itself says (errors, notifications, the toolbar) follows the language too.
@@ -168,6 +217,7 @@ export default defineBackground(() => {
   // longer than Chrome's 30 s idle timeout, or it would keep the worker alive.
   browser.alarms.onAlarm.addListener((alarm) => {
     if (alarm.name === WRITE_BACK_ALARM) return void keeper.ready.then(() => writeBacks.sync(keeper.state));
+    if (alarm.name === SIGN_IN_ALARM) return void settingsReady.then(() => signIn.renew());
     feed.nudge();
   });
   void browser.alarms.get(WAKE_ALARM).then((alarm) => {
@@ -210,6 +260,10 @@ export default defineBackground(() => {
   }
 
   browser.notifications.onClicked.addListener((id) => {
+    if (id === SIGN_IN_NOTIFICATION) {
+      void browser.notifications.clear(id);
+      return void signIn.signIn().catch(() => undefined);
+    }
     const plan = notifier.planOf(id);
     // A toast's notification opens its session, as the toast does; an alert's goes to the alert.
     if (plan && !plan.alert) {
@@ -253,6 +307,15 @@ export default defineBackground(() => {
   onMessage('closeSession', commandHandler(ConversationCommand, ({ conversationId }) => sessions.close(conversationId), pagesOnly));
   onMessage('pickContact', commandHandler(PickContactCommand, ({ conversationId, contactId }) => sessions.pickContact(conversationId, contactId), pagesOnly));
   onMessage('searchContacts', commandHandler(SearchContactsCommand, ({ conversationId, text }) => crm.search(conversationId, text), pagesOnly));
+  onMessage('signIn', commandHandler(NoPayload, async () => {
+    try {
+      await signIn.signIn();
+      return { ok: true };
+    } catch (error) {
+      return { ok: false, error: (error as Error).message };
+    }
+  }, pagesOnly));
+  onMessage('signOut', commandHandler(NoPayload, async () => (await signIn.signOut(), { ok: true }), pagesOnly));
   onMessage('createContact', commandHandler(CreateContactCommand, ({ conversationId, name }) => crm.create(conversationId, name), pagesOnly));
 });
 /**

@@ -15,7 +15,7 @@ function setup() {
       return { active: [...sites], missingPermission: [] };
     },
     loadCatalogue: async (language) => ({ extName: `Deskbell (${language})` }),
-    restartFeed: (url, token) => void log.push(`feed ${url} ${token}`),
+    restartFeed: (s) => void log.push(`feed ${s.feedUrl} ${s.feedToken}${s.signInIssuer ? ` ${s.signInIssuer}` : ''}`),
     applied: (view) => void log.push(`applied ${view.theme} ${view.strings ? 'strings' : 'browser'}`),
   };
   return { applier: new SettingsApplier(deps), log, gates, set: (change: Partial<Settings>) => (settings = { ...settings, ...change }) };
@@ -46,7 +46,7 @@ describe('SettingsApplier', () => {
     ]);
   });
 
-  it('restarts the feed only when its URL or token changed, and loads the chosen language', async () => {
+  it('restarts the feed only when its URL, token or sign-in provider changed, and loads the chosen language', async () => {
     const t = setup();
     const run = async () => {
       const done = t.applier.apply();
@@ -59,8 +59,10 @@ describe('SettingsApplier', () => {
     await run();
     t.set({ feedToken: 't2' });
     await run();
-    expect(t.log.filter((l) => l.startsWith('feed'))).toEqual(['feed wss://feed.example.com/feed t1', 'feed wss://feed.example.com/feed t2']);
-    expect(t.log.filter((l) => l.startsWith('applied'))).toEqual(['applied system browser', 'applied system strings', 'applied system strings']);
+    t.set({ signInIssuer: 'https://login.example.com' });
+    await run();
+    expect(t.log.filter((l) => l.startsWith('feed'))).toEqual(['feed wss://feed.example.com/feed t1', 'feed wss://feed.example.com/feed t2', 'feed wss://feed.example.com/feed t2 https://login.example.com']);
+    expect(t.log.filter((l) => l.startsWith('applied'))).toEqual(['applied system browser', 'applied system strings', 'applied system strings', 'applied system strings']);
     expect(t.applier.current?.feedToken).toBe('t2');
   });
 });

@@ -13,8 +13,8 @@ export interface SettingsApplierDeps {
   load(): Promise<EffectiveSettings>;
   syncSites(sites: readonly string[]): Promise<SiteStatus>;
   loadCatalogue(language: string): Promise<Record<string, string>>;
-  /** The feed URL or token changed (or this is the first run). */
-  restartFeed(url: string, token: string): void;
+  /** The feed URL, token or sign-in provider changed (or this is the first run). */
+  restartFeed(settings: Settings): void;
   /** What the views and the worker's own words follow. */
   applied(view: ViewSettings, settings: Settings): void;
 }
@@ -41,7 +41,8 @@ export class SettingsApplier {
     const next = (await deps.load()).settings;
     const prev = this.#current;
     this.#current = next;
-    if (!prev || prev.feedUrl !== next.feedUrl || prev.feedToken !== next.feedToken) deps.restartFeed(next.feedUrl, next.feedToken);
+    const feedKeys = ['feedUrl', 'feedToken', 'signInIssuer', 'signInClientId', 'signInScopes'] as const;
+    if (!prev || feedKeys.some((k) => prev[k] !== next[k])) deps.restartFeed(next);
     const [sites, strings] = await Promise.all([
       deps.syncSites(next.crmSites).catch((error: unknown) => {
         console.warn('[deskbell] could not apply the CRM sites:', error);

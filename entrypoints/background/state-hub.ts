@@ -6,6 +6,7 @@
  */
 import type { Browser } from 'wxt/browser';
 import type { ConnectionState } from '../../utils/connection';
+import type { SignInView } from '../../utils/oidc';
 import type { Identification } from '../../utils/crm/types';
 import { hop, HOPS_ON } from '../../utils/hops';
 import { cardsOnScreen, EMPTY_STATE, type FeedState, pendingOffers } from './feed-state';
@@ -63,6 +64,7 @@ export class StateHub {
   #state: FeedState = EMPTY_STATE;
   #settings: ViewSettings = { theme: 'system', templates: {}, sitesMissingPermission: [] };
   #connection: ConnectionState | null = null;
+  #signIn: SignInView | null = null;
   /** When the last view with the state went out, and the push waiting for the next frame. */
   #lastPush = -Infinity;
   /** What the last push took the worker (building and posting the views), in ms. */
@@ -183,6 +185,11 @@ export class StateHub {
     this.#publish();
   }
 
+  setSignIn(signIn: SignInView | null): void {
+    this.#signIn = signIn;
+    this.#publish('page');
+  }
+
   setConnection(connection: ConnectionState): void {
     this.#connection = connection;
     this.#publish('page');
@@ -195,6 +202,7 @@ export class StateHub {
       identifications: this.#state.identifications,
       writeBacks: Object.fromEntries(Object.entries(this.#state.writeBacks ?? {}).map(([id, job]) => [id, { crm: job.org.crm, status: job.status, attempts: job.attempts, nextAt: job.nextAt, ...(job.error ? { error: job.error } : {}) }])),
       connection: this.#connection,
+      signIn: this.#signIn,
       sitesMissingPermission: this.#settings.sitesMissingPermission,
       pendingOffers: pendingOffers(this.#state).length,
       ...(this.#state.routing ? { routing: this.#state.routing } : {}),

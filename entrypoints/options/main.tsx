@@ -36,6 +36,7 @@ void refreshPolicy();
 watchEffectiveSettings(() => void model.reload());
 
 const systemDark = systemPrefersDark();
+const signInClient = { redirectUri: browser.identity.getRedirectURL(), origin: new URL(browser.runtime.getURL('/')).origin };
 
 function App() {
   const view = background.view.value;
@@ -44,7 +45,7 @@ function App() {
   useSignalEffect(() => {
     document.documentElement.className = `theme-${resolveTheme(background.view.value?.theme, systemDark.value)}`;
   });
-  return <Options model={model} view={view} diagnostics={diag.value} />;
+  return <Options model={model} view={view} diagnostics={diag.value} signInClient={signInClient} />;
 }
 
 render(<App />, document.getElementById('app')!);

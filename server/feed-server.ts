@@ -304,6 +304,13 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
     let lastRefill = Date.now();
     let dropped = 0;
     let refusedWhy: string | undefined;
+    /** Frames that came while the hello was being checked, handled once the agent is attached (or dropped if refused). */
+    let afterHello: (() => void)[] | undefined;
+    const releaseAfterHello = () => {
+      const queued = afterHello ?? [];
+      afterHello = undefined;
+      for (const handle of queued) handle();
+    };
 
     const end = (code: number, reason: string) => {
       done = true;
@@ -401,6 +408,7 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
       link = current;
       const { welcome, replay, previous } = service.attach(agent, current, frame.resumeFrom, heartbeatSec);
       previous?.close(CLOSE.replaced, 'replaced by a newer connection');
+      releaseAfterHello();
       if (welcome.resumed && frame.resumeFrom > 0) stats.resumes++;
       // The replay may hold events of this turn: they go out once they are on disk.
       await service.committed();
@@ -423,6 +431,11 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
 
     const onMessage = (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
       if (done) return;
+      if (afterHello) {
+        if (afterHello.length >= 100) return refuse(CLOSE.flood, 'rate-limited', 'too many frames before the sign-in was checked');
+        afterHello.push(() => receive(data, isBinary));
+        return;
+      }
       lastSeen = Date.now();
       const now = Date.now();
       tokens = Math.min(rateLimit * 2, tokens + ((now - lastRefill) / 1000) * rateLimit);
@@ -451,11 +464,15 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
       if (frame.type === 'ping') return send({ type: 'pong', t: frame.t, serverTime: Date.now() });
       if (frame.type === 'hello') {
         if (link) return fail('bad-frame', 'hello was already received on this connection');
-        // The link is attached before hello() first waits, so frames that follow the hello are handled in order.
-        return void hello(frame).catch((error) => {
-          unexpected('agent sign-in', error);
-          end(CLOSE.internal, 'internal error');
-        });
+        // Frames that follow the hello wait until the agent is attached (a sign-in token is checked
+        // asynchronously), then are handled in order.
+        afterHello = [];
+        return void hello(frame)
+          .catch((error) => {
+            unexpected('agent sign-in', error);
+            end(CLOSE.internal, 'internal error');
+          })
+          .finally(releaseAfterHello);
       }
       if (!link) return refuse(CLOSE.badHello, 'not-ready', 'send hello first');
       if (frame.type === 'auth') {
@@ -479,14 +496,15 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
       }
     };
 
-    socket.on('message', (data, isBinary) => {
+    const receive = (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
       try {
         onMessage(data, isBinary);
       } catch (error) {
         unexpected('WebSocket frame', error, { agent: link?.agentId });
         end(CLOSE.internal, 'internal error');
       }
-    });
+    };
+    socket.on('message', receive);
 
     socket.on('close', () => {
       done = true;

@@ -129,6 +129,20 @@ describe('signed-in agents on the feed', () => {
     await expect.poll(() => stranger.closed?.code).toBe(CLOSE.unauthorized);
   });
 
+  it('handles frames sent right behind the hello, in order, once the token is checked', async () => {
+    const s = await server();
+    const sam = await agent(s, await issuer.token(key, claims()));
+    sam.send({ type: 'presence', presence: 'busy' });
+    sam.send({ type: 'ping', t: Date.now() });
+    await sam.next('pong');
+    await sam.next('welcome');
+    await api(s, 'conversations', { scenario: 'chat', customer: { name: 'Pat' }, comment: 'hi' });
+    await new Promise((r) => setTimeout(r, 300));
+    // Busy, as the frame behind the hello said: no offer, and no refusal.
+    expect(sam.frames.map((f) => f.type).sort()).toEqual(['pong', 'welcome']);
+    expect(sam.closed).toBeUndefined();
+  });
+
   it('refuses an expired token at hello and ends a session whose token runs out, unless a renewed one came', async () => {
     const s = await server();
     const expired = await agent(s, await issuer.token(key, claims(), { issuedAgoSec: 60, expiresInSec: 30 }));

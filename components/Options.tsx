@@ -55,7 +55,7 @@ export function Options({ model, view, diagnostics, signInClient }: Props) {
           <Field model={model} name="feedUrl" label="feed_url" hint="feed_url_hint">
             {(props) => <input {...props} type="url" value={d.feedUrl} placeholder="wss://feed.example.com/feed" onInput={(e) => model.set('feedUrl', e.currentTarget.value)} />}
           </Field>
-          <Field model={model} name="feedToken" label="feed_token" hint="feed_token_hint">
+          <Field model={model} name="feedToken" label="feed_token" hint={d.signInIssuer ? 'feed_token_unused_hint' : 'feed_token_hint'}>
             {(props) => <input {...props} type="password" autoComplete="off" value={d.feedToken} onInput={(e) => model.set('feedToken', e.currentTarget.value)} />}
           </Field>
           <Field model={model} name="signInIssuer" label="sign_in_issuer" hint="sign_in_issuer_hint">

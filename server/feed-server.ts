@@ -303,7 +303,6 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
     let tokens = rateLimit * 2;
     let lastRefill = Date.now();
     let dropped = 0;
-    let refusedWhy: string | undefined;
     /** Frames that came while the hello was being checked, handled once the agent is attached (or dropped if refused). */
     let afterHello: (() => void)[] | undefined;
     const releaseAfterHello = () => {
@@ -374,30 +373,27 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
 
     const hello = async (frame: Extract<ClientFrame, { type: 'hello' }>) => {
       clearTimeout(helloTimer);
-      let unavailable: string | undefined;
-      const check = await edge.checkCredentialLater(address, async () => {
-        const who = await identify(frame.token);
-        if ('unavailable' in who) unavailable = who.unavailable;
-        else if ('refused' in who) refusedWhy = who.refused;
-        return 'agent' in who ? who : undefined;
-      });
+      // An address out of failed sign-ins is refused before its token is looked at, right or wrong.
+      if (!edge.failedAuth.allows(address)) {
+        stats.failedLogins++;
+        logger.warn('agent sign-in refused: too many failed sign-ins from this address', { address });
+        return refuse(CLOSE.flood, 'rate-limited', `too many failed sign-ins from this address; try again in ${edge.failedAuth.retryAfterSec(address)} s`);
+      }
+      const who = await identify(frame.token);
       if (done) return;
-      if (unavailable) {
+      if ('unavailable' in who) {
         // Not the agent's fault, so not a failed sign-in: the client tries again after its backoff.
-        logger.warn('agent sign-in waits: the identity provider cannot be asked', { address, error: unavailable });
+        logger.warn('agent sign-in waits: the identity provider cannot be asked', { address, error: who.unavailable });
         return refuse(CLOSE.tryAgain, 'unavailable', 'the feed cannot check sign-ins right now; trying again shortly');
       }
-      if (!check.ok) {
+      if ('refused' in who) {
         stats.failedLogins++;
+        edge.failedAuth.take(address);
         // Never the token: a mistyped one is one character from the real one.
-        if (check.why === 'throttled') {
-          logger.warn('agent sign-in refused: too many failed sign-ins from this address', { address });
-          return refuse(CLOSE.flood, 'rate-limited', `too many failed sign-ins from this address; try again in ${check.retryAfterSec} s`);
-        }
-        logger.warn('agent sign-in refused', { address, client: frame.client.name, why: refusedWhy });
-        return refuse(CLOSE.unauthorized, 'unauthorized', refusedWhy ?? 'unknown agent token');
+        logger.warn('agent sign-in refused', { address, client: frame.client.name, why: who.refused });
+        return refuse(CLOSE.unauthorized, 'unauthorized', who.refused);
       }
-      const { agent, expiresAt } = check.value;
+      const { agent, expiresAt } = who;
       endSignInAt(expiresAt);
       const current: AgentLink = {
         agentId: agent.id,
@@ -477,6 +473,8 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
       if (!link) return refuse(CLOSE.badHello, 'not-ready', 'send hello first');
       if (frame.type === 'auth') {
         const agentId = link.agentId;
+        // Only a sign-in token renews: a static one would let a connection try other agents' tokens.
+        if (!verifier || !looksLikeJwt(frame.token)) return fail('bad-frame', 'auth carries a renewed sign-in token (an ID token)');
         return void identify(frame.token)
           .then((who) => {
             if (done) return;

@@ -121,15 +121,6 @@ export class Edge {
     this.failedAuth = new RateLimiter(this.limits.failedAuth, now);
   }
 
-  /** `checkCredential` for a check that has to wait (a sign-in token whose keys may be fetched). */
-  async checkCredentialLater<T>(address: string, check: () => Promise<T | undefined>): Promise<CredentialCheck<T>> {
-    if (!this.failedAuth.allows(address)) return { ok: false, why: 'throttled', retryAfterSec: this.failedAuth.retryAfterSec(address) };
-    const value = await check();
-    if (value !== undefined) return { ok: true, value };
-    this.failedAuth.take(address);
-    return { ok: false, why: 'wrong', retryAfterSec: 0 };
-  }
-
   /** Checks a credential (an agent token, the API key) under the address's failed-attempt limit. */
   checkCredential<T>(address: string, check: () => T | undefined): CredentialCheck<T> {
     if (!this.failedAuth.allows(address)) return { ok: false, why: 'throttled', retryAfterSec: this.failedAuth.retryAfterSec(address) };

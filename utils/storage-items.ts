@@ -51,6 +51,8 @@ export interface Diagnostics {
 
 /** The agent's sign-in (tokens): storage.session, so trusted contexts only, in memory, gone with the browser. */
 export const signInTokens = storage.defineItem<StoredSignIn | null>('session:signIn', { fallback: null });
+/** The next sign-in asks for the password again (the agent signed out): session, so a new browser starts afresh. */
+export const signInAskLogin = storage.defineItem<boolean>('session:signInAskLogin', { fallback: false });
 
 export const diagnostics = storage.defineItem<Diagnostics>('session:diagnostics', {
   fallback: { connection: { status: 'idle', attempt: 0, since: 0 }, invalidFrames: 0, duplicates: 0, journal: [] },

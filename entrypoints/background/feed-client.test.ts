@@ -123,6 +123,24 @@ describe('FeedClient', () => {
     expect(t.sockets).toHaveLength(count);
   });
 
+  it('sends a renewed sign-in token on the open connection, and one renewed while connecting right after the welcome', async () => {
+    const t = setup({ token: () => 'tok.1.sig' });
+    t.client.start();
+    await settle();
+    t.last().open();
+    t.client.renew('tok.2.sig');
+    expect(t.last().sent.map((f) => f.type)).toEqual(['hello']);
+    t.last().receive(welcome());
+    await settle();
+    expect(t.last().sent.slice(1)).toEqual([{ type: 'auth', token: 'tok.2.sig' }]);
+    t.client.renew('tok.3.sig');
+    t.client.renew('tok.3.sig');
+    expect(t.last().sent.slice(1)).toEqual([
+      { type: 'auth', token: 'tok.2.sig' },
+      { type: 'auth', token: 'tok.3.sig' },
+    ]);
+  });
+
   it('handles events once and in order, and saves the cursor after each', async () => {
     const t = setup();
     t.client.start();

@@ -146,6 +146,9 @@ export class FeedClient {
   #ackSeq = 0;
   /** No token to say hello with: the client waits for reconnectNow() after a sign-in. */
   #awaitingSignIn = false;
+  /** The token this connection last gave the feed (hello or auth), and the newest one known. */
+  #saidToken: string | undefined;
+  #latestToken: string | undefined;
   /** The words of the feed's last `unauthorized` error on this connection. */
   #refusal: string | undefined;
   #timers: { retry?: ReturnType<typeof setTimeout>; ping?: ReturnType<typeof setInterval>; pong?: ReturnType<typeof setTimeout>; connect?: ReturnType<typeof setTimeout>; ack?: ReturnType<typeof setTimeout> } = {};
@@ -202,6 +205,24 @@ export class FeedClient {
     return true;
   }
 
+  /**
+   * A renewed sign-in token: sent on the open connection, which then lasts as
+   * long as it does; one that comes while connecting goes out right after the
+   * welcome; a client waiting for a sign-in connects with it.
+   */
+  renew(token: string): void {
+    this.#latestToken = token;
+    if (this.#welcomed && this.#socket?.readyState === 1) this.#sendAuth();
+    else this.reconnectNow();
+  }
+
+  #sendAuth(): void {
+    const token = this.#latestToken;
+    if (!token || token === this.#saidToken || this.#socket?.readyState !== 1) return;
+    this.#socket.send(JSON.stringify({ type: 'auth', token } satisfies ClientFrame));
+    this.#saidToken = token;
+  }
+
   setPresence(presence: Presence): void {
     this.#o.presence = presence;
     this.send({ type: 'presence', presence });
@@ -220,6 +241,7 @@ export class FeedClient {
     this.#awaitingSignIn = !token;
     if (!token) return this.#setState({ status: 'idle', attempt: 0, lastError: t('conn_sign_in_needed') });
     this.#refusal = undefined;
+    this.#saidToken = this.#latestToken = token;
     let socket: WebSocketLike;
     try {
       socket = this.#o.createSocket(this.#o.url);
@@ -330,6 +352,8 @@ export class FeedClient {
     await this.#o.onWelcome?.(frame, skew);
     if (generation !== this.#generation) return;
     this.#welcomed = true;
+    // A token renewed while this connection was being made.
+    this.#sendAuth();
     this.#setState({ status: 'open', attempt: 0, agentId: frame.agentId, agentName: frame.agentName });
     clearInterval(this.#timers.ping);
     this.#timers.ping = setInterval(() => this.#ping(), frame.heartbeatSec * 1000);

@@ -193,7 +193,7 @@ export class FeedConnection {
 
   /** A renewed sign-in token: sent on the open connection, which then lasts as long as it does; a waiting client connects with it. */
   renewed(token: string): void {
-    if (!this.#client?.send({ type: 'auth', token })) this.#client?.reconnectNow();
+    this.#client?.renew(token);
   }
 
   /** The worker woke up (alarm, message): skip any backoff wait. */

@@ -11,7 +11,7 @@ import { present } from '../../utils/presentation';
 import { BUILT_IN_CRM_MATCHES } from '../../utils/crm-sites';
 import { loadCatalogue, setCatalogue, t } from '../../utils/i18n';
 import { loadEffectiveSettings, refreshPolicy, watchEffectiveSettings } from '../../utils/settings-store';
-import { agentPresence, feedState, migrateLegacySettings, signInTokens } from '../../utils/storage-items';
+import { agentPresence, feedState, migrateLegacySettings, signInAskLogin, signInTokens } from '../../utils/storage-items';
 import { signInProblem } from '../../utils/settings';
 import { SignIn } from './sign-in';
 import { CrmPages, mayRunOn } from './site-scripts';
@@ -114,6 +114,8 @@ export default defineBackground(() => {
     fetch: (input, init) => fetch(input, init),
     load: () => signInTokens.getValue(),
     save: (value) => (value ? signInTokens.setValue(value) : signInTokens.removeValue()),
+    loadAskLogin: () => signInAskLogin.getValue(),
+    saveAskLogin: (value) => signInAskLogin.setValue(value),
     schedule: (at) => {
       if (at === null) void browser.alarms.clear(SIGN_IN_ALARM);
       else void browser.alarms.create(SIGN_IN_ALARM, { when: Math.max(at, Date.now() + 1000) });
@@ -195,6 +197,8 @@ export default defineBackground(() => {
     if (status === 'complete' && url) void settingsReady.then(() => crmPages.loaded(tabId, url));
   });
 
+  // A browser that starts again has no tokens (storage.session): the provider's session may sign the agent in without a page.
+  browser.runtime.onStartup.addListener(() => void settingsReady.then(() => signIn.trySilent()));
   restrictLocalStorage();
   const settingsReady = migrateLegacySettings().then(applySettings);
   void settingsReady.then(refreshPolicy);

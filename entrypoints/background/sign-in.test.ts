@@ -28,6 +28,8 @@ function provider(now: () => number) {
     nonceOverride: undefined as string | undefined,
     codes: new Map<string, { nonce: string; challenge: string }>(),
     revoked: [] as string[],
+    /** The `prompt` of each interactive request. */
+    prompts: [] as (string | null)[],
     requests: [] as string[],
     idToken(nonce?: string) {
       const iat = Math.floor(now() / 1000);
@@ -63,6 +65,7 @@ function provider(now: () => number) {
       const q = new URL(url).searchParams;
       expect(q.get('code_challenge_method')).toBe('S256');
       expect(q.get('client_id')).toBe(CLIENT);
+      if (interactive) p.prompts.push(q.get('prompt'));
       if (!interactive && !p.session) return `${REDIRECT}?error=login_required&state=${q.get('state')}`;
       if (interactive) p.session = true;
       const code = `code-${p.codes.size}`;
@@ -77,13 +80,15 @@ function setup(stored: StoredSignIn | null = null) {
   let clock = 1_800_000_000_000;
   const now = () => clock;
   const idp = provider(now);
-  const log = { views: [] as (SignInView | null)[], tokens: [] as (string | null)[], lapsed: [] as string[], scheduled: [] as (number | null)[], saved: stored };
+  const log = { views: [] as (SignInView | null)[], tokens: [] as (string | null)[], lapsed: [] as string[], scheduled: [] as (number | null)[], saved: stored, askLogin: false };
   const signIn = new SignIn({
     launchWebAuthFlow: (d) => idp.launch(d),
     redirectUrl: () => REDIRECT,
     fetch: (i, init) => idp.fetch(i, init),
     load: async () => log.saved,
     save: async (v) => void (log.saved = v),
+    loadAskLogin: async () => log.askLogin,
+    saveAskLogin: async (v) => void (log.askLogin = v),
     schedule: (at) => void log.scheduled.push(at),
     onChange: (v) => void log.views.push(v),
     onToken: (tk) => void log.tokens.push(tk),
@@ -171,6 +176,13 @@ describe('SignIn', () => {
     expect(t.log.tokens.at(-1)).toBeNull();
     expect(t.signIn.view).toEqual({ status: 'signed-out' });
     expect(t.log.lapsed).toEqual([]);
+    // The next person at this PC is asked for their password, whatever the provider's session.
+    await t.signIn.signIn();
+    expect(t.idp.prompts).toEqual([null, 'login']);
+    await t.signIn.renew();
+    await t.signIn.signOut();
+    await t.signIn.signIn();
+    expect(t.idp.prompts).toEqual([null, 'login', 'login']);
   });
 
   it('the feed refusing the agent ends the sign-in with its words; another provider in the settings drops it too', async () => {
@@ -196,8 +208,12 @@ describe('SignIn', () => {
     expect(await again.signIn.token()).toBe(first.log.saved!.idToken);
 
     const fresh = setup();
-    fresh.idp.session = true;
     await fresh.signIn.configure(CONFIG);
-    await expect.poll(() => fresh.signIn.view?.status).toBe('signed-in');
+    // No provider session: a page would be needed, so nothing happens without the agent.
+    expect(await fresh.signIn.trySilent()).toBe(false);
+    expect(fresh.signIn.view).toEqual({ status: 'signed-out' });
+    fresh.idp.session = true;
+    expect(await fresh.signIn.trySilent()).toBe(true);
+    expect(fresh.signIn.view).toMatchObject({ status: 'signed-in' });
   });
 });

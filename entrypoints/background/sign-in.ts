@@ -10,8 +10,8 @@
  *
  * Tokens live in storage.session: trusted extension contexts only, in
  * memory, gone when the browser closes (on a shared PC nothing stays on
- * disk). A browser that starts again signs in silently when the provider's
- * own session allows it. Each token is renewed at three quarters of its life
+ * disk). A browser that starts again signs in silently (`trySilent`, no page)
+ * when the provider's own session allows it. Each token is renewed at three quarters of its life
  * by a wake-up alarm, so a stopped worker renews too; the feed gets the new
  * token on the open connection. When a renewal is refused the agent is told
  * at once (notification, toolbar, popup, side panel): offers never stop
@@ -34,6 +34,9 @@ export interface SignInDeps {
   fetch: typeof fetch;
   load(): Promise<StoredSignIn | null>;
   save(value: StoredSignIn | null): Promise<void>;
+  /** Whether the next sign-in must ask for the password again (after a sign-out), kept across worker restarts. */
+  loadAskLogin(): Promise<boolean>;
+  saveAskLogin(value: boolean): Promise<void>;
   /** Wakes the worker at this time to renew (null: nothing to renew). */
   schedule(at: number | null): void;
   /** The view changed. */
@@ -59,13 +62,23 @@ export class SignIn {
   #discovery: { issuer: string; doc: Promise<Discovery> } | undefined;
   #renewing: Promise<string | null> | undefined;
   #signingIn: Promise<void> | undefined;
+  /**
+   * The agent signed out, or the feed or an admin ended the sign-in: the next
+   * sign-in asks for the password (`prompt=login`) even while the provider's
+   * session lasts, so on a shared PC the next person does not walk into the
+   * last one's account.
+   */
+  #askLogin = false;
   readonly #ready: Promise<void>;
   readonly #now: () => number;
 
   constructor(private readonly deps: SignInDeps) {
     this.#now = deps.now ?? Date.now;
-    this.#ready = deps.load().then(
-      (stored) => void (this.#stored = stored),
+    this.#ready = Promise.all([deps.load(), deps.loadAskLogin()]).then(
+      ([stored, askLogin]) => {
+        this.#stored = stored;
+        this.#askLogin = askLogin;
+      },
       () => undefined,
     );
   }
@@ -93,8 +106,6 @@ export class SignIn {
       return this.#publish({ status: 'signed-in', user: this.#stored.user, expiresAt: this.#stored.expiresAt });
     }
     this.#publish({ status: 'signed-out' });
-    // A browser that started again: the provider's session may sign the agent in with no page.
-    void this.#silent().catch(() => undefined);
   }
 
   /**
@@ -175,6 +186,7 @@ export class SignIn {
   async refusedByFeed(reason: string): Promise<void> {
     await this.#ready;
     if (!this.#stored) return;
+    await this.#setAskLogin(true);
     await this.#lapse(reason);
   }
 
@@ -183,6 +195,7 @@ export class SignIn {
     await this.#ready;
     const stored = this.#stored;
     await this.#forget();
+    await this.#setAskLogin(true);
     this.#publish(this.#config ? { status: 'signed-out' } : null);
     const config = this.#config;
     if (!stored?.refreshToken || !config) return;
@@ -202,10 +215,22 @@ export class SignIn {
     }
   }
 
-  async #silent(): Promise<void> {
+  /**
+   * The browser started again (its session storage, and the tokens, are
+   * gone): the provider's own session may sign the agent in with no page.
+   * False when a page would be needed; the agent then uses Sign in.
+   */
+  async trySilent(): Promise<boolean> {
+    await this.#ready;
     const config = this.#config;
-    if (!config || this.#stored) return;
-    await this.#authorize(config, false);
+    if (!config || this.#stored) return !!this.#stored;
+    try {
+      await this.#authorize(config, false);
+      return true;
+    } catch (error) {
+      console.info('[deskbell] no silent sign-in at start:', (error as Error).message);
+      return false;
+    }
   }
 
   /** One authorization request: interactive (a window), or silent (`prompt=none`, no page shown). */
@@ -222,7 +247,7 @@ export class SignIn {
       state,
       nonce,
       challenge,
-      ...(interactive ? {} : { prompt: 'none' as const }),
+      ...(interactive ? (this.#askLogin ? { prompt: 'login' as const } : {}) : { prompt: 'none' as const }),
       ...(this.#stored?.user.email ? { loginHint: this.#stored.user.email } : {}),
     });
     let redirect: string | undefined;
@@ -237,6 +262,13 @@ export class SignIn {
     const answer = await tokenRequest(discovery, { grant_type: 'authorization_code', code, redirect_uri: redirectUri, client_id: config.clientId, code_verifier: verifier }, this.deps.fetch);
     if (JSON.stringify(config) !== JSON.stringify(this.#config)) throw new SignInError('the sign-in settings changed meanwhile: sign in again');
     await this.#keep(config, answer.idToken, answer.refreshToken, { nonce });
+    if (interactive) await this.#setAskLogin(false);
+  }
+
+  async #setAskLogin(value: boolean): Promise<void> {
+    if (this.#askLogin === value) return;
+    this.#askLogin = value;
+    await this.deps.saveAskLogin(value).catch((error: unknown) => console.warn('[deskbell] could not store the sign-in prompt:', error));
   }
 
   /** Checks and keeps a token from the provider; tells the feed and the views. */

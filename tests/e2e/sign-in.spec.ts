@@ -9,6 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import AxeBuilder from '@axe-core/playwright';
 import type { BrowserContext, Page } from '@playwright/test';
 import { CLOSE } from '../../server/feed-server';
 import { TestAgent } from '../../server/test-agent';
@@ -20,11 +21,17 @@ import { chat, openCrm } from './steps';
 
 const CLIENT_ID = 'deskbell-e2e';
 
-/** The popup in both colour schemes, for looking at (test-results/screenshots). */
-async function shots(page: Page, name: string): Promise<void> {
+/**
+ * The popup in both colour schemes: a screenshot to look at
+ * (test-results/screenshots), and axe's WCAG 2.2 AA rules on the sign-in
+ * section, which the popup audit in a11y.spec.ts never sees (it has no sign-in).
+ */
+async function shotsAndAudit(page: Page, name: string): Promise<void> {
   for (const colorScheme of ['light', 'dark'] as const) {
     await page.emulateMedia({ colorScheme });
     await page.screenshot({ path: readmeShot(`${name}-${colorScheme}.png`) });
+    const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']).include('.sign-in').analyze();
+    expect([...results.violations, ...results.incomplete].map((r) => `${colorScheme} ${r.id}: ${r.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
   }
   await page.emulateMedia({ colorScheme: null });
 }
@@ -65,7 +72,7 @@ test('an agent signs in with the organisation provider, works a conversation, is
     await expect(popup.locator('[data-sign-in="signed-in"]')).toContainText('Signed in as Sam Jones (sam@example.com)');
     await expect.poll(async () => (await extension.diagnostics()).connection).toMatchObject({ status: 'open', agentId: 'agent-sam' });
     expect(provider.logins).toEqual([SAM.email]);
-    await shots(popup, 'popup-signed-in');
+    await shotsAndAudit(popup, 'popup-signed-in');
 
     // The shift: an offer, accepted, answered.
     const { body } = await feed.createConversation(chat('Maria Jansen'));
@@ -93,7 +100,7 @@ test('an agent signs in with the organisation provider, works a conversation, is
     provider.revokeUser(SAM.sub);
     await expect(popup.locator('[data-sign-in="signed-out"]')).toContainText('Sign in with your organisation account', { timeout: 20_000 });
     await expect(popup.locator('.sign-in-error')).toHaveText('Your sign-in has ended: the sign-in provider asks you to sign in again.');
-    await shots(popup, 'popup-signed-out');
+    await shotsAndAudit(popup, 'popup-signed-out');
     const panelAfter = await PanelPage.open(context, extension.id);
     await panel.page.close();
     await expect(panelAfter.page.locator('[data-sign-in="signed-out"]')).toBeVisible();

@@ -401,6 +401,17 @@ function DiagnosticsSection({ view, diagnostics }: { view: PageSnapshot | null; 
           {t(`connection_${status}`)}
           {c?.agentName ? ` · ${c.agentName}` : ''}
         </dd>
+        {view?.signIn && (
+          <>
+            <dt>{t('diag_sign_in')}</dt>
+            <dd data-diag="sign-in">
+              {view.signIn.status === 'signed-in'
+                ? t('diag_sign_in_until', view.signIn.user?.email ?? view.signIn.user?.name ?? '', view.signIn.expiresAt ? new Date(view.signIn.expiresAt).toLocaleTimeString() : '—')
+                : t(view.signIn.status === 'signing-in' ? 'sign_in_busy' : 'sign_in_needed')}
+              {view.signIn.error ? ` (${view.signIn.error})` : ''}
+            </dd>
+          </>
+        )}
         <dt>{t('diag_last_error')}</dt>
         <dd data-diag="last-error">{c?.lastError ?? diagnostics?.lastFeedError ?? '—'}</dd>
         <dt>{t('diag_invalid_frames')}</dt>

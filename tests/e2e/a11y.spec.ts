@@ -64,67 +64,87 @@ async function audit(page: Page, include?: string): Promise<void> {
   await test.info().attach(`axe rules run${include ? ` on ${include}` : ''}`, { body: JSON.stringify([...new Set(ran)].sort(), null, 1), contentType: 'application/json' });
 }
 
-for (const theme of ['dark', 'light'] as const) {
-  test(`overlay: toast, alerts, a stack and reject reasons pass axe (WCAG 2.2 AA), ${theme} theme`, async ({ context, extension, feed, crm }) => {
-    await extension.updateSettings({
-      theme,
-      templates: { chat: { rejectReasons: ['Busy with another customer', 'Wrong queue'] } },
-    });
-    const { page, overlay } = await openCrm(context, crm.url());
-    await connect(extension, feed);
-    // Alerts and a toast, more than fit: the stack with "+N more".
-    await feed.createConversation(chat('Maria Jansen'));
-    await feed.createConversation({ scenario: 'transfer', customer: { name: 'Sam Lee' }, comment: 'Billing question', context: { fromAgent: 'Jo Park', reason: 'Needs billing' } });
-    for (const name of ['Ana Silva', 'Yusuf Demir']) await feed.createConversation(chat(name));
-    await expect.poll(async () => (await overlay.cards()).length).toBe(3);
-    expect(await overlay.evaluate<string>(`function () { return this.querySelector('button.more')?.textContent ?? ''; }`)).toMatch(/^\+1 more/);
-    expect(new Set((await overlay.cards()).map((c) => c.kind))).toEqual(new Set(['alert', 'toast']));
-    await page.waitForTimeout(600); // the slide-in: contrast is measured on the settled cards
-    await audit(page, OVERLAY);
+/** Both themes in one browser per surface: a browser and its setup cost more than an audit. */
+const THEMES = ['dark', 'light'] as const;
 
-    // Reject reasons open on the newest alert.
-    const alert = (await overlay.cards()).find((c) => c.kind === 'alert')!;
-    await overlay.click('button.reject', alert.id);
-    await expect.poll(() => overlay.evaluate<string[]>(`function () { return [...this.querySelectorAll('.reasons button')].map((b) => b.textContent); }`)).toContain('Cancel');
-    await audit(page, OVERLAY);
-  });
-
-  test(`side panel: summary, chat, several sessions and the offline banner pass axe, ${theme} theme`, async ({ context, extension, feed, crm }) => {
-    await extension.updateSettings({ theme, templates: { chat: { autoAccept: true }, sms: { autoAccept: true } } });
-    await openCrm(context, crm.url());
-    await connect(extension, feed);
-    const { body } = await feed.createConversation({ scenario: 'sms', customer: { name: 'Maria Jansen', phone: '+31 6 12345678' }, comment: 'Double charge', queue: 'Billing' });
-    await feed.createConversation(chat('Sam Lee', 'Where is my order?'));
-    const panel = await PanelPage.open(context, extension.id);
-    await expect(panel.tabs()).toHaveCount(2);
-    await feed.api('POST', `/api/conversations/${body.conversation.id}/messages`, { text: 'It was on the 3rd. See https://bank.example/tx/991' });
-    await panel.tab('Maria Jansen').click();
-    await panel.send('Sorry about that, refunding now.');
-    await expect(panel.messages()).toHaveCount(3);
-    await audit(panel.page);
-
-    // The feed goes away: the offline banner.
-    await feed.server.close();
-    await expect(panel.page.locator('.offline')).toBeVisible();
-    await audit(panel.page);
-  });
-
-  test(`popup and options page pass axe, ${theme} theme`, async ({ context, extension, feed }) => {
+test('overlay: toast, alerts, a stack and reject reasons pass axe (WCAG 2.2 AA), dark and light', async ({ context, extension, feed, crm }) => {
+  await extension.updateSettings({ theme: 'dark', templates: { chat: { rejectReasons: ['Busy with another customer', 'Wrong queue'] } } });
+  const { page, overlay } = await openCrm(context, crm.url());
+  await connect(extension, feed);
+  // Alerts and a toast, more than fit: the stack with "+N more".
+  await feed.createConversation(chat('Maria Jansen'));
+  await feed.createConversation({ scenario: 'transfer', customer: { name: 'Sam Lee' }, comment: 'Billing question', context: { fromAgent: 'Jo Park', reason: 'Needs billing' } });
+  for (const name of ['Ana Silva', 'Yusuf Demir']) await feed.createConversation(chat(name));
+  await expect.poll(async () => (await overlay.cards()).length).toBe(3);
+  expect(await overlay.evaluate<string>(`function () { return this.querySelector('button.more')?.textContent ?? ''; }`)).toMatch(/^\+1 more/);
+  expect(new Set((await overlay.cards()).map((c) => c.kind))).toEqual(new Set(['alert', 'toast']));
+  await page.waitForTimeout(600); // the slide-in: contrast is measured on the settled cards
+  const inTheme = async (theme: (typeof THEMES)[number]) => {
     await extension.updateSettings({ theme });
-    await connect(extension, feed);
-    const popup = await context.newPage();
+    await expect.poll(() => overlay.theme()).toContain(`theme-${theme}`);
+  };
+  for (const theme of THEMES) {
+    await inTheme(theme);
+    await audit(page, OVERLAY);
+  }
+
+  // Reject reasons open on the newest alert.
+  const alert = (await overlay.cards()).find((c) => c.kind === 'alert')!;
+  await overlay.click('button.reject', alert.id);
+  await expect.poll(() => overlay.evaluate<string[]>(`function () { return [...this.querySelectorAll('.reasons button')].map((b) => b.textContent); }`)).toContain('Cancel');
+  for (const theme of [...THEMES].reverse()) {
+    await inTheme(theme);
+    await audit(page, OVERLAY);
+  }
+});
+
+test('side panel: summary, chat, several sessions and the offline banner pass axe, dark and light', async ({ context, extension, feed, crm }) => {
+  await extension.updateSettings({ theme: 'dark', templates: { chat: { autoAccept: true }, sms: { autoAccept: true } } });
+  await openCrm(context, crm.url());
+  await connect(extension, feed);
+  const { body } = await feed.createConversation({ scenario: 'sms', customer: { name: 'Maria Jansen', phone: '+31 6 12345678' }, comment: 'Double charge', queue: 'Billing' });
+  await feed.createConversation(chat('Sam Lee', 'Where is my order?'));
+  const panel = await PanelPage.open(context, extension.id);
+  await expect(panel.tabs()).toHaveCount(2);
+  await feed.api('POST', `/api/conversations/${body.conversation.id}/messages`, { text: 'It was on the 3rd. See https://bank.example/tx/991' });
+  await panel.tab('Maria Jansen').click();
+  await panel.send('Sorry about that, refunding now.');
+  await expect(panel.messages()).toHaveCount(3);
+  const inTheme = async (theme: (typeof THEMES)[number]) => {
+    await extension.updateSettings({ theme });
+    await expect(panel.page.locator('html')).toHaveClass(`theme-${theme}`);
+  };
+  for (const theme of THEMES) {
+    await inTheme(theme);
+    await audit(panel.page);
+  }
+
+  // The feed goes away: the offline banner.
+  await feed.server.close();
+  await expect(panel.page.locator('.offline')).toBeVisible();
+  for (const theme of [...THEMES].reverse()) {
+    await inTheme(theme);
+    await audit(panel.page);
+  }
+});
+
+test('popup and options page pass axe, dark and light', async ({ context, extension, feed }) => {
+  await connect(extension, feed);
+  const popup = await context.newPage();
+  await popup.goto(`chrome-extension://${extension.id}/popup.html`);
+  await expect(popup.getByRole('main')).toBeVisible();
+  const options = await context.newPage();
+  await options.goto(`chrome-extension://${extension.id}/options.html`);
+  await expect(options.getByRole('main')).toBeVisible();
+  for (const theme of THEMES) {
+    await extension.updateSettings({ theme });
     // The popup follows the system's colour scheme.
     await popup.emulateMedia({ colorScheme: theme });
-    await popup.goto(`chrome-extension://${extension.id}/popup.html`);
-    await expect(popup.getByRole('main')).toBeVisible();
     await audit(popup);
-
-    const options = await context.newPage();
-    await options.goto(`chrome-extension://${extension.id}/options.html`);
-    await expect(options.getByRole('main')).toBeVisible();
+    await expect(options.locator('html')).toHaveClass(`theme-${theme}`);
     await audit(options);
-  });
-}
+  }
+});
 
 test.describe('enterprise policy', () => {
   const policyFile = path.join(POLICY_DIR, 'deskbell-a11y.json');

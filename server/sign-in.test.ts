@@ -158,7 +158,7 @@ describe('signed-in agents on the feed', () => {
     expect(await renewing.next('error')).toMatchObject({ code: 'bad-frame', message: expect.stringContaining('auth carries a renewed sign-in token') });
     // A renewal that is another person does not extend anything.
     renewing.send({ type: 'auth', token: await issuer.token(key, claims({ sub: 'user-2', email: 'kim@example.com' })) });
-    expect(await renewing.next('error')).toMatchObject({ code: 'unauthorized', message: expect.stringContaining('renewed sign-in refused') });
+    expect(await renewing.next('error', (f) => f.code === 'unauthorized')).toMatchObject({ message: expect.stringContaining('renewed sign-in refused') });
     await renewing.close();
 
     const lapsing = await agent(s, await issuer.token(key, claims(), { expiresInSec: 2 }));

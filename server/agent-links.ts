@@ -20,6 +20,10 @@ export class AgentLinks {
   /** Highest seq each connected agent's client has acknowledged. */
   readonly #acked = new Map<string, number>();
   readonly #graces = new Map<string, NodeJS.Timeout>();
+  /** Agents connected and available, kept as links and presences change: dispatch reads it for every new conversation. */
+  readonly #available = new Set<string>();
+  /** Changes whenever who is available changes, so what is built on `available()` knows to build again. */
+  version = 0;
 
   /**
    * @param graceMs how long an agent who lost the connection keeps its open offers
@@ -35,6 +39,7 @@ export class AgentLinks {
   attach(link: AgentLink, ackedUpTo: number): AgentLink | undefined {
     const previous = this.#links.get(link.agentId);
     this.#links.set(link.agentId, link);
+    this.#syncAvailable(link.agentId);
     this.#acked.set(link.agentId, ackedUpTo);
     clearTimeout(this.#graces.get(link.agentId));
     this.#graces.delete(link.agentId);
@@ -45,6 +50,7 @@ export class AgentLinks {
   detach(link: AgentLink): void {
     if (this.#links.get(link.agentId) !== link) return;
     this.#links.delete(link.agentId);
+    this.#syncAvailable(link.agentId);
     this.log.info('agent detached', { agent: link.agentId });
     clearTimeout(this.#graces.get(link.agentId));
     this.#graces.set(
@@ -65,11 +71,23 @@ export class AgentLinks {
     this.#links.get(agentId)?.close(code, reason);
   }
 
-  /** Agents connected and available for new work. */
-  available(): Set<string> {
-    const ids = new Set<string>();
-    for (const link of this.#links.values()) if (link.presence === 'available') ids.add(link.agentId);
-    return ids;
+  /** The agent said where they are; a replaced connection's word no longer counts. */
+  setPresence(link: AgentLink, presence: Presence): void {
+    link.presence = presence;
+    if (this.#links.get(link.agentId) === link) this.#syncAvailable(link.agentId);
+  }
+
+  /** Agents connected and available for new work (kept up to date: do not change it). */
+  available(): ReadonlySet<string> {
+    return this.#available;
+  }
+
+  #syncAvailable(agentId: string): void {
+    const available = this.#links.get(agentId)?.presence === 'available';
+    if (available === this.#available.has(agentId)) return;
+    if (available) this.#available.add(agentId);
+    else this.#available.delete(agentId);
+    this.version++;
   }
 
   send(agentId: string, event: ServerEvent): void {

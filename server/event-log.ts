@@ -13,10 +13,22 @@ import { FeedError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { Store } from './store.ts';
 
+/**
+ * Under load (the last batch held several changes), a batch opened within
+ * this long after the last commit waits out the rest of it, so commits (each
+ * an fsync) come at most about once per window plus fsync. A quiet server
+ * commits at the end of the turn.
+ */
+const GROUP_COMMIT_WINDOW_MS = 2;
+
 export class EventLog {
   readonly #outbox: { agentId: string; event: ServerEvent }[] = [];
   readonly #after: (() => void)[] = [];
   #waiting: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  /** When the last commit ended (performance.now()), and how many changes the open and the last batch hold. */
+  #lastCommitAt = -Infinity;
+  #lastBatchSize = 0;
+  #batchSize = 0;
   /** Events that failed the protocol schema at logging time (a bug: each is refused, never sent). */
   invalidEvents = 0;
 
@@ -34,6 +46,7 @@ export class EventLog {
   /** Runs a state change in the open batch; its events go out after the batch commits. */
   tx<T>(fn: () => T): T {
     this.#openBatch();
+    this.#batchSize++;
     const mark = this.#outbox.length;
     const after = this.#after.length;
     try {
@@ -106,6 +119,8 @@ export class EventLog {
       for (const w of waiting) w.reject(new Error('the change could not be saved'));
       return;
     }
+    this.#lastCommitAt = performance.now();
+    this.#lastBatchSize = this.#batchSize;
     for (const { agentId, event } of this.#outbox.splice(0)) this.deliver(agentId, event);
     for (const fn of this.#after.splice(0)) fn();
     for (const w of waiting) w.resolve();
@@ -114,6 +129,11 @@ export class EventLog {
   #openBatch(): void {
     if (this.store.db.inTransaction) return;
     this.store.db.exec('begin');
-    setImmediate(() => this.commitNow());
+    this.#batchSize = 0;
+    // Quiet, the batch commits at the end of this turn. Busy (the last batch held several changes
+    // and ended moments ago), it stays open a little longer, so the next turns share its fsync.
+    const wait = this.#lastBatchSize > 1 ? GROUP_COMMIT_WINDOW_MS - (performance.now() - this.#lastCommitAt) : 0;
+    if (wait > 0) setTimeout(() => this.commitNow(), wait);
+    else setImmediate(() => this.commitNow());
   }
 }

@@ -93,6 +93,8 @@ export class FeedService {
    * loads each time is what limited the server.
    */
   #agents: (AgentRecord & { load: number })[] | undefined;
+  /** The available agents with room, as the last dispatch left them, and what they were built from. */
+  #candidates: { from: (AgentRecord & { load: number })[]; version: number; list: (AgentRecord & { load: number })[] } | undefined;
   /** Agents' acknowledged seqs not yet trimmed from the log, and the timer that trims them. */
   readonly #trims = new Map<string, number>();
   #trimTimer: ReturnType<typeof setTimeout> | undefined;
@@ -241,7 +243,7 @@ export class FeedService {
       case 'retry-delivery':
         return this.delivery.retry(link.agentId, frame.conversationId, frame.messageId);
       case 'presence':
-        link.presence = frame.presence;
+        this.#links.setPresence(link, frame.presence);
         if (frame.presence === 'available') this.dispatch();
         return;
       case 'ack': {
@@ -327,9 +329,11 @@ export class FeedService {
     if (available.size === 0) return;
     const now = this.#now();
     let retryAt = Infinity;
-    // Loads are read once and kept up to date here as work goes out.
+    // Loads are read once and kept up to date here as work goes out; the agents with room are
+    // kept between runs until loads are read again or who is available changes.
     const all = (this.#agents ??= this.store.agentsWithLoad());
-    let candidates = all.filter((a) => available.has(a.id) && a.load < a.capacity);
+    const kept = this.#candidates;
+    let candidates = kept && kept.from === all && kept.version === this.#links.version ? kept.list : all.filter((a) => available.has(a.id) && a.load < a.capacity);
     for (const conversation of waiting) {
       if (candidates.length === 0) break;
       const mode = this.routing[conversation.scenario].mode;
@@ -349,6 +353,7 @@ export class FeedService {
       pick.agent.lastWorkAt = now;
       if (pick.agent.load >= pick.agent.capacity) candidates = candidates.filter((a) => a !== pick.agent);
     }
+    this.#candidates = { from: all, version: this.#links.version, list: candidates };
     if (retryAt < Infinity) {
       clearTimeout(this.#retry);
       this.#retry = setTimeout(() => this.dispatch(), Math.max(0, retryAt - now));

@@ -8,6 +8,11 @@ export type FeedUrlCheck = { ok: true; url: string } | { ok: false; error: strin
 
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
+/** This machine: where a plain-text connection has nobody in between to listen (the feed, a sign-in provider under test). */
+export function isLoopbackHost(hostname: string): boolean {
+  return LOCAL_HOSTS.has(hostname);
+}
+
 export function checkFeedUrl(input: string): FeedUrlCheck {
   const text = input.trim();
   if (!text) return { ok: false, error: t('url_empty') };
@@ -19,7 +24,7 @@ export function checkFeedUrl(input: string): FeedUrlCheck {
   }
   if (url.protocol === 'wss:') return { ok: true, url: url.href };
   if (url.protocol === 'ws:') {
-    return LOCAL_HOSTS.has(url.hostname)
+    return isLoopbackHost(url.hostname)
       ? { ok: true, url: url.href }
       : { ok: false, error: t('url_ws_remote') };
   }

@@ -9,6 +9,7 @@
  * extension checks that it is the token it asked for: issuer, audience,
  * nonce, expiry.
  */
+import { isLoopbackHost } from './feed-url';
 
 /** The agent's sign-in as the worker keeps it between its lives (storage.session). */
 export interface StoredSignIn {
@@ -78,7 +79,7 @@ export function isProviderUrl(raw: string): boolean {
   try {
     const url = new URL(raw);
     if (url.protocol === 'https:') return true;
-    return url.protocol === 'http:' && (url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]');
+    return url.protocol === 'http:' && isLoopbackHost(url.hostname);
   } catch {
     return false;
   }

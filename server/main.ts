@@ -100,8 +100,8 @@ function signInOptions(): SignInOptions | undefined {
   const issuer = values['oidc-issuer'];
   const oidcFlags = ['oidc-client-id', 'oidc-audience', 'oidc-login-claim', 'oidc-groups-claim', 'oidc-group-queues', 'oidc-clock-tolerance'] as const;
   if (!issuer) {
-    const stray = oidcFlags.filter((f) => values[f] !== undefined);
-    if (stray.length > 0 || values['oidc-provision']) fail(`--${[...stray, ...(values['oidc-provision'] ? ['oidc-provision'] : [])].join(', --')} need --oidc-issuer`);
+    const stray = [...oidcFlags.filter((f) => values[f] !== undefined), ...(values['oidc-provision'] ? ['oidc-provision'] : [])];
+    if (stray.length > 0) fail(`--${stray.join(', --')} ${stray.length === 1 ? 'needs' : 'need'} --oidc-issuer`);
     return undefined;
   }
   if (!values['oidc-client-id']) fail('--oidc-issuer needs --oidc-client-id: the client id Deskbell has at the provider');

@@ -55,6 +55,11 @@ function nearEnd(stored: StoredSignIn, now: number): boolean {
 /** After a renewal that failed for want of network, the next try. */
 const RETRY_RENEWAL_MS = 30_000;
 
+/** What the views show of a kept sign-in, with why the last renewal failed if it did. */
+function signedIn(stored: StoredSignIn, error?: string): SignInView {
+  return { status: 'signed-in', user: stored.user, expiresAt: stored.expiresAt, ...(error ? { error } : {}) };
+}
+
 export class SignIn {
   #config: SignInConfig | null = null;
   #stored: StoredSignIn | null = null;
@@ -87,10 +92,6 @@ export class SignIn {
     return this.#view;
   }
 
-  get configured(): boolean {
-    return this.#config !== null;
-  }
-
   /** The settings say which provider (or none). A sign-in with another provider or client is dropped. */
   async configure(config: SignInConfig | null): Promise<void> {
     await this.#ready;
@@ -103,7 +104,7 @@ export class SignIn {
     if (!config) return this.#publish(null);
     if (this.#stored) {
       this.deps.schedule(renewAt(this.#stored.issuedAt, this.#stored.expiresAt));
-      return this.#publish({ status: 'signed-in', user: this.#stored.user, expiresAt: this.#stored.expiresAt });
+      return this.#publish(signedIn(this.#stored));
     }
     this.#publish({ status: 'signed-out' });
   }
@@ -136,7 +137,7 @@ export class SignIn {
       await this.#authorize(config, true);
     } catch (error) {
       const message = (error as Error).message;
-      this.#publish(this.#stored ? { status: 'signed-in', user: this.#stored.user, expiresAt: this.#stored.expiresAt, error: message } : { status: 'signed-out', error: message });
+      this.#publish(this.#stored ? signedIn(this.#stored, message) : { status: 'signed-out', error: message });
       throw error;
     }
   }
@@ -172,7 +173,7 @@ export class SignIn {
       if (!refused && current && !nearEnd(current, this.#now())) {
         // The provider could not be asked; the token still has life: keep it, try again soon.
         this.deps.schedule(Math.min(this.#now() + RETRY_RENEWAL_MS, current.expiresAt - 30_000));
-        this.#publish({ status: 'signed-in', user: current.user, expiresAt: current.expiresAt, error: message });
+        this.#publish(signedIn(current, message));
         return current.idToken;
       }
       // The provider's own words are for the admin; the agent is told what to do.
@@ -290,7 +291,7 @@ export class SignIn {
     this.#stored = stored;
     await this.deps.save(stored);
     this.deps.schedule(renewAt(stored.issuedAt, stored.expiresAt));
-    this.#publish({ status: 'signed-in', user: stored.user, expiresAt: stored.expiresAt });
+    this.#publish(signedIn(stored));
     this.deps.onToken(idToken);
     return idToken;
   }

@@ -53,7 +53,18 @@ export function Options({ model, view, diagnostics, signInClient }: Props) {
       >
         <Section title="section_feed">
           <Field model={model} name="feedUrl" label="feed_url" hint="feed_url_hint">
-            {(props) => <input {...props} type="url" value={d.feedUrl} placeholder="wss://feed.example.com/feed" onInput={(e) => model.set('feedUrl', e.currentTarget.value)} />}
+            {(props) => (
+              <textarea
+                {...props}
+                class="urls"
+                rows={Math.min(4, Math.max(1, d.feedUrl.split('\n').length))}
+                spellcheck={false}
+                autoCapitalize="off"
+                value={d.feedUrl}
+                placeholder="wss://feed.example.com/feed"
+                onInput={(e) => model.set('feedUrl', e.currentTarget.value)}
+              />
+            )}
           </Field>
           <Field model={model} name="feedToken" label="feed_token" hint={d.signInIssuer ? 'feed_token_unused_hint' : 'feed_token_hint'}>
             {(props) => <input {...props} type="password" autoComplete="off" value={d.feedToken} onInput={(e) => model.set('feedToken', e.currentTarget.value)} />}
@@ -401,6 +412,12 @@ function DiagnosticsSection({ view, diagnostics }: { view: PageSnapshot | null; 
           {t(`connection_${status}`)}
           {c?.agentName ? ` · ${c.agentName}` : ''}
         </dd>
+        {c?.node && (
+          <>
+            <dt>{t('diag_node')}</dt>
+            <dd data-diag="node">{c.node}</dd>
+          </>
+        )}
         {view?.signIn && (
           <>
             <dt>{t('diag_sign_in')}</dt>

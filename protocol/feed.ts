@@ -386,6 +386,8 @@ export const CLOSE = {
   internal: 1011,
   /** The server cannot take the connection now (it cannot check the sign-in): the client retries after its backoff. */
   tryAgain: 1013,
+  /** The node is shutting down (a drain, a restart): the client moves to the next node it knows, or comes back after its backoff. */
+  restarting: 1012,
 } as const;
 
 export type ParseResult<T> = { ok: true; frame: T } | { ok: false; error: string };

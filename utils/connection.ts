@@ -14,6 +14,8 @@ export interface ConnectionState {
   agentId?: string;
   agentName?: string;
   lastError?: string;
+  /** The feed node the client is on (open), or tries next: shown in diagnostics only. */
+  node?: string;
   /** When the status last changed. */
   since: number;
 }

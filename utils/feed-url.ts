@@ -1,8 +1,12 @@
 /**
  * Checks a feed URL as an admin types it: wss:// anywhere, ws:// only on this
- * machine, where nothing can listen in between.
+ * machine, where nothing can listen in between. The setting may name several
+ * nodes of one feed, tried in order when one is lost (failover).
  */
 import { t } from './i18n';
+
+/** At most this many nodes in the feed URL setting. */
+export const MAX_FEED_URLS = 10;
 
 export type FeedUrlCheck = { ok: true; url: string } | { ok: false; error: string };
 
@@ -29,4 +33,24 @@ export function checkFeedUrl(input: string): FeedUrlCheck {
       : { ok: false, error: t('url_ws_remote') };
   }
   return { ok: false, error: t('url_scheme', `${url.protocol}//`) };
+}
+
+export type FeedUrlsCheck = { ok: true; urls: string[] } | { ok: false; error: string };
+
+/**
+ * The feed URL setting: one URL, or the nodes of one feed separated by spaces,
+ * commas or new lines, in the order they are tried. Each is checked as
+ * `checkFeedUrl` does; the same node twice counts once.
+ */
+export function checkFeedUrls(input: string): FeedUrlsCheck {
+  const parts = input.split(/[\s,]+/).filter(Boolean);
+  if (parts.length === 0) return { ok: false, error: t('url_empty') };
+  const urls: string[] = [];
+  for (const part of parts) {
+    const check = checkFeedUrl(part);
+    if (!check.ok) return parts.length > 1 ? { ok: false, error: `${part}: ${check.error}` } : check;
+    if (!urls.includes(check.url)) urls.push(check.url);
+  }
+  if (urls.length > MAX_FEED_URLS) return { ok: false, error: t('url_too_many', MAX_FEED_URLS) };
+  return { ok: true, urls };
 }

@@ -6,6 +6,13 @@ describe('settings', () => {
     expect(validateSettings(DEFAULT_SETTINGS)).toEqual({ ok: true, settings: DEFAULT_SETTINGS });
     const form = { ...DEFAULT_SETTINGS, feedUrl: 'wss://feed.example.com/feed', crmSites: ['https://crm.example.com/*'], templates: { chat: { timeoutSec: 20 } } };
     expect(validateSettings(form).ok).toBe(true);
+    // A feed with several nodes: one per line, kept as the admin wrote it.
+    const nodes = { ...form, feedUrl: 'wss://node-1.example.com/feed\nwss://node-2.example.com/feed' };
+    expect(validateSettings(nodes)).toEqual({ ok: true, settings: nodes });
+    const policy = parsePolicy({ FeedUrl: 'wss://node-1.example.com/feed wss://node-2.example.com/feed' });
+    expect(policy).toEqual({ values: { feedUrl: 'wss://node-1.example.com/feed wss://node-2.example.com/feed' }, ignored: [] });
+    const bad = validateSettings({ ...form, feedUrl: 'wss://node-1.example.com/feed\nhttps://node-2.example.com/feed' });
+    expect(bad).toEqual({ ok: false, errors: { feedUrl: 'https://node-2.example.com/feed: The feed URL must start with wss:// (got https://).' } });
   });
 
   it('reports every bad field with a message that says what to do', () => {

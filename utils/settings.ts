@@ -5,7 +5,7 @@
  * options page, then policy — and a setting that comes from policy is locked.
  */
 import * as v from 'valibot';
-import { checkFeedUrl } from './feed-url';
+import { checkFeedUrls } from './feed-url';
 import { isProviderUrl } from './oidc';
 import { t } from './i18n';
 import { SCENARIOS } from '../protocol/feed';
@@ -31,10 +31,12 @@ export function checkMatchPattern(input: string): string | null {
   return null;
 }
 
+/** One feed URL, or several nodes of one feed (spaces, commas or new lines between them), tried in order. */
 const FeedUrl = v.pipe(
   v.string(),
-  v.check((url) => url === '' || checkFeedUrl(url).ok, (issue) => {
-    const check = checkFeedUrl(String(issue.input));
+  v.maxLength(4000, () => t('val_feed_url')),
+  v.check((url) => url.trim() === '' || checkFeedUrls(url).ok, (issue) => {
+    const check = checkFeedUrls(String(issue.input));
     return check.ok ? t('val_feed_url') : check.error;
   }),
 );

@@ -45,7 +45,7 @@ function setup(over: Partial<FeedClientOptions> = {}) {
   let cursor = 0;
   const events: ServerEvent[] = [];
   const client = new FeedClient({
-    url: 'ws://127.0.0.1/feed',
+    urls: ['ws://127.0.0.1/feed'],
     token: () => 't',
     presence: 'available',
     client: { name: 'test', version: '0' },
@@ -225,6 +225,63 @@ describe('FeedClient', () => {
     expect(t.sockets).toHaveLength(2);
     t.last().open();
     expect(t.last().sent[0]).toMatchObject({ type: 'hello', resumeFrom: 2 });
+  });
+
+  it('moves to the next node when one is lost or will not answer, and resumes there from the cursor', async () => {
+    const urls = ['wss://a.feed.example/feed', 'wss://b.feed.example/feed', 'wss://c.feed.example/feed'];
+    const t = setup({ urls });
+    t.client.start();
+    await settle();
+    expect(t.last().url).toBe(urls[0]);
+    t.last().open();
+    t.last().receive(welcome());
+    t.last().receive(message(1));
+    t.last().receive(message(2));
+    await settle();
+    expect(t.client.state).toMatchObject({ status: 'open', node: urls[0] });
+    // Node a dies mid-stream: the next attempt, after the usual backoff, goes to b.
+    t.last().drop(1006);
+    expect(t.client.state).toMatchObject({ status: 'waiting', attempt: 1, node: urls[1] });
+    await vi.advanceTimersByTimeAsync(250);
+    expect(t.last().url).toBe(urls[1]);
+    // b refuses the connection too: c is next, then a again.
+    t.last().drop(1006);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(t.last().url).toBe(urls[2]);
+    t.last().open();
+    expect(t.last().sent[0]).toMatchObject({ type: 'hello', resumeFrom: 2 });
+    t.last().receive(welcome());
+    t.last().receive(message(2));
+    t.last().receive(message(3));
+    await settle();
+    expect(t.events.map((e) => e.seq)).toEqual([1, 2, 3]);
+    expect(t.client.stats.duplicates).toBe(1);
+    expect(t.client.state).toMatchObject({ status: 'open', node: urls[2], attempt: 0 });
+    // A draining node says so: the client moves on without waiting for a timeout.
+    t.last().drop(1012);
+    expect(t.client.state).toMatchObject({ status: 'waiting', node: urls[0], lastError: 'the feed node is shutting down' });
+    await vi.advanceTimersByTimeAsync(250);
+    expect(t.last().url).toBe(urls[0]);
+  });
+
+  it('stays on its node when the token is refused, another window took over, or a seq skipped: another node would say the same', async () => {
+    const urls = ['wss://a.feed.example/feed', 'wss://b.feed.example/feed'];
+    const t = setup({ urls });
+    t.client.start();
+    await settle();
+    for (const code of [4401, 4409]) {
+      t.last().drop(code);
+      expect(t.client.state.node).toBe(urls[0]);
+      await vi.advanceTimersByTimeAsync(t.client.state.retryAt! - Date.now());
+      expect(t.last().url).toBe(urls[0]);
+    }
+    t.last().open();
+    t.last().receive(welcome());
+    t.last().receive(message(1));
+    t.last().receive(message(3));
+    await settle();
+    expect(t.last().url).toBe(urls[0]);
+    expect(t.client.state.node).toBe(urls[0]);
   });
 
   it('resumes at once when a seq skips ahead, instead of building on a hole', async () => {

@@ -9,6 +9,12 @@
  * In a long outage (`timedAttempts` failures in a row) the client stops
  * retrying on a timer and waits for `reconnectNow()`, so the worker can idle.
  *
+ * A feed may have several nodes (`urls`, tried in order). A connection that
+ * is lost or cannot be made moves to the next node for the next attempt,
+ * with the usual backoff; the cursor is the feed's, not the node's, so the
+ * new node resumes where the old one stopped. A refused token or a newer
+ * window stays on its node: another node would say the same.
+ *
  * Every server event carries a per-agent `seq`. The client handles events in
  * order, one at a time, and saves the last handled seq after each; a new
  * connection says `resumeFrom` that seq, so the server replays exactly what
@@ -60,7 +66,8 @@ export interface FeedCursor {
 }
 
 export interface FeedClientOptions {
-  url: string;
+  /** The feed's nodes, in the order they are tried (at least one). */
+  urls: readonly string[];
   /** The token for each hello: a static agent token, or the sign-in's current one; null: the agent must sign in first. */
   token: () => Promise<string | null> | string | null;
   presence: Presence;
@@ -102,7 +109,7 @@ export interface FeedClientOptions {
   connectTimeoutMs?: number;
 }
 
-const { unauthorized: CLOSE_UNAUTHORIZED, replaced: CLOSE_REPLACED, tooSlow: CLOSE_TOO_SLOW, tryAgain: CLOSE_TRY_AGAIN } = CLOSE;
+const { unauthorized: CLOSE_UNAUTHORIZED, replaced: CLOSE_REPLACED, tooSlow: CLOSE_TOO_SLOW, tryAgain: CLOSE_TRY_AGAIN, restarting: CLOSE_RESTARTING } = CLOSE;
 
 /** Gap reconnects further apart than this are not a storm: the count starts again. */
 const GAP_STREAK_RESET_MS = 5 * 60_000;
@@ -126,6 +133,8 @@ export class FeedClient {
   #lastSeq = 0;
   #welcomed = false;
   #stopped = true;
+  /** Which of the feed's nodes the client is on, or tries next. */
+  #node = 0;
   #inbox: unknown[] = [];
   /** Bench builds only: when each frame came off the socket. */
   readonly #arrivedAt = new Map<unknown, number>();
@@ -242,11 +251,12 @@ export class FeedClient {
     if (!token) return this.#setState({ status: 'idle', attempt: 0, lastError: t('conn_sign_in_needed') });
     this.#refusal = undefined;
     this.#saidToken = this.#latestToken = token;
+    const url = this.#o.urls[this.#node]!;
     let socket: WebSocketLike;
     try {
-      socket = this.#o.createSocket(this.#o.url);
+      socket = this.#o.createSocket(url);
     } catch (error) {
-      return this.#lost(t('conn_cannot_open', this.#o.url, (error as Error).message));
+      return this.#lost(t('conn_cannot_open', url, (error as Error).message));
     }
     this.#socket = socket;
     this.#welcomed = false;
@@ -461,6 +471,8 @@ export class FeedClient {
     const slow = refused || code === CLOSE_REPLACED;
     const attempt = this.#state.attempt;
     const planned = plan.delayMs !== undefined;
+    // The node failed (or is draining): the next attempt goes to the next one. A gap is no node's fault.
+    if (!slow && !planned) this.#node = (this.#node + 1) % this.#o.urls.length;
     const delay = planned ? plan.delayMs! : backoffDelay(slow ? 30 : attempt, this.#o.backoff, this.#o.random);
     // A long outage: the next attempt waits for reconnectNow().
     const parked = !planned && attempt + 1 >= (this.#o.timedAttempts ?? Infinity);
@@ -500,6 +512,7 @@ export class FeedClient {
     this.#state = {
       ...(keepAgent ? { agentId: this.#state.agentId, agentName: this.#state.agentName } : {}),
       ...(this.#state.lastError && next.status === 'connecting' ? { lastError: this.#state.lastError } : {}),
+      ...(next.status !== 'idle' ? { node: this.#o.urls[this.#node] } : {}),
       ...next,
       since: this.#o.now(),
     };
@@ -513,6 +526,7 @@ export function describeClose(code: number, reason: string): string {
   if (code === CLOSE_REPLACED) return t('conn_replaced');
   if (code === CLOSE_TOO_SLOW) return t('conn_too_slow');
   if (code === CLOSE_TRY_AGAIN) return t('conn_try_again');
+  if (code === CLOSE_RESTARTING) return t('conn_restarting');
   if (code === 1006) return t('conn_lost');
   return reason ? t('conn_closed_reason', reason) : t('conn_closed_code', code);
 }

@@ -8,7 +8,7 @@ import { FeedClient, type FeedCommand, type WebSocketLike } from './feed-client'
 import { type ConnectionState } from '../../utils/connection';
 import { t } from '../../utils/i18n';
 import { applyEvent, CLOCK_JUMP_MS, hasTruncatedSessions, rebaseClock, resetForFreshSession } from './feed-state';
-import { checkFeedUrl } from '../../utils/feed-url';
+import { checkFeedUrls } from '../../utils/feed-url';
 import type { Presenter } from '../../utils/presentation';
 import type { Presence, ServerEvent } from '../../protocol/feed';
 import { agentPresence, type Diagnostics, diagnostics, feedCursor } from '../../utils/storage-items';
@@ -91,7 +91,7 @@ export class FeedConnection {
   /** The first client of this worker's life carries on the outage its predecessor was in. */
   #firstStart = true;
 
-  /** Connects to this feed (again); stops a previous client first. Calls run one after another. */
+  /** Connects to this feed (again: one URL or several nodes, as the setting says); stops a previous client first. Calls run one after another. */
   restart(url: string, credential: FeedCredential): Promise<void> {
     this.#target = { url, credential };
     this.#restarting = this.#restarting.then(() => this.#restart());
@@ -109,7 +109,7 @@ export class FeedConnection {
       attempt = outageAttempts((await this.#diag).connection);
       await this.#recoverTruncated();
     }
-    const check = settings.url ? checkFeedUrl(settings.url) : ({ ok: false, error: t('conn_no_url') } as const);
+    const check = settings.url.trim() ? checkFeedUrls(settings.url) : ({ ok: false, error: t('conn_no_url') } as const);
     const { credential } = settings;
     const missing = !check.ok ? check.error : credential.kind === 'token' ? (credential.token ? null : t('conn_no_token')) : credential.problem;
     if (!check.ok || missing) {
@@ -119,7 +119,7 @@ export class FeedConnection {
       return;
     }
     const client = new FeedClient({
-      url: check.url,
+      urls: check.urls,
       token: credential.kind === 'token' ? () => credential.token : () => credential.token(),
       ...(credential.kind === 'sign-in' ? { onRefused: (message: string) => credential.refused(message) } : {}),
       presence,

@@ -268,12 +268,12 @@ export async function benchLatency(offers: number): Promise<LatencyFigures> {
     try {
       for (let i = 0; i < offers; i++) {
         const key = `bench-${i}`;
-        const conversation = session.feed.service.createConversation({ scenario: 'chat', channel: 'chat', customer: { name: `Customer ${i}` }, comment: key });
+        const conversation = await session.feed.service.createConversation({ scenario: 'chat', channel: 'chat', customer: { name: `Customer ${i}` }, comment: key });
         if (!(await waitFor(() => painted.has(key), 10_000))) throw new Error(`bench: offer ${i} never showed`);
         deskbell.push(painted.get(key)! - sentAt.get(key)!);
         // The customer leaves: the card goes, and the next offer is alone on screen. It comes once the
         // end has been handled (stored, the ringtone stopped), as the baseline's frames come 20 ms apart.
-        session.feed.service.endByCustomer(conversation.id);
+        await session.feed.service.endByCustomer(conversation.id);
         if (!(await waitFor(() => painted.has(`${key}:gone`), 10_000))) throw new Error(`bench: offer ${i} never went`);
         await sleep(QUIET_MS);
       }
@@ -299,13 +299,13 @@ export async function benchLatency(offers: number): Promise<LatencyFigures> {
       await fresh.overlay.evaluate(WATCH_CARDS, '__deskbellBenchPainted');
       await fresh.overlay.stopFollowingDom();
       await sleep(QUIET_MS);
-      const conversation = session.feed.service.createConversation({ scenario: 'chat', channel: 'chat', customer: { name: `First ${i}` }, comment: key });
+      const conversation = await session.feed.service.createConversation({ scenario: 'chat', channel: 'chat', customer: { name: `First ${i}` }, comment: key });
       if (!(await waitFor(() => paintedHere.has(key), 10_000))) throw new Error(`bench: the first card in fresh tab ${i} never showed`);
       firstCard.push(paintedHere.get(key)! - sentAt.get(key)!);
       const offerId = [...keyById].find(([, k]) => k === key)?.[0];
       if (offerId) firstPainted[offerId] = paintedHere.get(key)!;
       for (const [name, ids] of Object.entries((await fresh.page.evaluate(`(${READ_MARKS})()`)) as Marks)) Object.assign((firstMarks[name] ??= {}), ids);
-      session.feed.service.endByCustomer(conversation.id);
+      await session.feed.service.endByCustomer(conversation.id);
       await fresh.page.close();
     }
     stop();
@@ -522,7 +522,7 @@ export async function benchBurst(offers: number): Promise<BurstFigures> {
     const start = wallClock();
     const sending = (async () => {
       for (let i = 0; i < offers; i++) {
-        session.feed.service.createConversation({ scenario: 'chat', channel: 'chat', customer: { name: `Customer ${i}` }, comment: `burst ${i}` });
+        void session.feed.service.createConversation({ scenario: 'chat', channel: 'chat', customer: { name: `Customer ${i}` }, comment: `burst ${i}` });
         // Spread over one second, in slices of 50.
         if (i % 50 === 49) await sleep(1000 / (offers / 50));
       }
@@ -689,7 +689,7 @@ export async function benchCardCpu(seconds: number, layouts: { tabs: number; win
         const shown = (await Promise.all(pages.map((p) => p.evaluate(() => document.visibilityState)))).filter((v) => v === 'visible').length;
         await sleep(SETTLE_MS);
         const idle = (await cpuOver(session.userDataDir, seconds)).percent;
-        session.feed.service.createConversation({ scenario: 'chat', channel: 'chat', customer: { name: 'Maria Jansen' }, comment: 'bench-cpu' });
+        await session.feed.service.createConversation({ scenario: 'chat', channel: 'chat', customer: { name: 'Maria Jansen' }, comment: 'bench-cpu' });
         const visible = pages.filter((_, i) => i === pages.length - 1 || layout.windows);
         for (const page of visible) if (!(await waitForAsync(async () => (await new OverlayPage(page).cards()).length === 1, 10_000))) throw new Error('bench: the card never showed');
         await sleep(SETTLE_MS);

@@ -103,7 +103,7 @@ describe('SMS webhook', () => {
     const noFrom = await sms(s, { MessageSid: 'SM9', Body: 'x' });
     expect(noFrom.status).toBe(400);
     expect(await noFrom.json()).toEqual({ error: { code: 'invalid', message: 'From and MessageSid are required' } });
-    expect(s.service.store.waitingConversations()).toHaveLength(0);
+    expect(await s.service.store.waitingConversations()).toHaveLength(0);
 
     const { s: bare } = await server({ channels: {} });
     expect((await sms(bare, smsFields('SM1'))).status).toBe(404);
@@ -199,7 +199,7 @@ describe('routing', () => {
     await alex.close();
     const moved = await blair.next('offer', () => true, 4000);
     expect(moved.conversation.id).toBe(offer.conversation.id);
-    expect(s.service.store.offer(offer.offerId)?.state).toBe('withdrawn');
+    expect((await s.service.store.offer(offer.offerId))?.state).toBe('withdrawn');
   });
 
   it('reroutes an offer the agent\'s client never acknowledged, and leaves an acknowledged one alone', async () => {
@@ -212,7 +212,7 @@ describe('routing', () => {
     const moved = await blair.next('offer', () => true, 3000);
     blair.send({ type: 'ack', seq: moved.seq });
     await new Promise((r) => setTimeout(r, 1500));
-    expect(s.service.store.offer(moved.offerId)?.state).toBe('open');
+    expect((await s.service.store.offer(moved.offerId))?.state).toBe('open');
   });
 
   it('keeps an accepted webhook message across a restart', async () => {
@@ -226,6 +226,6 @@ describe('routing', () => {
     const a = await agent(s, AGENTS[1]!.token);
     expect((await a.next('offer')).conversation.customer.phone).toBe('+31612345678');
     expect((await sms(s, smsFields('SM1'))).status).toBe(200);
-    expect(s.service.store.waitingConversations()).toHaveLength(0);
+    expect(await s.service.store.waitingConversations()).toHaveLength(0);
   });
 });

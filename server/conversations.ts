@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { CHANNEL_TEXT_LIMITS, type Conversation, type Media, MESSENGER_WINDOW_MS, type Message } from '../protocol/feed.ts';
 import type { Deliverer } from './channels/delivery.ts';
 import { FeedError } from './errors.ts';
-import type { ConversationRecord } from './store.ts';
+import type { Tx } from './event-log.ts';
+import type { ConversationRecord, Queries } from './store.ts';
 import type { Work } from './work.ts';
 
 /** What a customer-side client (web chat) hears about its conversation. */
@@ -48,7 +49,7 @@ export class Conversations {
    */
   constructor(
     private readonly work: Work,
-    private readonly withdrawOffer: (conversationId: string) => void,
+    private readonly withdrawOffer: (t: Tx, conversationId: string) => Promise<void>,
     private readonly outbox: Pick<Deliverer, 'enqueue'>,
   ) {}
 
@@ -63,15 +64,15 @@ export class Conversations {
     };
   }
 
-  /** Tells the customer's side, once what caused it is committed. */
-  tell(conversationId: string, update: ConversationUpdate): void {
-    this.work.events.afterCommit(() => {
+  /** Tells the customer's side, once the change that caused it is durable. */
+  tell(t: Tx, conversationId: string, update: ConversationUpdate): void {
+    t.afterCommit(() => {
       for (const listener of this.#watchers.get(conversationId) ?? []) listener(update);
     });
   }
 
-  create(input: NewConversation): ConversationRecord {
-    const record = this.work.tx(() => this.#insert(input), true); // a waiting conversation is nobody's load
+  async create(input: NewConversation): Promise<ConversationRecord> {
+    const record = await this.work.tx((t) => this.#insert(t, input), true); // a waiting conversation is nobody's load
     this.work.dispatch();
     return record;
   }
@@ -81,20 +82,19 @@ export class Conversations {
    * conversation on that address, or opening a new one. A retried webhook
    * (same provider message id) changes nothing.
    */
-  receiveInbound(inbound: InboundMessage): { conversationId: string; duplicate: boolean } {
-    const { store } = this.work;
-    const result = this.work.tx(() => {
-      const seen = store.inboundConversation(inbound.source, inbound.externalId);
+  async receiveInbound(inbound: InboundMessage): Promise<{ conversationId: string; duplicate: boolean }> {
+    const result = await this.work.tx(async (t) => {
+      const seen = await t.q.inboundConversation(inbound.source, inbound.externalId);
       if (seen) return { conversationId: seen, duplicate: true, created: false };
       // The provider's id is claimed in the same transaction as what the message does, so a crash
       // between them cannot turn the provider's retry into a second copy.
-      const open = store.openConversationAt(inbound.channel, inbound.address);
+      const open = await t.q.openConversationAt(inbound.channel, inbound.address);
       if (open) {
-        store.claimInbound(inbound.source, inbound.externalId, open.id);
-        this.#post(open, inbound.text, 'customer', inbound.media);
+        await t.q.claimInbound(inbound.source, inbound.externalId, open.id);
+        await this.#post(t, open, inbound.text, 'customer', inbound.media);
         return { conversationId: open.id, duplicate: false, created: false };
       }
-      const created = this.#insert({
+      const created = await this.#insert(t, {
         scenario: inbound.scenario,
         channel: inbound.channel,
         customer: inbound.customer,
@@ -102,7 +102,7 @@ export class Conversations {
         address: inbound.address,
         firstMessage: { text: inbound.text, ...(inbound.media?.length ? { media: inbound.media } : {}) },
       });
-      store.claimInbound(inbound.source, inbound.externalId, created.id);
+      await t.q.claimInbound(inbound.source, inbound.externalId, created.id);
       return { conversationId: created.id, duplicate: false, created: true };
     });
     if (result.created) this.work.dispatch();
@@ -110,26 +110,27 @@ export class Conversations {
   }
 
   /** A message from the customer (or the bot) side of a conversation. */
-  post(conversationId: string, text: string, from: 'customer' | 'bot' | 'system' = 'customer', media?: Media[]): Message {
-    const conversation = this.work.store.conversation(conversationId);
-    if (!conversation) throw new FeedError('unknown-conversation', `no conversation ${conversationId}`, conversationId);
-    return this.work.tx(() => this.#post(conversation, text, from, media));
+  post(conversationId: string, text: string, from: 'customer' | 'bot' | 'system' = 'customer', media?: Media[]): Promise<Message> {
+    return this.work.tx(async (t) => {
+      const conversation = await t.q.conversation(conversationId);
+      if (!conversation) throw new FeedError('unknown-conversation', `no conversation ${conversationId}`, conversationId);
+      return this.#post(t, conversation, text, from, media);
+    });
   }
 
   /** The customer left, or a channel closed the conversation. */
-  endByCustomer(conversationId: string): void {
-    const { store, events } = this.work;
-    const conversation = store.conversation(conversationId);
-    if (!conversation) throw new FeedError('unknown-conversation', `no conversation ${conversationId}`, conversationId);
-    if (conversation.status === 'ended') return;
-    this.work.tx(() => {
-      this.withdrawOffer(conversationId);
+  async endByCustomer(conversationId: string): Promise<void> {
+    await this.work.tx(async (t) => {
+      const conversation = await t.q.conversation(conversationId);
+      if (!conversation) throw new FeedError('unknown-conversation', `no conversation ${conversationId}`, conversationId);
+      if (conversation.status === 'ended') return;
+      await this.withdrawOffer(t, conversationId);
       if (conversation.status === 'active' && conversation.agentId) {
-        events.emit(conversation.agentId, { type: 'conversation-ended', conversationId, by: 'customer' });
+        await t.emit(conversation.agentId, { type: 'conversation-ended', conversationId, by: 'customer' });
       }
-      store.setConversationStatus(conversationId, 'ended', conversation.agentId);
+      await t.q.setConversationStatus(conversationId, 'ended', conversation.agentId);
+      this.tell(t, conversationId, { type: 'ended', by: 'customer' });
     });
-    this.tell(conversationId, { type: 'ended', by: 'customer' });
   }
 
   /**
@@ -137,66 +138,65 @@ export class Conversations {
    * SMS and Messenger the reply is queued for the provider in the same
    * transaction, and refused up front when the channel cannot take it.
    */
-  agentMessage(agentId: string, conversationId: string, clientMsgId: string, text: string): void {
-    const { store, events } = this.work;
-    const c = this.#own(agentId, conversationId);
-    if (c.status !== 'active') throw new FeedError('unknown-conversation', `conversation ${conversationId} has ended`, clientMsgId);
-    const outbound = (c.channel === 'sms' || c.channel === 'facebook') && c.address ? { channel: c.channel, to: c.address } : undefined;
-    if (outbound) this.#checkDeliverable(c, outbound.channel, text, clientMsgId);
-    const agent = store.agent(agentId)!;
-    const now = this.work.now();
-    const message: Message = {
-      id: randomUUID(),
-      conversationId,
-      from: 'agent',
-      text,
-      at: now,
-      clientMsgId,
-      author: agent.name,
-      ...(outbound ? { delivery: { status: 'queued' as const, at: now } } : {}),
-    };
-    const fresh = this.work.tx(() => {
-      if (!store.insertMessage(message)) return false;
-      if (outbound) this.outbox.enqueue({ messageId: message.id, conversationId, agentId, channel: outbound.channel, to: outbound.to, text });
-      events.emit(agentId, { type: 'message', message });
-      return true;
+  async agentMessage(agentId: string, conversationId: string, clientMsgId: string, text: string): Promise<void> {
+    await this.work.tx(async (t) => {
+      const c = await this.#own(t.q, agentId, conversationId);
+      if (c.status !== 'active') throw new FeedError('unknown-conversation', `conversation ${conversationId} has ended`, clientMsgId);
+      const outbound = (c.channel === 'sms' || c.channel === 'facebook') && c.address ? { channel: c.channel, to: c.address } : undefined;
+      if (outbound) await this.#checkDeliverable(t.q, c, outbound.channel, text, clientMsgId);
+      const agent = (await t.q.agent(agentId))!;
+      const now = this.work.now();
+      const message: Message = {
+        id: randomUUID(),
+        conversationId,
+        from: 'agent',
+        text,
+        at: now,
+        clientMsgId,
+        author: agent.name,
+        ...(outbound ? { delivery: { status: 'queued' as const, at: now } } : {}),
+      };
+      if (!(await t.q.insertMessage(message))) return;
+      if (outbound) await this.outbox.enqueue(t, { messageId: message.id, conversationId, agentId, channel: outbound.channel, to: outbound.to, text });
+      await t.emit(agentId, { type: 'message', message });
+      this.tell(t, conversationId, { type: 'message', message });
     });
-    if (fresh) this.tell(conversationId, { type: 'message', message });
   }
 
   /** Refuses what the provider would: a reply too long for the channel, or one outside Messenger's 24-hour window. */
-  #checkDeliverable(c: ConversationRecord, channel: 'sms' | 'facebook', text: string, ref: string): void {
+  async #checkDeliverable(q: Queries, c: ConversationRecord, channel: 'sms' | 'facebook', text: string, ref: string): Promise<void> {
     const limit = CHANNEL_TEXT_LIMITS[channel];
     if (text.length > limit) {
       throw new FeedError('not-deliverable', `${channel === 'sms' ? 'an SMS reply' : 'a Messenger reply'} is at most ${limit} characters; this one has ${text.length}`, ref);
     }
     if (channel === 'facebook') {
-      const last = this.work.store.lastCustomerMessageAt(c.id) ?? c.waitingSince;
+      const last = (await q.lastCustomerMessageAt(c.id)) ?? c.waitingSince;
       if (this.work.now() > last + MESSENGER_WINDOW_MS) {
         throw new FeedError('not-deliverable', `Messenger's 24-hour window closed at ${new Date(last + MESSENGER_WINDOW_MS).toISOString()}: the customer has to write first`, ref);
       }
     }
   }
 
-  agentEnd(agentId: string, conversationId: string): void {
-    const c = this.#own(agentId, conversationId);
-    if (c.status === 'ended') return;
-    this.work.tx(() => {
-      this.work.store.setConversationStatus(conversationId, 'ended', agentId);
-      this.work.events.emit(agentId, { type: 'conversation-ended', conversationId, by: 'agent' });
+  async agentEnd(agentId: string, conversationId: string): Promise<void> {
+    const ended = await this.work.tx(async (t) => {
+      const c = await this.#own(t.q, agentId, conversationId);
+      if (c.status === 'ended') return false;
+      await t.q.setConversationStatus(conversationId, 'ended', agentId);
+      await t.emit(agentId, { type: 'conversation-ended', conversationId, by: 'agent' });
+      this.tell(t, conversationId, { type: 'ended', by: 'agent' });
+      return true;
     });
-    this.tell(conversationId, { type: 'ended', by: 'agent' });
-    this.work.dispatch();
+    if (ended) this.work.dispatch();
   }
 
-  #own(agentId: string, conversationId: string): ConversationRecord {
-    const c = this.work.store.conversation(conversationId);
+  async #own(q: Queries, agentId: string, conversationId: string): Promise<ConversationRecord> {
+    const c = await q.conversation(conversationId);
     if (!c || c.agentId !== agentId) throw new FeedError('unknown-conversation', `conversation ${conversationId} is not yours`, conversationId);
     return c;
   }
 
   /** @param input.firstMessage the customer's first words as they sent them (default: the comment); a channel's comment may only describe them. */
-  #insert(input: NewConversation & { firstMessage?: { text: string; media?: Media[] } }): ConversationRecord {
+  async #insert(t: Tx, input: NewConversation & { firstMessage?: { text: string; media?: Media[] } }): Promise<ConversationRecord> {
     const now = this.work.now();
     const record: ConversationRecord = {
       id: randomUUID(),
@@ -212,26 +212,26 @@ export class Conversations {
       createdAt: now,
       ...(input.address ? { address: input.address } : {}),
     };
-    this.work.store.insertConversation(record);
+    await t.q.insertConversation(record);
     // The customer's first words open the transcript, with what they sent along.
     const first = input.firstMessage ?? { text: input.comment };
     if (first.text || first.media?.length) {
-      this.work.store.insertMessage({ id: randomUUID(), conversationId: record.id, from: 'customer', at: now, ...first });
+      await t.q.insertMessage({ id: randomUUID(), conversationId: record.id, from: 'customer', at: now, ...first });
     }
-    this.work.log.info('conversation created', { id: record.id, scenario: record.scenario });
+    t.afterCommit(() => this.work.log.info('conversation created', { id: record.id, scenario: record.scenario }));
     return record;
   }
 
-  #post(conversation: ConversationRecord, text: string, from: 'customer' | 'bot' | 'system', media?: Media[]): Message {
+  async #post(t: Tx, conversation: ConversationRecord, text: string, from: 'customer' | 'bot' | 'system', media?: Media[]): Promise<Message> {
     if (conversation.status === 'ended') {
       throw new FeedError('unknown-conversation', `conversation ${conversation.id} has ended`, conversation.id);
     }
     const message: Message = { id: randomUUID(), conversationId: conversation.id, from, text, at: this.work.now(), ...(media?.length ? { media } : {}) };
-    this.work.store.insertMessage(message);
+    await t.q.insertMessage(message);
     if (conversation.status === 'active' && conversation.agentId) {
-      this.work.events.emit(conversation.agentId, { type: 'message', message });
+      await t.emit(conversation.agentId, { type: 'message', message });
     }
-    this.tell(conversation.id, { type: 'message', message });
+    this.tell(t, conversation.id, { type: 'message', message });
     return message;
   }
 }

@@ -133,7 +133,7 @@ describe('SMS replies through Twilio', () => {
       },
     ]);
     const [sent] = f.twilio.messages;
-    expect(s.service.store.outbox(echoed.message.id)).toMatchObject({ status: 'sent', providerId: sent!.sid, attempts: 1 });
+    expect(await s.service.store.outbox(echoed.message.id)).toMatchObject({ status: 'sent', providerId: sent!.sid, attempts: 1 });
 
     // Twilio reports as it goes, signed with the account's token; a forged report is refused.
     const forged = await fetch(`${s.httpUrl}/webhooks/sms/status`, {
@@ -146,9 +146,9 @@ describe('SMS replies through Twilio', () => {
     expect((await statusOf(a, echoed.message.id, 'delivered')).delivery).toEqual({ status: 'delivered', at: expect.any(Number) });
     // A late report never moves a reply back.
     expect(await f.twilio.callback(sent!.sid, 'sent')).toBe(204);
-    expect(s.service.store.outbox(echoed.message.id)?.status).toBe('delivered');
+    expect((await s.service.store.outbox(echoed.message.id))?.status).toBe('delivered');
     // What a reconnecting agent gets carries the delivery too.
-    expect(s.service.store.transcript(conversationId).at(-1)).toMatchObject({ id: echoed.message.id, delivery: { status: 'delivered' } });
+    expect((await s.service.store.transcript(conversationId)).at(-1)).toMatchObject({ id: echoed.message.id, delivery: { status: 'delivered' } });
     expect(f.twilio.messages).toHaveLength(1);
   });
 
@@ -173,7 +173,7 @@ describe('SMS replies through Twilio', () => {
     await statusOf(a, id, 'sent', 8000);
     expect(f.twilio.requests.filter((r) => r.method === 'POST')).toHaveLength(3);
     expect(f.twilio.messages.map((m) => m.body)).toEqual(['Third time lucky']);
-    expect(s.service.store.outbox(id)).toMatchObject({ status: 'sent', attempts: 3 });
+    expect(await s.service.store.outbox(id)).toMatchObject({ status: 'sent', attempts: 3 });
     // Nothing was said to the agent but queued, then sent: retries are the server's business.
     expect(a.frames.filter((fr) => fr.type === 'message-status' && fr.messageId === id).map((fr) => (fr as { delivery: Delivery }).delivery.status)).toEqual(['sent']);
   });
@@ -184,8 +184,8 @@ describe('SMS replies through Twilio', () => {
     const s = await server(f);
     const a = await agent(s);
     const id = await reply(a, await smsConversation(s, a), 'Patience');
-    await expect.poll(() => s.service.store.outbox(id)?.errorCode).toBe('20429');
-    const row = s.service.store.outbox(id)!;
+    await expect.poll(async () => (await s.service.store.outbox(id))?.errorCode).toBe('20429');
+    const row = (await s.service.store.outbox(id))!;
     expect(row.nextAt - row.attemptAt!).toBeGreaterThanOrEqual(2000);
     await statusOf(a, id, 'sent', 8000);
   });
@@ -232,7 +232,7 @@ describe('SMS replies through Twilio', () => {
     const first = await reply(a, conversationId, 'First');
     const second = await reply(a, conversationId, 'Second');
     await statusOf(a, second, 'sent');
-    expect(s.service.store.outbox(first)?.status).toBe('sent');
+    expect((await s.service.store.outbox(first))?.status).toBe('sent');
     expect(f.twilio.messages.map((m) => m.body)).toEqual(['First', 'Second']);
   });
 
@@ -255,7 +255,7 @@ describe('SMS replies through Twilio', () => {
     expect((await report({ MessageSid: f.twilio.messages[0]!.sid, MessageStatus: 'sending' })).status).toBe(204);
     expect((await report({ MessageSid: f.twilio.messages[0]!.sid, MessageStatus: 'exploded' })).status).toBe(204);
     expect((await report({ MessageSid: 'SMunknown', MessageStatus: 'delivered' })).status).toBe(204);
-    expect(s.service.store.outbox(id)?.status).toBe('sent');
+    expect((await s.service.store.outbox(id))?.status).toBe('sent');
     // A GET, or a report signed for another URL, is refused.
     expect((await fetch(`${s.httpUrl}/webhooks/sms/status`)).status).toBe(405);
     const elsewhere = { MessageSid: f.twilio.messages[0]!.sid, MessageStatus: 'failed', ErrorCode: '30005' };
@@ -265,7 +265,7 @@ describe('SMS replies through Twilio', () => {
       body: new URLSearchParams(elsewhere),
     });
     expect(wrongUrl.status).toBe(403);
-    expect(s.service.store.outbox(id)?.status).toBe('sent');
+    expect((await s.service.store.outbox(id))?.status).toBe('sent');
   });
 
   it('refuses a reply too long for SMS before anything is stored', async () => {
@@ -275,7 +275,7 @@ describe('SMS replies through Twilio', () => {
     const conversationId = await smsConversation(s, a);
     a.send({ type: 'send', conversationId, clientMsgId: 'long', text: 'x'.repeat(1601) });
     expect(await a.next('error', (e) => e.ref === 'long')).toMatchObject({ code: 'not-deliverable', message: 'an SMS reply is at most 1600 characters; this one has 1601' });
-    expect(s.service.store.transcript(conversationId)).toHaveLength(1);
+    expect(await s.service.store.transcript(conversationId)).toHaveLength(1);
   });
 
   it('without a configured sender, a reply fails at once and says why', async () => {
@@ -305,7 +305,7 @@ describe('exactly once across a restart', () => {
     await first.stop();
 
     const second = await server(f, { dataDir });
-    await expect.poll(() => second.service.store.outbox(id)?.status).toBe('sent');
+    await expect.poll(async () => (await second.service.store.outbox(id))?.status).toBe('sent');
     expect(f.twilio.messages.map((m) => m.body)).toEqual(['Sent across a restart']);
     // It asked Twilio first (GET), and only then sent again.
     expect(f.twilio.requests.map((r) => r.method)).toEqual(['POST', 'GET', 'POST']);
@@ -321,12 +321,12 @@ describe('exactly once across a restart', () => {
     await first.stop();
 
     const second = await server(f, { dataDir });
-    await expect.poll(() => second.service.store.outbox(id)?.status).toBe('sent');
-    expect(second.service.store.outbox(id)?.providerId).toBe(f.twilio.messages[0]!.sid);
+    await expect.poll(async () => (await second.service.store.outbox(id))?.status).toBe('sent');
+    expect((await second.service.store.outbox(id))?.providerId).toBe(f.twilio.messages[0]!.sid);
     expect(f.twilio.requests.map((r) => r.method)).toEqual(['POST', 'GET']);
     // Its status callback still finds it.
     expect(await f.twilio.callback(f.twilio.messages[0]!.sid, 'delivered')).toBe(204);
-    await expect.poll(() => second.service.store.outbox(id)?.status).toBe('delivered');
+    await expect.poll(async () => (await second.service.store.outbox(id))?.status).toBe('delivered');
   });
 
   it('kill -9 of the real server mid-send: the restarted server sends the reply once', async () => {
@@ -383,7 +383,7 @@ describe('exactly once across a restart', () => {
     const second = await server(f, { dataDir });
     // Meta echoes the page's message with our metadata: it was sent.
     expect(await f.graph.webhook(`${second.httpUrl}/webhooks/messenger`, [f.graph.echoOf(f.graph.sent[0]!)])).toBe(200);
-    await expect.poll(() => second.service.store.outbox(echoed)).toMatchObject({ status: 'sent', providerId: f.graph.sent[0]!.mid });
+    await expect.poll(async () => (await second.service.store.outbox(echoed))).toMatchObject({ status: 'sent', providerId: f.graph.sent[0]!.mid });
     await new Promise((r) => setTimeout(r, 600));
     expect(f.graph.sent.map((m) => m.text)).toEqual(['Echoed']);
 
@@ -393,7 +393,7 @@ describe('exactly once across a restart', () => {
     await second.stop();
     const third = await server(f, { dataDir });
     // No echo comes: after the wait it is sent again, once.
-    await expect.poll(() => third.service.store.outbox(lost)?.status, { timeout: 5000 }).toBe('sent');
+    await expect.poll(async () => (await third.service.store.outbox(lost))?.status, { timeout: 5000 }).toBe('sent');
     expect(f.graph.sent.map((m) => m.text)).toEqual(['Echoed', 'Lost on the way']);
   });
 });
@@ -421,8 +421,8 @@ describe('Messenger replies through the Send API', () => {
     await statusOf(a, id, 'read');
     // The page's own echo changes nothing, and opens no conversation.
     expect(await f.graph.webhook(hook, [f.graph.echoOf(f.graph.sent[0]!)])).toBe(200);
-    expect(s.service.store.outbox(id)?.status).toBe('read');
-    expect(s.service.store.waitingConversations()).toHaveLength(0);
+    expect((await s.service.store.outbox(id))?.status).toBe('read');
+    expect(await s.service.store.waitingConversations()).toHaveLength(0);
   });
 
   it('a blocked customer is final with Graph\'s reason; a rate limit is retried', async () => {

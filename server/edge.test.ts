@@ -16,6 +16,7 @@ import { MAX_TRANSCRIPT_MESSAGES, type Message } from '../protocol/feed.ts';
 import { messengerSignature } from './channels/signatures.ts';
 import { CLOSE, type FeedServer, type FeedServerOptions, startFeedServer } from './feed-server.ts';
 import type { Logger } from './logger.ts';
+import { SqliteStore } from './store-sqlite.ts';
 import { TestAgent } from './test-agent.ts';
 
 const AGENTS = [
@@ -30,6 +31,12 @@ const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
+
+/** The SQLite store under a server, for checks of the file itself. */
+function sqlite(s: FeedServer): SqliteStore {
+  if (!(s.service.store instanceof SqliteStore)) throw new Error('this check reads the SQLite file');
+  return s.service.store;
+}
 
 function tempDir(): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'deskbell-edge-'));
@@ -154,13 +161,13 @@ describe('credentials', () => {
     const blair = await agent(again, AGENTS[1]!.token);
     await blair.next('offer', (o) => o.conversation.customer.name === 'Offered');
     await blair.next('offer', (o) => o.conversation.customer.name === 'Active');
-    expect(again.service.store.offer(offered.offerId)?.state).toBe('withdrawn');
+    expect((await again.service.store.offer(offered.offerId))?.state).toBe('withdrawn');
   });
 
   it('keeps a keyed hash of each token, never the token or its plain SHA-256', async () => {
     const dataDir = tempDir();
     const s = await startFeedServer({ dataDir, agents: AGENTS, apiKey: API_KEY });
-    const rows = s.service.store.db.prepare('select token_hash from agents').all() as { token_hash: string }[];
+    const rows = sqlite(s).db.prepare('select token_hash from agents').all() as { token_hash: string }[];
     await s.close();
     for (const { token } of AGENTS) {
       const plain = createHash('sha256').update(token).digest('hex');
@@ -186,12 +193,12 @@ describe('what one client may cost', () => {
     cleanup.push(() => a.socket.terminate());
     const text = 'x'.repeat(7900);
     for (let i = 0; i < 3000 && s.stats.tooSlow === 0; i++) {
-      s.service.postMessage(body.conversation.id, `${i} ${text}`);
+      await s.service.postMessage(body.conversation.id, `${i} ${text}`);
       if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5));
     }
     expect(s.stats.tooSlow).toBe(1);
     expect(logger.lines.some((l) => l.includes('read too slowly'))).toBe(true);
-    const sent = s.service.store.lastSeq('a1');
+    const sent = await s.service.store.lastSeq('a1');
     const back = await agent(s, AGENTS[0]!.token, { resumeFrom: handled });
     expect(await back.next('welcome')).toMatchObject({ resumed: true });
     await back.next('message', (m) => m.seq === sent, 10_000);
@@ -279,9 +286,8 @@ describe('frame discipline', () => {
     await a.next('welcome');
     const res = (await (await api(s, 'POST', '/api/conversations', { scenario: 'chat', customer: { name: 'Long' }, comment: 'start' })).json()) as { conversation: { id: string } };
     const id = res.conversation.id;
-    const insert = s.service.store.db.prepare(`insert into messages (id, conversation_id, sender, text, at) values (?, ?, 'customer', ?, ?)`);
-    s.service.store.transaction(() => {
-      for (let i = 0; i < MAX_TRANSCRIPT_MESSAGES + 500; i++) insert.run(`m${i}`, id, `line ${i}`, Date.now() + i);
+    await s.service.store.transaction(async (q) => {
+      for (let i = 0; i < MAX_TRANSCRIPT_MESSAGES + 500; i++) await q.insertMessage({ id: `m${i}`, conversationId: id, from: 'customer', text: `line ${i}`, at: Date.now() + i });
     });
     a.send({ type: 'accept', offerId: (await a.next('offer')).offerId });
     const accepted = await a.next('accepted', () => true, 10_000);
@@ -347,20 +353,21 @@ describe('webhooks as the official library signs them', () => {
     const store = s.service.store;
     const claim = store.claimInbound.bind(store);
     let failOnce = true;
-    store.claimInbound = (...args) => {
+    store.claimInbound = async (...args) => {
       if (failOnce) {
         failOnce = false;
         throw new Error('disk went away');
       }
       return claim(...args);
     };
+    const conversations = async () => (await store.waitingCount()) + (await store.openOffers()).length;
     const body = { ...fields, MessageSid: 'SM200' };
     const signature = getExpectedTwilioSignature(SMS.authToken, SMS.publicUrl, body);
     expect((await post(s, body, signature)).status).toBe(500);
-    expect(store.db.prepare('select count(*) as n from conversations').get()).toEqual({ n: 0 });
+    expect(await conversations()).toBe(0);
     expect((await post(s, body, signature)).status).toBe(200);
     expect((await post(s, body, signature)).status).toBe(200);
-    expect(store.db.prepare('select count(*) as n from conversations').get()).toEqual({ n: 1 });
+    expect(await conversations()).toBe(1);
   });
 });
 
@@ -369,7 +376,7 @@ describe('durability', () => {
     const dataDir = tempDir();
     const s = await startFeedServer({ dataDir, agents: AGENTS, apiKey: API_KEY });
     cleanup.push(() => s.close());
-    expect(s.service.store.db.pragma('synchronous', { simple: true })).toBe(2);
+    expect(sqlite(s).db.pragma('synchronous', { simple: true })).toBe(2);
     const reader = new Database(path.join(dataDir, 'deskbell-feed.sqlite'), { readonly: true });
     cleanup.push(() => void reader.close());
     const answers = await Promise.all(

@@ -6,28 +6,22 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EventLog } from './event-log.ts';
 import { silentLogger } from './logger.ts';
-import { Store } from './store.ts';
+import { SqliteStore } from './store-sqlite.ts';
 
-const stores: Store[] = [];
+const stores: SqliteStore[] = [];
 beforeEach(() => void vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'performance'] }));
 afterEach(() => {
   vi.useRealTimers();
-  for (const s of stores.splice(0)) s.close();
+  for (const s of stores.splice(0)) void s.close();
 });
 
-function setup() {
-  const store = new Store(':memory:', Buffer.alloc(32, 1));
+async function setup() {
+  const store = new SqliteStore(':memory:', Buffer.alloc(32, 1));
   stores.push(store);
-  store.replaceAgents([{ id: 'a1', name: 'Alex', token: 'group-commit-token-0123456789' }]);
+  await store.replaceAgents([{ id: 'a1', name: 'Alex', token: 'group-commit-token-0123456789' }]);
   const sent: number[] = [];
   const log = new EventLog(store, (_agent, event) => void sent.push(event.seq), silentLogger);
-  const exec = store.db.exec.bind(store.db);
-  let commits = 0;
-  vi.spyOn(store.db, 'exec').mockImplementation((sql: string) => {
-    if (sql === 'commit') commits++;
-    return exec(sql);
-  });
-  const change = () => log.tx(() => log.emit('a1', { type: 'conversation-ended', conversationId: 'c1', by: 'system' }));
+  const change = () => void log.tx((tx) => tx.emit('a1', { type: 'conversation-ended', conversationId: 'c1', by: 'system' }));
   /** Lets 0.2 ms pass: what is due runs (immediates, timers). */
   const nextTurn = () => vi.advanceTimersByTimeAsync(0.2);
   /** Until everything written is committed. */
@@ -36,13 +30,13 @@ function setup() {
     await vi.advanceTimersByTimeAsync(5);
     await done;
   };
-  const t = { log, sent, change, nextTurn, settle, commits: () => commits };
+  const t = { log, sent, change, nextTurn, settle, commits: () => store.commits };
   return t;
 }
 
 describe('EventLog group commit', () => {
   it('commits a quiet change at the end of its turn, and sends its event only then', async () => {
-    const t = setup();
+    const t = await setup();
     t.change();
     expect(t.sent).toEqual([]);
     await t.nextTurn();
@@ -57,7 +51,7 @@ describe('EventLog group commit', () => {
   });
 
   it('under load, the changes of the turns that follow a busy batch share its next commit', async () => {
-    const t = setup();
+    const t = await setup();
     // A busy turn: two changes, one commit.
     t.change();
     t.change();

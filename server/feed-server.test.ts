@@ -71,7 +71,7 @@ describe('feed server', () => {
     a.send({ type: 'ack', seq: last });
     await new Promise((r) => setTimeout(r, 20));
     // Not deleted per ack (that would be a commit and an fsync per event)...
-    expect(s.service.store.firstRetainedSeq(AGENTS[0]!.id)).toBe(1);
+    expect(await s.service.store.firstRetainedSeq(AGENTS[0]!.id)).toBe(1);
     // ...but soon after, in the trimming round.
     await expect.poll(() => s.service.store.firstRetainedSeq(AGENTS[0]!.id), { timeout: 2000 }).toBe(last + 1);
     await a.close();

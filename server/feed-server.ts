@@ -38,7 +38,8 @@ import type { DeliveryOptions } from './channels/delivery.ts';
 import type { ChannelSender, OutboundChannel } from './channels/outbound.ts';
 import { clientAddress, Edge, type EdgeLimits } from './rate-limit.ts';
 import { keptSecret, MIN_SECRET_CHARS } from './secrets.ts';
-import { type AgentRecord, type AgentSeed, Store } from './store.ts';
+import type { AgentRecord, AgentSeed } from './store.ts';
+import { SqliteStore } from './store-sqlite.ts';
 import { looksLikeJwt, ProviderUnavailable, provisionedAgentId, type SignInOptions, TokenRefused, TokenVerifier } from './sign-in.ts';
 
 export { CLOSE };
@@ -189,8 +190,8 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
     throw new Error(`the API key is shorter than ${MIN_SECRET_CHARS} characters (128 bits); make one with: openssl rand -base64 24`);
   }
   const tokenKey = Buffer.from(keptSecret(dataDir, 'token-key').value, 'base64url');
-  const store = new Store(dataDir === ':memory:' ? ':memory:' : path.join(dataDir, 'deskbell-feed.sqlite'), tokenKey);
-  const removed = store.replaceAgents(agents);
+  const store = new SqliteStore(dataDir === ':memory:' ? ':memory:' : path.join(dataDir, 'deskbell-feed.sqlite'), tokenKey);
+  const removed = await store.replaceAgents(agents);
   if (removed.length > 0) logger.warn('agents not in the agents file are disabled', { agents: removed });
   const service = new FeedService({
     store,
@@ -215,7 +216,7 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
   /** Who a token is: an agent (with when a sign-in token ends), a refusal to tell the client, or a provider that cannot be asked. */
   const identify = async (token: string): Promise<Identity> => {
     if (!looksLikeJwt(token)) {
-      const agent = store.agentByToken(token);
+      const agent = await store.agentByToken(token);
       return agent ? { agent } : { refused: 'unknown agent token' };
     }
     if (!verifier) return { refused: 'this feed does not accept sign-in tokens: ask your admin for an agent token' };
@@ -230,11 +231,11 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
       if (error instanceof ProviderUnavailable) return { unavailable: error.message };
       throw error;
     }
-    let agent = store.agentByLogin(signedIn.login);
+    let agent = await store.agentByLogin(signedIn.login);
     if (!agent && verifier.options.provision) {
-      store.provisionAgent({ id: provisionedAgentId(signedIn), name: normalizeName(signedIn.name ?? signedIn.login).slice(0, 200) || signedIn.login, login: signedIn.login }, 10);
+      await store.provisionAgent({ id: provisionedAgentId(signedIn), name: normalizeName(signedIn.name ?? signedIn.login).slice(0, 200) || signedIn.login, login: signedIn.login }, 10);
       logger.info('sign-in: agent provisioned', { login: signedIn.login });
-      agent = store.agentByLogin(signedIn.login);
+      agent = await store.agentByLogin(signedIn.login);
       service.agentsChanged();
     }
     if (!agent) return { refused: `${signedIn.login} signed in, but is not a Deskbell agent: ask your admin to add them` };
@@ -244,7 +245,7 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
     }
     const queues = verifier.queuesOf(signedIn);
     if (queues && !agent.fileQueues && JSON.stringify(queues) !== JSON.stringify(agent.queues)) {
-      store.setAgentQueues(agent.id, queues);
+      await store.setAgentQueues(agent.id, queues);
       agent = { ...agent, queues };
       service.agentsChanged();
     }
@@ -305,6 +306,8 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
     let dropped = 0;
     /** Frames that came while the hello was being checked, handled once the agent is attached (or dropped if refused). */
     let afterHello: (() => void)[] | undefined;
+    /** The agent's commands, applied one after another. */
+    let commands: Promise<void> = Promise.resolve();
     const releaseAfterHello = () => {
       const queued = afterHello ?? [];
       afterHello = undefined;
@@ -402,7 +405,8 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
         close: (code, reason) => end(code, reason),
       };
       link = current;
-      const { welcome, replay, previous } = service.attach(agent, current, frame.resumeFrom, heartbeatSec);
+      const { welcome, replay, previous } = await service.attach(agent, current, frame.resumeFrom, heartbeatSec);
+      if (done) return service.detach(current);
       previous?.close(CLOSE.replaced, 'replaced by a newer connection');
       releaseAfterHello();
       if (welcome.resumed && frame.resumeFrom > 0) stats.resumes++;
@@ -485,13 +489,18 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
           })
           .catch((error: unknown) => unexpected('sign-in renewal', error, { agent: agentId }));
       }
-      try {
-        service.handle(link, frame);
-      } catch (error) {
-        if (error instanceof FeedError) return fail(error.code, error.message, error.ref);
-        unexpected('agent command', error, { agent: link.agentId, type: frame.type });
-        fail('internal', 'the server could not apply that command');
-      }
+      // One command at a time, in the order they came: each may wait for the store.
+      const from = link;
+      commands = commands.then(async () => {
+        if (done) return;
+        try {
+          await service.handle(from, frame);
+        } catch (error) {
+          if (error instanceof FeedError) return fail(error.code, error.message, error.ref);
+          unexpected('agent command', error, { agent: from.agentId, type: frame.type });
+          fail('internal', 'the server could not apply that command');
+        }
+      });
     };
 
     const receive = (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
@@ -520,7 +529,7 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
     http.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve);
   });
   http.on('error', (error) => unexpected('HTTP server', error));
-  service.start();
+  await service.start();
   const port = (http.address() as AddressInfo).port;
   const host = options.host ?? '127.0.0.1';
   logger.info('feed server listening', { host, port, protocol: PROTOCOL_VERSION });
@@ -540,7 +549,7 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
         http.close(() => resolve());
         http.closeAllConnections();
       });
-      store.close();
+      await store.close();
     },
   };
 }

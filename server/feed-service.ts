@@ -85,6 +85,11 @@ export class FeedService {
   /** Agent replies on their way to SMS and Messenger customers. */
   readonly delivery: Deliverer;
   #retry: NodeJS.Timeout | undefined;
+  #stopped = false;
+  #dispatchRunning = false;
+  #dispatchAgain = false;
+  /** The dispatch run in progress, if any (stop waits for it). */
+  #dispatching: Promise<void> = Promise.resolve();
 
   /**
    * Every agent with its load, as dispatch last left it: valid until a change
@@ -120,10 +125,12 @@ export class FeedService {
       },
       dispatch: () => this.dispatch(),
     };
-    this.#links = new AgentLinks((options.rerouteGraceSec ?? 15) * 1000, this.#log, (agentId) => this.#offers.rerouteFrom(agentId));
+    this.#links = new AgentLinks((options.rerouteGraceSec ?? 15) * 1000, this.#log, (agentId) =>
+      this.#offers.rerouteFrom(agentId).catch((error: unknown) => this.#log.warn('could not reroute the offers of a disconnected agent', { agent: agentId, error: String(error) })),
+    );
     this.delivery = new Deliverer(work, options.senders ?? {}, options.delivery);
-    this.#conversations = new Conversations(work, (conversationId) => this.#offers.withdrawFor(conversationId), this.delivery);
-    this.#offers = new Offers(work, this.routing, this.#links, (options.ackTimeoutSec ?? 10) * 1000, (id, update) => this.#conversations.tell(id, update));
+    this.#conversations = new Conversations(work, (t, conversationId) => this.#offers.withdrawFor(t, conversationId), this.delivery);
+    this.#offers = new Offers(work, this.routing, this.#links, (options.ackTimeoutSec ?? 10) * 1000, (t, id, update) => this.#conversations.tell(t, id, update));
   }
 
   /** Events that failed the protocol schema at logging time (a bug: each was refused, never sent). */
@@ -132,19 +139,20 @@ export class FeedService {
   }
 
   /** Restores offer timers from the store (after a restart), retires removed agents' work, and offers what waits. */
-  start(): void {
-    this.#offers.retireDisabledAgents();
-    this.#events.commitNow();
-    this.#offers.restore();
+  async start(): Promise<void> {
+    await this.#offers.retireDisabledAgents();
+    await this.#offers.restore();
     this.dispatch();
     this.delivery.start();
   }
 
   /** Stops timers and waits a little for replies in flight to a provider (any left are in doubt at the next start). */
   async stop(): Promise<void> {
+    this.#stopped = true;
     await this.delivery.stop();
-    this.#trimSome(Infinity);
-    this.#events.commitNow();
+    await this.#trimSome(Infinity).catch(() => {});
+    await this.#dispatching;
+    await this.#events.committed().catch(() => {});
     this.#offers.stop();
     clearTimeout(this.#retry);
     this.#links.clear();
@@ -162,25 +170,32 @@ export class FeedService {
    * events to send right after it, in order; nothing is sent to the link
    * before the caller has sent those.
    */
-  attach(agent: AgentRecord, link: AgentLink, resumeFrom: number, heartbeatSec: number) {
+  async attach(agent: AgentRecord, link: AgentLink, resumeFrom: number, heartbeatSec: number) {
     this.#agents = undefined;
     const { store } = this;
-    const lastSeq = store.lastSeq(agent.id);
-    const resumable = resumeFrom <= lastSeq && (resumeFrom > 0 || lastSeq === 0) && resumeFrom >= store.firstRetainedSeq(agent.id) - 1;
+    const lastSeq = await store.lastSeq(agent.id);
+    const resumable = resumeFrom <= lastSeq && (resumeFrom > 0 || lastSeq === 0) && resumeFrom >= (await store.firstRetainedSeq(agent.id)) - 1;
     // A client we cannot resume gets what is live now, as new events.
     const replay: ServerEvent[] = resumable
-      ? store.eventsAfter(agent.id, resumeFrom)
-      : this.#events.tx(() => [
-          ...store.openOffersFor(agent.id).map((o) => this.#events.append(agent.id, this.#offers.body(o))),
-          ...store.activeConversations(agent.id).map((c) =>
-            this.#events.append(agent.id, {
-              type: 'accepted',
-              offerId: store.acceptedOfferId(c.id, agent.id) ?? c.id,
-              conversation: publicConversation(c),
-              transcript: store.transcript(c.id),
-            }),
-          ),
-        ]);
+      ? await store.eventsAfter(agent.id, resumeFrom)
+      : await this.#events.tx(async (t) => {
+          const events: ServerEvent[] = [];
+          for (const o of await t.q.openOffersFor(agent.id)) {
+            const conversation = await t.q.conversation(o.conversationId);
+            if (conversation) events.push(await t.append(agent.id, this.#offers.body(conversation, o)));
+          }
+          for (const c of await t.q.activeConversations(agent.id)) {
+            events.push(
+              await t.append(agent.id, {
+                type: 'accepted',
+                offerId: (await t.q.acceptedOfferId(c.id, agent.id)) ?? c.id,
+                conversation: publicConversation(c),
+                transcript: await t.q.transcript(c.id),
+              }),
+            );
+          }
+          return events;
+        });
     const welcome = welcomeFrame({
       agentId: agent.id,
       agentName: agent.name,
@@ -216,8 +231,8 @@ export class FeedService {
    * until now open nothing, and the agent's connection is closed. Their
    * offers go to others after the usual grace. False for an unknown agent.
    */
-  signOut(agentId: string): boolean {
-    if (!this.store.revokeAgentTokens(agentId, this.#now())) return false;
+  async signOut(agentId: string): Promise<boolean> {
+    if (!(await this.store.revokeAgentTokens(agentId, this.#now()))) return false;
     this.#links.close(agentId, CLOSE.unauthorized, 'signed out by an admin: sign in again');
     this.#log.info('agent signed out by an admin', { agent: agentId });
     return true;
@@ -228,7 +243,7 @@ export class FeedService {
   }
 
   /** Applies one validated command from an attached agent. Throws FeedError. */
-  handle(link: AgentLink, frame: Exclude<ClientFrame, { type: 'hello' | 'ping' | 'auth' }>): void {
+  async handle(link: AgentLink, frame: Exclude<ClientFrame, { type: 'hello' | 'ping' | 'auth' }>): Promise<void> {
     switch (frame.type) {
       case 'accept':
         return this.#offers.accept(link.agentId, frame.offerId);
@@ -247,7 +262,7 @@ export class FeedService {
         if (frame.presence === 'available') this.dispatch();
         return;
       case 'ack': {
-        const seq = Math.min(frame.seq, this.store.lastSeq(link.agentId));
+        const seq = Math.min(frame.seq, await this.store.lastSeq(link.agentId));
         this.#links.ack(link.agentId, seq);
         return this.#trimLater(link.agentId, seq);
       }
@@ -262,40 +277,40 @@ export class FeedService {
    */
   #trimLater(agentId: string, seq: number): void {
     this.#trims.set(agentId, Math.max(this.#trims.get(agentId) ?? 0, seq));
-    this.#trimTimer ??= setTimeout(() => this.#trimSome(TRIM_AGENTS), TRIM_EVERY_MS);
+    this.#trimTimer ??= setTimeout(() => void this.#trimSome(TRIM_AGENTS).catch((error: unknown) => this.#log.warn('could not trim the event log', { error: String(error) })), TRIM_EVERY_MS);
   }
 
-  #trimSome(agents: number): void {
+  async #trimSome(agents: number): Promise<void> {
     clearTimeout(this.#trimTimer);
     this.#trimTimer = undefined;
     if (this.#trims.size === 0) return;
     // The oldest first: a Map keeps insertion order, and a trimmed agent's next ack goes to the end.
     const trims = [...this.#trims].slice(0, agents);
     for (const [agentId] of trims) this.#trims.delete(agentId);
-    this.#events.tx(() => {
-      for (const [agentId, seq] of trims) this.store.trimEvents(agentId, seq);
+    if (this.#trims.size > 0) this.#trimTimer = setTimeout(() => void this.#trimSome(TRIM_AGENTS).catch(() => {}), TRIM_EVERY_MS);
+    await this.#events.tx(async (t) => {
+      for (const [agentId, seq] of trims) await t.q.trimEvents(agentId, seq);
     });
-    if (this.#trims.size > 0) this.#trimTimer = setTimeout(() => this.#trimSome(TRIM_AGENTS), TRIM_EVERY_MS);
   }
 
   // -- conversations from channels and the HTTP API ------------------------------
 
-  createConversation(input: NewConversation): ConversationRecord {
+  createConversation(input: NewConversation): Promise<ConversationRecord> {
     return this.#conversations.create(input);
   }
 
-  receiveInbound(inbound: InboundMessage): { conversationId: string; duplicate: boolean } {
+  receiveInbound(inbound: InboundMessage): Promise<{ conversationId: string; duplicate: boolean }> {
     return this.#conversations.receiveInbound(inbound);
   }
 
   /** A message from the customer (or the bot) side of a conversation. */
-  postMessage(conversationId: string, text: string, from: 'customer' | 'bot' | 'system' = 'customer', media?: Media[]): Message {
+  postMessage(conversationId: string, text: string, from: 'customer' | 'bot' | 'system' = 'customer', media?: Media[]): Promise<Message> {
     return this.#conversations.post(conversationId, text, from, media);
   }
 
   /** The customer left, or a channel closed the conversation. */
-  endByCustomer(conversationId: string): void {
-    this.#conversations.endByCustomer(conversationId);
+  endByCustomer(conversationId: string): Promise<void> {
+    return this.#conversations.endByCustomer(conversationId);
   }
 
   /** Listens to what happens in one conversation (the customer's side: web chat). */
@@ -304,9 +319,9 @@ export class FeedService {
   }
 
   /** Conversations waiting for an agent, longest waiting first, with how long. */
-  queue(): { conversationId: string; scenario: Conversation['scenario']; customerName: string; waitingSec: number; position: number }[] {
+  async queue(): Promise<{ conversationId: string; scenario: Conversation['scenario']; customerName: string; waitingSec: number; position: number }[]> {
     const now = this.#now();
-    return this.store.waitingConversations().map((c, i) => ({
+    return (await this.store.waitingConversations()).map((c, i) => ({
       conversationId: c.id,
       scenario: c.scenario,
       customerName: c.customer.name,
@@ -321,23 +336,49 @@ export class FeedService {
    * Hands each waiting conversation, longest waiting first, to an available
    * agent with room, as routing.ts chooses: assigned outright or offered.
    * When nobody may have an offer yet (cool-down), it tries again then.
+   * Runs soon, one run at a time; a call during a run runs it again after.
    */
   dispatch(): void {
-    const waiting = this.store.waitingConversations();
-    if (waiting.length === 0) return;
+    if (this.#stopped) return;
+    if (this.#dispatchRunning) {
+      this.#dispatchAgain = true;
+      return;
+    }
+    this.#dispatchRunning = true;
+    this.#dispatching = (async () => {
+      try {
+        do {
+          this.#dispatchAgain = false;
+          await this.#dispatchOnce();
+        } while (this.#dispatchAgain && !this.#stopped);
+      } catch (error) {
+        // The store failed (a database that went away): try again in a while rather than leave conversations waiting.
+        this.#agents = undefined;
+        this.#log.warn('dispatch failed; trying again shortly', { error: String(error) });
+        clearTimeout(this.#retry);
+        this.#retry = setTimeout(() => this.dispatch(), 1000);
+      } finally {
+        this.#dispatchRunning = false;
+      }
+    })();
+  }
+
+  async #dispatchOnce(): Promise<void> {
     const available = this.#links.available();
     if (available.size === 0) return;
+    const waiting = await this.store.waitingConversations();
+    if (waiting.length === 0) return;
     const now = this.#now();
     let retryAt = Infinity;
     // Loads are read once and kept up to date here as work goes out; the agents with room are
     // kept between runs until loads are read again or who is available changes.
-    const all = (this.#agents ??= this.store.agentsWithLoad());
+    const all = (this.#agents ??= await this.store.agentsWithLoad());
     const kept = this.#candidates;
     let candidates = kept && kept.from === all && kept.version === this.#links.version ? kept.list : all.filter((a) => available.has(a.id) && a.load < a.capacity);
     for (const conversation of waiting) {
       if (candidates.length === 0) break;
       const mode = this.routing[conversation.scenario].mode;
-      const tried = mode === 'offer' ? this.store.offeredAgents(conversation.id) : new Map<string, number>();
+      const tried = mode === 'offer' ? await this.store.offeredAgents(conversation.id) : new Map<string, number>();
       // An agent with queues takes only those queues' conversations; one without takes any.
       const queue = conversation.queue;
       const eligible = queue && candidates.some((a) => a.queues) ? candidates.filter((a) => !a.queues || a.queues.includes(queue)) : candidates;
@@ -347,8 +388,13 @@ export class FeedService {
         retryAt = Math.min(retryAt, pick.retryAt);
         continue;
       }
-      if (mode === 'assign') this.#offers.assign(conversation, pick.agent);
-      else this.#offers.offer(conversation, pick.agent);
+      const given = mode === 'assign' ? await this.#offers.assign(conversation, pick.agent) : await this.#offers.offer(conversation, pick.agent);
+      // Loads were read again meanwhile (another change): this run's list is stale, the next run reads it.
+      if (this.#agents !== all) {
+        this.#dispatchAgain = true;
+        break;
+      }
+      if (!given) continue;
       pick.agent.load++;
       pick.agent.lastWorkAt = now;
       if (pick.agent.load >= pick.agent.capacity) candidates = candidates.filter((a) => a !== pick.agent);

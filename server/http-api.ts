@@ -144,7 +144,7 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
   switch (route) {
     case 'POST conversations': {
       const body = await readJson(req, CreateConversationBody);
-      const conversation = service.createConversation({
+      const conversation = await service.createConversation({
         scenario: body.scenario,
         channel: body.channel ?? DEFAULT_CHANNEL[body.scenario],
         customer: body.customer,
@@ -154,45 +154,45 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
         ...(body.waitedSec ? { waitingSince: Date.now() - body.waitedSec * 1000 } : {}),
       });
       await service.committed();
-      sendJson(res, 201, { conversation: service.store.conversation(conversation.id) });
+      sendJson(res, 201, { conversation: await service.store.conversation(conversation.id) });
       return true;
     }
     case 'GET conversations/:id': {
-      const conversation = service.store.conversation(parts[1]!);
+      const conversation = await service.store.conversation(parts[1]!);
       if (!conversation) throw new HttpError(404, 'not-found', `no conversation ${parts[1]}`);
-      sendJson(res, 200, { conversation, transcript: service.store.transcript(conversation.id), offers: service.store.offersOf(conversation.id) });
+      sendJson(res, 200, { conversation, transcript: await service.store.transcript(conversation.id), offers: await service.store.offersOf(conversation.id) });
       return true;
     }
     case 'POST conversations/:id/messages': {
       const body = await readJson(req, PostMessageBody);
-      const message = service.postMessage(parts[1]!, body.text, body.from, body.media);
+      const message = await service.postMessage(parts[1]!, body.text, body.from, body.media);
       await service.committed();
       sendJson(res, 201, { message });
       return true;
     }
     case 'POST conversations/:id/end': {
-      service.endByCustomer(parts[1]!);
+      await service.endByCustomer(parts[1]!);
       await service.committed();
-      sendJson(res, 200, { conversation: service.store.conversation(parts[1]!) });
+      sendJson(res, 200, { conversation: await service.store.conversation(parts[1]!) });
       return true;
     }
     case 'GET queue': {
-      sendJson(res, 200, { queue: service.queue() });
+      sendJson(res, 200, { queue: await service.queue() });
       return true;
     }
     case 'GET agents/:id': {
-      const agent = service.store.agent(parts[1]!);
+      const agent = await service.store.agent(parts[1]!);
       if (!agent) throw new HttpError(404, 'not-found', `no agent ${parts[1]}`);
       sendJson(res, 200, {
         agent: { id: agent.id, name: agent.name, capacity: agent.capacity, ...(agent.queues ? { queues: agent.queues } : {}) },
         connected: options.isConnected(agent.id),
-        lastSeq: service.store.lastSeq(agent.id),
-        openOffers: service.store.openOffersFor(agent.id),
+        lastSeq: await service.store.lastSeq(agent.id),
+        openOffers: await service.store.openOffersFor(agent.id),
       });
       return true;
     }
     case 'POST agents/:id/sign-out': {
-      if (!service.signOut(parts[1]!)) throw new HttpError(404, 'not-found', `no agent ${parts[1]} (or the agent is disabled)`);
+      if (!(await service.signOut(parts[1]!))) throw new HttpError(404, 'not-found', `no agent ${parts[1]} (or the agent is disabled)`);
       sendJson(res, 200, { signedOut: parts[1] });
       return true;
     }

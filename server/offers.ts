@@ -15,7 +15,8 @@ import type { Scenario, ScenarioRouting, ServerEventBody, WithdrawReason } from 
 import type { AgentLinks } from './agent-links.ts';
 import type { ConversationUpdate } from './conversations.ts';
 import { FeedError } from './errors.ts';
-import { type AgentRecord, type ConversationRecord, type OfferRecord, publicConversation } from './store.ts';
+import type { Tx } from './event-log.ts';
+import { type AgentRecord, type ConversationRecord, type OfferRecord, publicConversation, type Queries } from './store.ts';
 import type { Work } from './work.ts';
 
 export class Offers {
@@ -26,12 +27,12 @@ export class Offers {
     private readonly routing: Record<Scenario, ScenarioRouting>,
     private readonly links: AgentLinks,
     private readonly ackTimeoutMs: number,
-    private readonly tell: (conversationId: string, update: ConversationUpdate) => void,
+    private readonly tell: (t: Tx, conversationId: string, update: ConversationUpdate) => void,
   ) {}
 
   /** Arms the timers of offers still open in the store (after a restart). */
-  restore(): void {
-    for (const offer of this.work.store.openOffers()) this.#arm(offer);
+  async restore(): Promise<void> {
+    for (const offer of await this.work.store.openOffers()) this.#arm(offer);
   }
 
   stop(): void {
@@ -39,8 +40,8 @@ export class Offers {
     this.#timers.clear();
   }
 
-  offer(conversation: ConversationRecord, agent: AgentRecord): void {
-    const { store, events } = this.work;
+  /** Offers a waiting conversation to the agent; false when it was no longer waiting (taken meanwhile). */
+  async offer(conversation: ConversationRecord, agent: AgentRecord): Promise<boolean> {
     const now = this.work.now();
     const offer: OfferRecord = {
       id: randomUUID(),
@@ -50,39 +51,42 @@ export class Offers {
       expiresAt: now + this.routing[conversation.scenario].offerTimeoutSec * 1000,
       state: 'open',
     };
-    const event = this.work.tx(() => {
-      store.insertOffer(offer);
-      store.setConversationStatus(conversation.id, 'offered', null);
-      store.touchAgent(agent.id, now);
-      return events.emit(agent.id, this.body(offer));
+    const event = await this.work.tx(async (t) => {
+      if (!(await t.q.moveConversation(conversation.id, 'waiting', 'offered', null))) return undefined;
+      await t.q.insertOffer(offer);
+      await t.q.touchAgent(agent.id, now);
+      return t.emit(agent.id, this.body({ ...conversation, status: 'offered' }, offer));
     }, true); // dispatch counts the offer in its loads
+    if (!event) return false;
     this.#arm(offer);
     this.#expectAck(offer, event.seq);
     this.work.log.info('offered', { conversation: conversation.id, agent: agent.id, offer: offer.id });
+    return true;
   }
 
   /**
    * Gives the conversation to the agent outright: it is active and theirs when
    * the event goes out, and nothing (no timeout, no reroute) takes it back.
+   * False when it was no longer waiting.
    */
-  assign(conversation: ConversationRecord, agent: AgentRecord): void {
-    const { store, events } = this.work;
-    this.work.tx(() => {
-      store.setConversationStatus(conversation.id, 'active', agent.id);
-      store.touchAgent(agent.id, this.work.now());
-      events.emit(agent.id, {
+  async assign(conversation: ConversationRecord, agent: AgentRecord): Promise<boolean> {
+    const assigned = await this.work.tx(async (t) => {
+      if (!(await t.q.moveConversation(conversation.id, 'waiting', 'active', agent.id))) return false;
+      await t.q.touchAgent(agent.id, this.work.now());
+      await t.emit(agent.id, {
         type: 'assigned',
         conversation: publicConversation({ ...conversation, status: 'active', agentId: agent.id }),
-        transcript: store.transcript(conversation.id),
+        transcript: await t.q.transcript(conversation.id),
       });
+      this.tell(t, conversation.id, { type: 'joined', agentName: agent.name });
+      return true;
     }, true); // dispatch counts it in its loads
-    this.tell(conversation.id, { type: 'joined', agentName: agent.name });
-    this.work.log.info('assigned', { conversation: conversation.id, agent: agent.id });
+    if (assigned) this.work.log.info('assigned', { conversation: conversation.id, agent: agent.id });
+    return assigned;
   }
 
   /** The `offer` event of an open offer (also re-sent to a client that could not resume). */
-  body(offer: OfferRecord): ServerEventBody {
-    const conversation = this.work.store.conversation(offer.conversationId)!;
+  body(conversation: ConversationRecord, offer: OfferRecord): ServerEventBody {
     return {
       type: 'offer',
       offerId: offer.id,
@@ -92,32 +96,36 @@ export class Offers {
     };
   }
 
-  accept(agentId: string, offerId: string): void {
-    const { store, events } = this.work;
-    const offer = this.#own(agentId, offerId);
-    // A repeated accept of an offer this agent already has is a no-op: the
-    // `accepted` event is in the log and reaches the client on resume.
-    if (offer.state === 'accepted') return;
-    if (offer.state !== 'open' || this.work.now() > offer.expiresAt) {
-      throw new FeedError('offer-closed', `offer ${offerId} is ${offer.state === 'open' ? 'expired' : offer.state}`, offerId);
-    }
-    this.work.tx(() => {
-      store.closeOffer(offerId, 'accepted', this.work.now());
-      store.setConversationStatus(offer.conversationId, 'active', agentId);
-      store.touchAgent(agentId, this.work.now());
-      const conversation = store.conversation(offer.conversationId)!;
-      events.emit(agentId, { type: 'accepted', offerId, conversation: publicConversation(conversation), transcript: store.transcript(conversation.id) });
+  async accept(agentId: string, offerId: string): Promise<void> {
+    const accepted = await this.work.tx(async (t) => {
+      const offer = await this.#own(t.q, agentId, offerId);
+      // A repeated accept of an offer this agent already has is a no-op: the
+      // `accepted` event is in the log and reaches the client on resume.
+      if (offer.state === 'accepted') return false;
+      const now = this.work.now();
+      if (offer.state !== 'open' || now > offer.expiresAt || !(await t.q.closeOffer(offerId, 'accepted', now))) {
+        throw new FeedError('offer-closed', `offer ${offerId} is ${offer.state === 'open' ? 'expired' : offer.state}`, offerId);
+      }
+      await t.q.setConversationStatus(offer.conversationId, 'active', agentId);
+      await t.q.touchAgent(agentId, now);
+      const conversation = (await t.q.conversation(offer.conversationId))!;
+      await t.emit(agentId, { type: 'accepted', offerId, conversation: publicConversation(conversation), transcript: await t.q.transcript(conversation.id) });
+      this.tell(t, offer.conversationId, { type: 'joined', agentName: (await t.q.agent(agentId))!.name });
+      return true;
     });
+    if (!accepted) return;
     this.#disarm(offerId);
-    this.tell(offer.conversationId, { type: 'joined', agentName: store.agent(agentId)!.name });
     this.work.log.info('accepted', { offer: offerId, agent: agentId });
   }
 
-  reject(agentId: string, offerId: string, reason: string | undefined): void {
-    const offer = this.#own(agentId, offerId);
-    if (offer.state === 'rejected') return;
-    if (offer.state !== 'open') throw new FeedError('offer-closed', `offer ${offerId} is ${offer.state}`, offerId);
-    this.work.tx(() => this.withdraw(offer, 'rejected', 'rejected', reason));
+  async reject(agentId: string, offerId: string, reason: string | undefined): Promise<void> {
+    const closed = await this.work.tx(async (t) => {
+      const offer = await this.#own(t.q, agentId, offerId);
+      if (offer.state === 'rejected') return false;
+      if (offer.state !== 'open') throw new FeedError('offer-closed', `offer ${offerId} is ${offer.state}`, offerId);
+      return this.withdraw(t, offer, 'rejected', 'rejected', reason);
+    });
+    if (!closed) return;
     this.work.log.info('rejected', { offer: offerId, agent: agentId, reason });
     this.work.dispatch();
   }
@@ -127,36 +135,40 @@ export class Offers {
    * template allows less time): it moves on now, as if it had expired here.
    * An offer already closed needs nothing.
    */
-  browserTimeout(agentId: string, offerId: string): void {
-    const offer = this.#own(agentId, offerId);
-    if (offer.state !== 'open') return;
-    this.work.tx(() => this.withdraw(offer, 'expired', 'expired', 'timeout in the browser'));
+  async browserTimeout(agentId: string, offerId: string): Promise<void> {
+    const closed = await this.work.tx(async (t) => {
+      const offer = await this.#own(t.q, agentId, offerId);
+      return offer.state === 'open' && this.withdraw(t, offer, 'expired', 'expired', 'timeout in the browser');
+    });
+    if (!closed) return;
     this.work.log.info('offer timed out in the browser', { offer: offerId, agent: agentId });
     this.work.dispatch();
   }
 
-  /** Closes an open offer, tells its agent why, and puts the conversation back in the queue. Call inside a transaction. */
-  withdraw(offer: OfferRecord, state: 'rejected' | 'expired' | 'withdrawn', reason: WithdrawReason, agentReason?: string): void {
-    if (!this.work.store.closeOffer(offer.id, state, this.work.now(), agentReason)) return;
-    this.#disarm(offer.id);
-    this.work.store.setConversationStatus(offer.conversationId, 'waiting', null);
-    this.work.events.emit(offer.agentId, { type: 'offer-withdrawn', offerId: offer.id, reason });
+  /** Closes an open offer, tells its agent why, and puts the conversation back in the queue; false when it was closed already. */
+  async withdraw(t: Tx, offer: OfferRecord, state: 'rejected' | 'expired' | 'withdrawn', reason: WithdrawReason, agentReason?: string): Promise<boolean> {
+    if (!(await t.q.closeOffer(offer.id, state, this.work.now(), agentReason))) return false;
+    t.afterCommit(() => this.#disarm(offer.id));
+    await t.q.moveConversation(offer.conversationId, 'offered', 'waiting', null);
+    await t.emit(offer.agentId, { type: 'offer-withdrawn', offerId: offer.id, reason });
+    return true;
   }
 
-  /** The customer left while the conversation was offered. Call inside a transaction. */
-  withdrawFor(conversationId: string): void {
-    const offer = this.work.store.openOfferForConversation(conversationId);
-    if (offer) this.withdraw(offer, 'withdrawn', 'customer-left');
+  /** The customer left while the conversation was offered. */
+  async withdrawFor(t: Tx, conversationId: string): Promise<void> {
+    const offer = await t.q.openOfferForConversation(conversationId);
+    if (offer) await this.withdraw(t, offer, 'withdrawn', 'customer-left');
   }
 
   /** An agent lost the connection and did not come back in time: its open offers go to someone else. */
-  rerouteFrom(agentId: string): void {
-    const offers = this.work.store.openOffersFor(agentId);
-    if (offers.length === 0) return;
-    this.work.tx(() => {
-      for (const offer of offers) this.withdraw(offer, 'withdrawn', 'rerouted');
+  async rerouteFrom(agentId: string): Promise<void> {
+    const moved = await this.work.tx(async (t) => {
+      let n = 0;
+      for (const offer of await t.q.openOffersFor(agentId)) if (await this.withdraw(t, offer, 'withdrawn', 'rerouted')) n++;
+      return n;
     });
-    this.work.log.info('offers rerouted from a disconnected agent', { agent: agentId, offers: offers.length });
+    if (moved === 0) return;
+    this.work.log.info('offers rerouted from a disconnected agent', { agent: agentId, offers: moved });
     this.work.dispatch();
   }
 
@@ -165,35 +177,41 @@ export class Offers {
    * their active conversations go back to the queue, for someone who can
    * answer them.
    */
-  retireDisabledAgents(): void {
-    const { store } = this.work;
-    const gone = store.disabledAgentIds();
+  async retireDisabledAgents(): Promise<void> {
+    const gone = await this.work.store.disabledAgentIds();
     if (gone.length === 0) return;
-    let moved = 0;
-    this.work.tx(() => {
+    const moved = await this.work.tx(async (t) => {
+      let n = 0;
       for (const agentId of gone) {
-        for (const offer of store.openOffersFor(agentId)) {
-          this.withdraw(offer, 'withdrawn', 'rerouted');
-          moved++;
-        }
-        for (const conversation of store.activeConversations(agentId)) {
-          store.setConversationStatus(conversation.id, 'waiting', null);
-          moved++;
+        for (const offer of await t.q.openOffersFor(agentId)) if (await this.withdraw(t, offer, 'withdrawn', 'rerouted')) n++;
+        for (const conversation of await t.q.activeConversations(agentId)) {
+          await t.q.setConversationStatus(conversation.id, 'waiting', null);
+          n++;
         }
       }
+      return n;
     });
     if (moved > 0) this.work.log.warn('agents removed from the agents file: their work went back to the queue', { agents: gone.length, conversations: moved });
+  }
+
+  /** Closes an offer that is still open (its timer, a missing acknowledgement) and offers the conversation again. */
+  async #close(offerId: string, state: 'expired' | 'withdrawn', reason: WithdrawReason, message: string): Promise<void> {
+    const offer = await this.work.tx(async (t) => {
+      const current = await t.q.offer(offerId);
+      return current?.state === 'open' && (await this.withdraw(t, current, state, reason)) ? current : undefined;
+    });
+    if (!offer) return;
+    this.work.log.info(message, { offer: offerId, agent: offer.agentId });
+    this.work.dispatch();
   }
 
   /** Reroutes the offer if the agent stays connected but its client never acknowledges it. */
   #expectAck(offer: OfferRecord, seq: number): void {
     setTimeout(() => {
       if (!this.links.isConnected(offer.agentId) || this.links.ackedUpTo(offer.agentId) >= seq) return;
-      const current = this.work.store.offer(offer.id);
-      if (current?.state !== 'open') return;
-      this.work.tx(() => this.withdraw(current, 'withdrawn', 'rerouted'));
-      this.work.log.warn('offer never acknowledged; rerouted', { offer: offer.id, agent: offer.agentId });
-      this.work.dispatch();
+      this.#close(offer.id, 'withdrawn', 'rerouted', 'offer never acknowledged; rerouted').catch((error: unknown) =>
+        this.work.log.warn('could not reroute an unacknowledged offer', { offer: offer.id, error: String(error) }),
+      );
     }, this.ackTimeoutMs).unref();
   }
 
@@ -204,11 +222,11 @@ export class Offers {
       offer.id,
       setTimeout(() => {
         this.#timers.delete(offer.id);
-        const current = this.work.store.offer(offer.id);
-        if (current?.state !== 'open') return;
-        this.work.tx(() => this.withdraw(current, 'expired', 'expired'));
-        this.work.log.info('offer expired', { offer: offer.id, agent: offer.agentId });
-        this.work.dispatch();
+        this.#close(offer.id, 'expired', 'expired', 'offer expired').catch((error: unknown) => {
+          // The store failed (a database that went away): try again shortly rather than leave the offer open.
+          this.work.log.warn('could not expire an offer; trying again', { offer: offer.id, error: String(error) });
+          this.#arm({ ...offer, expiresAt: this.work.now() + 1000 });
+        });
       }, delay),
     );
   }
@@ -218,8 +236,8 @@ export class Offers {
     this.#timers.delete(offerId);
   }
 
-  #own(agentId: string, offerId: string): OfferRecord {
-    const offer = this.work.store.offer(offerId);
+  async #own(q: Queries, agentId: string, offerId: string): Promise<OfferRecord> {
+    const offer = await q.offer(offerId);
     if (!offer || offer.agentId !== agentId) throw new FeedError('unknown-offer', `no offer ${offerId} for you`, offerId);
     return offer;
   }

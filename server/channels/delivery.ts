@@ -15,7 +15,8 @@
  * Every status change is an event to the agent who wrote the reply.
  */
 import { FeedError } from '../errors.ts';
-import { deliveryOf, type OutboxRecord, type OutboxStatus } from '../store.ts';
+import type { Tx } from '../event-log.ts';
+import { deliveryOf, type OutboxChange, type OutboxRecord, type OutboxStatus } from '../store.ts';
 import type { Work } from '../work.ts';
 import { type ChannelSender, DeliveryError, type OutboundChannel, type OutboundItem } from './outbound.ts';
 
@@ -50,6 +51,8 @@ export class Deliverer {
   readonly #early = new Map<string, { status: OutboxStatus; code?: string; text?: string; at: number }>();
   #timer: NodeJS.Timeout | undefined;
   #scheduled = false;
+  #running = false;
+  #again = false;
   #stopped = true;
 
   constructor(
@@ -85,82 +88,105 @@ export class Deliverer {
     clearTimeout(timer);
   }
 
-  /**
-   * Queues an agent's reply: call inside the transaction that stores the
-   * message. It leaves once that transaction is committed.
-   */
-  enqueue(item: Pick<OutboxRecord, 'messageId' | 'conversationId' | 'agentId' | 'channel' | 'to' | 'text'>): void {
-    this.work.store.insertOutbox(item, this.work.now());
-    this.work.events.afterCommit(() => this.kick());
+  /** Queues an agent's reply, in the transaction that stores the message. It leaves once that is durable. */
+  async enqueue(t: Tx, item: Pick<OutboxRecord, 'messageId' | 'conversationId' | 'agentId' | 'channel' | 'to' | 'text'>): Promise<void> {
+    await t.q.insertOutbox(item, this.work.now());
+    t.afterCommit(() => this.kick());
   }
 
   /** The agent's Retry of a reply that failed with a cause that may pass. */
-  retry(agentId: string, conversationId: string, messageId: string): void {
-    const row = this.work.store.outbox(messageId);
-    if (!row || row.agentId !== agentId || row.conversationId !== conversationId) {
-      throw new FeedError('unknown-conversation', `no reply ${messageId} of yours in conversation ${conversationId}`, messageId);
-    }
-    if (row.status !== 'failed' || !row.retryable) {
-      throw new FeedError('cannot-retry', row.status === 'failed' ? `a retry cannot mend this: ${row.errorText ?? 'the provider refused it'}` : 'this reply has not failed', messageId);
-    }
-    this.work.tx(() => this.#change(row, { status: 'queued', attempts: 0, nextAt: this.work.now(), errorCode: null, errorText: null, retryable: false }));
-    this.work.events.afterCommit(() => this.kick());
+  async retry(agentId: string, conversationId: string, messageId: string): Promise<void> {
+    await this.work.tx(async (t) => {
+      const row = await t.q.outbox(messageId);
+      if (!row || row.agentId !== agentId || row.conversationId !== conversationId) {
+        throw new FeedError('unknown-conversation', `no reply ${messageId} of yours in conversation ${conversationId}`, messageId);
+      }
+      if (row.status !== 'failed' || !row.retryable) {
+        throw new FeedError('cannot-retry', row.status === 'failed' ? `a retry cannot mend this: ${row.errorText ?? 'the provider refused it'}` : 'this reply has not failed', messageId);
+      }
+      await this.#change(t, row, { status: 'queued', attempts: 0, nextAt: this.work.now(), errorCode: null, errorText: null, retryable: false });
+      t.afterCommit(() => this.kick());
+    });
   }
 
   /** A provider's report on a reply (Twilio status callback, Messenger delivery). Unknown ids are kept a minute: the report may beat the send's answer. */
-  report(channel: OutboundChannel, providerId: string, status: 'sent' | 'delivered' | 'read' | 'failed', error?: { code?: string; text: string; retryable?: boolean }): void {
-    const row = this.work.store.outboxByProviderId(channel, providerId);
-    if (!row) {
-      this.#early.set(`${channel}:${providerId}`, { status, ...(error?.code ? { code: error.code } : {}), ...(error ? { text: error.text } : {}), at: this.work.now() });
-      return;
-    }
-    this.work.tx(() =>
-      this.#change(row, {
+  async report(channel: OutboundChannel, providerId: string, status: 'sent' | 'delivered' | 'read' | 'failed', error?: { code?: string; text: string; retryable?: boolean }): Promise<void> {
+    await this.work.tx(async (t) => {
+      const row = await t.q.outboxByProviderId(channel, providerId);
+      if (!row) {
+        this.#early.set(`${channel}:${providerId}`, { status, ...(error?.code ? { code: error.code } : {}), ...(error ? { text: error.text } : {}), at: this.work.now() });
+        return;
+      }
+      await this.#change(t, row, {
         status,
         ...(status === 'failed' ? { errorCode: error?.code ?? null, errorText: error?.text ?? 'the provider could not deliver it', retryable: error?.retryable ?? false } : {}),
-      }),
-    );
+      });
+    });
   }
 
   /** Messenger echoed one of our replies (its metadata names it): a reply in doubt was sent after all. */
-  echo(messageId: string, providerId: string): void {
-    const row = this.work.store.outbox(messageId);
-    if (!row || row.channel !== 'facebook') return;
-    if (row.status !== 'sending') return;
-    this.work.tx(() => this.#change(row, { status: 'sent', providerId }));
-    this.work.events.afterCommit(() => this.kick());
+  async echo(messageId: string, providerId: string): Promise<void> {
+    await this.work.tx(async (t) => {
+      const row = await t.q.outbox(messageId);
+      if (!row || row.channel !== 'facebook' || row.status !== 'sending') return;
+      await this.#change(t, row, { status: 'sent', providerId });
+      t.afterCommit(() => this.kick());
+    });
   }
 
   /** Messenger's delivery or read receipt by watermark: every reply to that customer sent up to it. */
-  upTo(to: string, watermark: number, status: 'delivered' | 'read'): void {
-    const rows = this.work.store.outboxSentUpTo(to, watermark);
-    if (rows.length > 0) this.work.tx(() => rows.forEach((row) => this.#change(row, { status })));
+  async upTo(to: string, watermark: number, status: 'delivered' | 'read'): Promise<void> {
+    await this.work.tx(async (t) => {
+      for (const row of await t.q.outboxSentUpTo(to, watermark)) await this.#change(t, row, { status });
+    });
   }
 
-  /** Starts due attempts and look-ups, soon (once per turn). */
+  /** Starts due attempts and look-ups, soon (once per turn; one look at the outbox at a time). */
   kick(): void {
     if (this.#stopped || this.#scheduled) return;
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      this.#run();
+      void this.#runOnce();
     });
   }
 
-  #run(): void {
+  async #runOnce(): Promise<void> {
+    if (this.#running) return void (this.#again = true);
+    this.#running = true;
+    try {
+      await this.#run();
+    } catch (error) {
+      // The store failed: look again in a while.
+      this.work.log.warn('could not read the outbox; trying again shortly', { error: String(error) });
+      clearTimeout(this.#timer);
+      this.#timer = setTimeout(() => this.kick(), 1000);
+      this.#timer.unref?.();
+    } finally {
+      this.#running = false;
+      if (this.#again) {
+        this.#again = false;
+        this.kick();
+      }
+    }
+  }
+
+  async #run(): Promise<void> {
     if (this.#stopped) return;
     const { store } = this.work;
     const now = this.work.now();
     for (const [key, early] of this.#early) if (now - early.at > 60_000) this.#early.delete(key);
     // Replies in doubt: ask the provider (or wait for the echo) before anything is sent again.
-    for (const row of store.inDoubtOutbox(now, [...this.#busy])) {
-      if (this.#busy.size < this.#o.concurrency) this.#track(row.conversationId, this.#reconcile(row));
+    for (const row of await store.inDoubtOutbox(now, [...this.#busy])) {
+      if (this.#busy.size < this.#o.concurrency && !this.#busy.has(row.conversationId)) this.#track(row.conversationId, this.#reconcile(row));
     }
     const free = this.#o.concurrency - this.#busy.size;
     if (free > 0) {
-      for (const row of store.dueOutbox(now, free, [...this.#busy])) this.#track(row.conversationId, this.#attempt(row));
+      for (const row of await store.dueOutbox(now, free, [...this.#busy])) {
+        if (!this.#busy.has(row.conversationId)) this.#track(row.conversationId, this.#attempt(row));
+      }
     }
-    this.#arm();
+    await this.#arm();
   }
 
   #track(conversationId: string, run: Promise<void>): void {
@@ -175,11 +201,11 @@ export class Deliverer {
     this.#inFlight.add(done);
   }
 
-  #arm(): void {
-    clearTimeout(this.#timer);
+  async #arm(): Promise<void> {
     // Conversations in flight are left out: the end of their attempt kicks again.
-    const at = this.work.store.nextOutboxAt([...this.#busy]);
-    if (at === undefined) return;
+    const at = await this.work.store.nextOutboxAt([...this.#busy]);
+    clearTimeout(this.#timer);
+    if (at === undefined || this.#stopped) return;
     // Due now but not started: every slot is taken, and a slot's end kicks again.
     if (at <= this.work.now() && this.#busy.size > 0) return;
     const delay = Math.min(Math.max(at - this.work.now(), 10), 2 ** 31 - 1);
@@ -187,12 +213,17 @@ export class Deliverer {
     this.#timer.unref?.();
   }
 
+  /** Writes a change to a reply and waits until it is durable. */
+  async #update(messageId: string, change: OutboxChange): Promise<void> {
+    await this.work.tx((t) => t.q.updateOutbox(messageId, change));
+  }
+
   async #attempt(row: OutboxRecord): Promise<void> {
     const now = this.work.now();
     const sender = this.senders[row.channel];
     if (!sender) {
-      this.work.tx(() =>
-        this.#change(row, {
+      await this.work.tx((t) =>
+        this.#change(t, row, {
           status: 'failed',
           errorCode: 'not-configured',
           errorText: `this server sends no ${CHANNEL_NAMES[row.channel]} replies: its operator has not configured a sender`,
@@ -201,44 +232,43 @@ export class Deliverer {
       );
       return;
     }
-    // Committed before the provider is called: if the server dies in the call, the next start knows it is in doubt.
+    // Durable before the provider is called: if the server dies in the call, the next start knows it is in doubt.
     const doubt = row.channel === 'sms' ? this.#o.smsDoubtMs : this.#o.echoWaitMs;
-    this.work.tx(() => this.work.store.updateOutbox(row.messageId, { status: 'sending', attempts: row.attempts + 1, attemptAt: now, nextAt: now + doubt }));
+    await this.#update(row.messageId, { status: 'sending', attempts: row.attempts + 1, attemptAt: now, nextAt: now + doubt });
     await this.work.events.committed();
     if (this.#stopped) return;
     const item: OutboundItem = { ...row, attemptAt: now };
+    let providerId: string;
     try {
-      const { providerId } = await sender.send(item);
-      if (this.#stopped) return;
-      const current = this.work.store.outbox(row.messageId);
-      // An echo may have settled it already.
-      if (current?.status !== 'sending') return;
-      this.work.tx(() => this.#change(current, { status: 'sent', providerId }));
-      this.work.log.info('reply sent', { channel: row.channel, conversation: row.conversationId, message: row.messageId, provider: providerId });
+      ({ providerId } = await sender.send(item));
     } catch (error) {
       if (this.#stopped) return;
-      const current = this.work.store.outbox(row.messageId);
-      if (current?.status === 'sending') this.#failedAttempt(current, error);
+      const current = await this.work.store.outbox(row.messageId);
+      if (current?.status === 'sending') await this.#failedAttempt(current, error);
+      return;
     }
+    if (this.#stopped) return;
+    await this.work.tx(async (t) => {
+      const current = await t.q.outbox(row.messageId);
+      // An echo may have settled it already.
+      if (current?.status === 'sending') await this.#change(t, current, { status: 'sent', providerId });
+    });
+    this.work.log.info('reply sent', { channel: row.channel, conversation: row.conversationId, message: row.messageId, provider: providerId });
   }
 
-  #failedAttempt(row: OutboxRecord, error: unknown): void {
+  async #failedAttempt(row: OutboxRecord, error: unknown): Promise<void> {
     const now = this.work.now();
     const e = error instanceof DeliveryError ? error : new DeliveryError('in-doubt', `sender failed: ${String(error)}`);
     this.work.log.warn('reply not sent', { channel: row.channel, conversation: row.conversationId, message: row.messageId, kind: e.kind, code: e.code, error: e.message });
     if (e.kind === 'in-doubt') {
       // Stays `sending`; its look-up is due at nextAt.
-      this.work.tx(() => this.work.store.updateOutbox(row.messageId, { errorCode: e.code ?? null, errorText: e.message }));
-      return;
+      return this.#update(row.messageId, { errorCode: e.code ?? null, errorText: e.message });
     }
     if (e.kind === 'retry' && row.attempts < this.#o.maxAttempts) {
-      this.work.tx(() =>
-        this.work.store.updateOutbox(row.messageId, { status: 'queued', nextAt: now + this.#backoff(row.attempts, e.options.retryAfterMs), errorCode: e.code ?? null, errorText: e.message }),
-      );
-      return;
+      return this.#update(row.messageId, { status: 'queued', nextAt: now + this.#backoff(row.attempts, e.options.retryAfterMs), errorCode: e.code ?? null, errorText: e.message });
     }
     const text = e.kind === 'retry' ? `${e.message} (gave up after ${row.attempts} attempts)` : e.message;
-    this.work.tx(() => this.#change(row, { status: 'failed', errorCode: e.code ?? null, errorText: text, retryable: e.kind === 'retry' || (e.options.retryable ?? false) }));
+    await this.work.tx((t) => this.#change(t, row, { status: 'failed', errorCode: e.code ?? null, errorText: text, retryable: e.kind === 'retry' || (e.options.retryable ?? false) }));
   }
 
   async #reconcile(row: OutboxRecord): Promise<void> {
@@ -248,22 +278,22 @@ export class Deliverer {
     try {
       const found = await sender.reconcile(row);
       if (this.#stopped) return;
-      const current = this.work.store.outbox(row.messageId);
+      const current = await this.work.store.outbox(row.messageId);
       if (current?.status !== 'sending') return; // an echo or a report settled it meanwhile
-      if (typeof found === 'object' && !this.work.store.providerIdsTo(row.channel, row.to).has(found.providerId)) {
+      if (typeof found === 'object' && !(await this.work.store.providerIdsTo(row.channel, row.to)).has(found.providerId)) {
         this.work.log.info('reply in doubt was sent: not sending it again', { channel: row.channel, message: row.messageId, provider: found.providerId });
-        this.work.tx(() => this.#change(current, { status: 'sent', providerId: found.providerId }));
+        await this.work.tx((t) => this.#change(t, current, { status: 'sent', providerId: found.providerId }));
       } else if (found === 'unknown' && now < (row.attemptAt ?? 0) + this.#o.echoWaitMs) {
-        this.work.tx(() => this.work.store.updateOutbox(row.messageId, { nextAt: (row.attemptAt ?? now) + this.#o.echoWaitMs }));
+        await this.#update(row.messageId, { nextAt: (row.attemptAt ?? now) + this.#o.echoWaitMs });
       } else {
         this.work.log.warn('reply in doubt was not sent: sending it again', { channel: row.channel, message: row.messageId });
-        this.work.tx(() => this.work.store.updateOutbox(row.messageId, { status: 'queued', nextAt: now }));
+        await this.#update(row.messageId, { status: 'queued', nextAt: now });
       }
     } catch (error) {
       if (this.#stopped) return;
       const e = error instanceof DeliveryError ? error : new DeliveryError('retry', String(error));
       this.work.log.warn('could not ask the provider about a reply in doubt', { channel: row.channel, message: row.messageId, error: e.message });
-      this.work.tx(() => this.work.store.updateOutbox(row.messageId, { nextAt: now + this.#backoff(row.attempts, e.options.retryAfterMs) }));
+      await this.#update(row.messageId, { nextAt: now + this.#backoff(row.attempts, e.options.retryAfterMs) });
     }
   }
 
@@ -273,8 +303,8 @@ export class Deliverer {
     return Math.max(jittered, retryAfterMs ?? 0);
   }
 
-  /** Moves a reply on (never back, unless to `queued` for a retry) and tells its agent. Call inside a transaction. */
-  #change(row: OutboxRecord, change: Partial<OutboxRecord> & { status: OutboxStatus }): void {
+  /** Moves a reply on (never back, unless to `queued` for a retry) and tells its agent. */
+  async #change(t: Tx, row: OutboxRecord, change: Partial<OutboxRecord> & { status: OutboxStatus }): Promise<void> {
     if (change.status !== 'queued' && RANK[change.status] <= RANK[row.status] && row.status !== 'sending') return;
     const updatedAt = this.work.now();
     let next = { ...row, ...change, updatedAt };
@@ -284,7 +314,7 @@ export class Deliverer {
       this.#early.delete(`${row.channel}:${change.providerId}`);
       next = { ...next, status: early.status, ...(early.status === 'failed' ? { errorCode: early.code ?? null, errorText: early.text ?? null } : {}) };
     }
-    this.work.store.updateOutbox(row.messageId, {
+    await t.q.updateOutbox(row.messageId, {
       status: next.status,
       updatedAt,
       ...('attempts' in change ? { attempts: next.attempts } : {}),
@@ -294,6 +324,6 @@ export class Deliverer {
       ...('errorText' in change || early ? { errorText: next.errorText } : {}),
       ...('retryable' in change ? { retryable: next.retryable } : {}),
     });
-    this.work.events.emit(row.agentId, { type: 'message-status', conversationId: row.conversationId, messageId: row.messageId, delivery: deliveryOf(next) });
+    await t.emit(row.agentId, { type: 'message-status', conversationId: row.conversationId, messageId: row.messageId, delivery: deliveryOf(next) });
   }
 }

@@ -18,6 +18,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as v from 'valibot';
 import { type Media, MAX_MEDIA, MediaSchema, normalizeName } from '../../protocol/feed.ts';
 import type { FeedService } from '../feed-service.ts';
+import type { ConversationUpdate } from '../conversations.ts';
 import { messageIdFromMetadata, TwilioSmsSender } from './outbound.ts';
 import { HttpError, readBody, readJson, sendJson, tooMany } from '../http-api.ts';
 import { clientAddress, type Edge } from '../rate-limit.ts';
@@ -156,7 +157,7 @@ export function channelRoutes(options: ChannelOptions, edge: Edge) {
       if (mapped) {
         const code = params.get('ErrorCode')?.trim().slice(0, 20) || undefined;
         const text = code ? `Twilio ${code}: ${TWILIO_ERRORS[code] ?? params.get('ErrorMessage')?.slice(0, 300) ?? 'not delivered'}` : `Twilio: the message was ${status}`;
-        service.delivery.report('sms', sid, mapped, mapped === 'failed' ? { ...(code ? { code } : {}), text, retryable: TwilioSmsSender.retryableCode(code) } : undefined);
+        await service.delivery.report('sms', sid, mapped, mapped === 'failed' ? { ...(code ? { code } : {}), text, retryable: TwilioSmsSender.retryableCode(code) } : undefined);
         await service.committed();
       }
       res.writeHead(204).end();
@@ -180,7 +181,7 @@ export function channelRoutes(options: ChannelOptions, edge: Edge) {
       const text = joinText(body, notes);
       if (!text && media.length === 0) throw new HttpError(400, 'invalid', 'the message has neither Body nor media');
       const name = normalizeName(from) || 'SMS customer';
-      service.receiveInbound({ source: 'sms', externalId: sid, channel: 'sms', scenario: 'sms', address: from, customer: { name, phone: from }, text, media });
+      await service.receiveInbound({ source: 'sms', externalId: sid, channel: 'sms', scenario: 'sms', address: from, customer: { name, phone: from }, text, media });
       await service.committed();
       res.writeHead(200, { 'content-type': 'text/xml' }).end('<?xml version="1.0" encoding="UTF-8"?><Response></Response>');
       return true;
@@ -214,22 +215,22 @@ export function channelRoutes(options: ChannelOptions, edge: Edge) {
         for (const event of entry.messaging) {
           // The customer's app received or read the page's replies.
           if (event.delivery) {
-            for (const mid of event.delivery.mids ?? []) service.delivery.report('facebook', mid, 'delivered');
-            if (!event.delivery.mids) service.delivery.upTo(event.sender.id, event.delivery.watermark, 'delivered');
+            for (const mid of event.delivery.mids ?? []) await service.delivery.report('facebook', mid, 'delivered');
+            if (!event.delivery.mids) await service.delivery.upTo(event.sender.id, event.delivery.watermark, 'delivered');
           }
-          if (event.read) service.delivery.upTo(event.sender.id, event.read.watermark, 'read');
+          if (event.read) await service.delivery.upTo(event.sender.id, event.read.watermark, 'read');
           const message = event.message;
           if (!message) continue;
           // Echoes are the page's own messages coming back: ours say which reply they are (one in doubt is then known sent).
           if (message.is_echo) {
             const ours = messageIdFromMetadata(message.metadata);
-            if (ours) service.delivery.echo(ours, message.mid);
+            if (ours) await service.delivery.echo(ours, message.mid);
             continue;
           }
           const { media, notes } = splitMedia((message.attachments ?? []).map((a) => ({ url: a.payload?.url, type: a.type })));
           const text = joinText(message.text ?? '', notes);
           if (!text && media.length === 0) continue;
-          service.receiveInbound({
+          await service.receiveInbound({
             source: 'messenger',
             externalId: message.mid,
             channel: 'facebook',
@@ -260,7 +261,7 @@ export function channelRoutes(options: ChannelOptions, edge: Edge) {
       if (!edge.webchatStarts.take(address)) throw tooMany('too many chats started from this address', edge.webchatStarts.retryAfterSec(address));
       const body = await readJson(req, WebchatStart);
       const token = randomBytes(24).toString('base64url');
-      const conversation = service.createConversation({
+      const conversation = await service.createConversation({
         scenario: 'chat',
         channel: 'chat',
         customer: { name: body.name },
@@ -276,7 +277,7 @@ export function channelRoutes(options: ChannelOptions, edge: Edge) {
     const match = /^\/webchat\/conversations\/([\w-]{1,128})\/(messages|events|end)$/.exec(path);
     if (match) {
       const [, id, action] = match as unknown as [string, string, string];
-      const conversation = service.store.conversation(id);
+      const conversation = await service.store.conversation(id);
       const token = url.searchParams.get('token') ?? req.headers.authorization?.replace(/^Bearer /, '') ?? '';
       if (!conversation || conversation.channel !== 'chat' || !sameSecret(tokenHash(token), conversation.address ?? '')) {
         throw new HttpError(404, 'not-found', 'no such chat');
@@ -284,13 +285,13 @@ export function channelRoutes(options: ChannelOptions, edge: Edge) {
       if (action === 'messages' && method === 'POST') {
         if (!edge.customerMessages.take(address)) throw tooMany('too many messages from this address', edge.customerMessages.retryAfterSec(address));
         const body = await readJson(req, WebchatMessage);
-        const message = service.postMessage(id, body.text);
+        const message = await service.postMessage(id, body.text);
         await service.committed();
         sendJson(res, 201, { message });
         return true;
       }
       if (action === 'end' && method === 'POST') {
-        service.endByCustomer(id);
+        await service.endByCustomer(id);
         await service.committed();
         sendJson(res, 200, { ended: true });
         return true;
@@ -319,11 +320,18 @@ export function channelRoutes(options: ChannelOptions, edge: Edge) {
           res.write(text);
         };
         const send = (data: unknown) => write(`data: ${JSON.stringify(data)}\n\n`);
-        for (const message of service.store.transcript(id)) send({ type: 'message', message });
-        if (conversation.status === 'ended') send({ type: 'ended', by: 'system' });
-        if (!closed) stop = service.watch(id, send);
         req.on('close', close);
         res.on('close', close);
+        // Listening starts before the transcript is read, so nothing said meanwhile is lost; what came
+        // meanwhile waits behind the transcript, and a message in both is sent once.
+        let held: ConversationUpdate[] | undefined = [];
+        stop = service.watch(id, (update) => (held ? held.push(update) : send(update)));
+        const transcript = await service.store.transcript(id);
+        const shown = new Set(transcript.map((m) => m.id));
+        for (const message of transcript) send({ type: 'message', message });
+        if (conversation.status === 'ended') send({ type: 'ended', by: 'system' });
+        for (const update of held) if (update.type !== 'message' || !shown.has(update.message.id)) send(update);
+        held = undefined;
         return true;
       }
       throw new HttpError(405, 'method-not-allowed', `${method} ${path} is not supported`);

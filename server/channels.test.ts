@@ -7,6 +7,7 @@ import { messengerSignature } from './channels/signatures';
 import { type FeedServer, type FeedServerOptions, startFeedServer } from './feed-server';
 import { silentLogger } from './logger';
 import { TestAgent } from './test-agent';
+import { storeOptions } from './fakes/test-store.ts';
 
 const AGENTS = [
   { id: 'a1', name: 'Alex', token: 'token-alex-0123456789abcdef', capacity: 1 },
@@ -22,7 +23,7 @@ afterEach(async () => {
 });
 
 async function server(over: Partial<FeedServerOptions> = {}) {
-  const s = await startFeedServer({ dataDir: ':memory:', agents: AGENTS, apiKey: API_KEY, channels: { sms: SMS, messenger: MESSENGER }, ...over });
+  const s = await startFeedServer({ agents: AGENTS, apiKey: API_KEY, channels: { sms: SMS, messenger: MESSENGER }, ...over, ...(await storeOptions(over.dataDir)) });
   cleanup.push(() => s.close());
   return { s };
 }
@@ -218,7 +219,7 @@ describe('routing', () => {
   it('keeps an accepted webhook message across a restart', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'deskbell-'));
     cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));
-    const first = await startFeedServer({ dataDir, agents: AGENTS, apiKey: API_KEY, channels: { sms: SMS }, logger: silentLogger });
+    const first = await startFeedServer({ ...(await storeOptions(dataDir)), agents: AGENTS, apiKey: API_KEY, channels: { sms: SMS }, logger: silentLogger });
     await sms(first, smsFields('SM1'));
     const port = first.port;
     await first.close();

@@ -17,6 +17,7 @@ import { FakeGraph } from './fakes/graph-api';
 import { FakeTwilio } from './fakes/twilio-api';
 import { type FeedServer, type FeedServerOptions, startFeedServer } from './feed-server';
 import { TestAgent } from './test-agent';
+import { storeOptions } from './fakes/test-store.ts';
 
 const AGENTS = [{ id: 'a1', name: 'Alex', token: 'token-alex-0123456789abcdef' }];
 const API_KEY = 'test-api-key-0123456789abcdef';
@@ -47,7 +48,6 @@ function smsSender(twilio: FakeTwilio, over: Partial<TwilioSmsOptions> = {}) {
 
 async function server(f: Awaited<ReturnType<typeof fakes>>, over: Partial<FeedServerOptions> = {}) {
   const s = await startFeedServer({
-    dataDir: ':memory:',
     agents: AGENTS,
     apiKey: API_KEY,
     channels: { sms: SMS, messenger: MESSENGER },
@@ -57,6 +57,7 @@ async function server(f: Awaited<ReturnType<typeof fakes>>, over: Partial<FeedSe
     },
     delivery: { baseDelayMs: 20, smsDoubtMs: 50, echoWaitMs: 400, stopGraceMs: 100 },
     ...over,
+    ...(await storeOptions(over.dataDir)),
   });
   f.twilio.callbackBase = s.httpUrl;
   let closed = false;
@@ -333,10 +334,11 @@ describe('exactly once across a restart', () => {
     const { f, dataDir } = await restartable();
     f.twilio.respond({ kind: 'hold', created: false });
     writeFileSync(path.join(dataDir, 'agents.json'), JSON.stringify(AGENTS));
+    const where = await storeOptions(path.join(dataDir, 'data'));
     const start = async () => {
       const child = spawn(
         process.execPath,
-        ['--import', 'tsx', 'server/main.ts', '--port', '0', '--data-dir', path.join(dataDir, 'data'), '--agents', path.join(dataDir, 'agents.json'), '--api-key', API_KEY, '--quiet',
+        ['--import', 'tsx', 'server/main.ts', '--port', '0', '--data-dir', where.dataDir, ...(where.store ? ['--store', where.store] : []), '--agents', path.join(dataDir, 'agents.json'), '--api-key', API_KEY, '--quiet',
           '--sms-auth-token', AUTH_TOKEN, '--sms-public-url', SMS.publicUrl, '--twilio-account-sid', ACCOUNT, '--sms-from', FROM, '--twilio-api-url', f.twilio.url],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );

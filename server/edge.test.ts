@@ -4,6 +4,7 @@
  * official provider library signs them, and durability.
  */
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -18,6 +19,8 @@ import { CLOSE, type FeedServer, type FeedServerOptions, startFeedServer } from 
 import type { Logger } from './logger.ts';
 import { SqliteStore } from './store-sqlite.ts';
 import { TestAgent } from './test-agent.ts';
+import { storeOptions, TEST_STORE } from './fakes/test-store.ts';
+import { PostgresStore } from './store-postgres.ts';
 
 const AGENTS = [
   { id: 'a1', name: 'Alex', token: 'edge-token-alex-0123456789' },
@@ -51,7 +54,7 @@ function recordingLogger(): Logger & { lines: string[] } {
 }
 
 async function server(over: Partial<FeedServerOptions> = {}): Promise<FeedServer> {
-  const s = await startFeedServer({ dataDir: ':memory:', agents: AGENTS, apiKey: API_KEY, channels: { sms: SMS, messenger: MESSENGER }, ...over });
+  const s = await startFeedServer({ agents: AGENTS, apiKey: API_KEY, channels: { sms: SMS, messenger: MESSENGER }, ...over, ...(await storeOptions(over.dataDir)) });
   cleanup.push(() => s.close());
   return s;
 }
@@ -117,31 +120,32 @@ describe('no request ends the process', () => {
 describe('credentials', () => {
   it('makes a random API key on first start, keeps it readable by its owner only, and never has a built-in one', async () => {
     const dataDir = tempDir();
-    const first = await startFeedServer({ dataDir, agents: AGENTS });
+    const first = await startFeedServer({ ...(await storeOptions(dataDir)), agents: AGENTS });
     expect(first.apiKey.created).toBe(true);
     expect(first.apiKey.value.length).toBeGreaterThanOrEqual(22);
-    expect(statSync(path.join(dataDir, 'api-key')).mode & 0o777).toBe(0o600);
+    // SQLite: a file readable by its owner only; PostgreSQL: a row every server on the database shares.
+    if (TEST_STORE === 'sqlite') expect(statSync(path.join(dataDir, 'api-key')).mode & 0o777).toBe(0o600);
     for (const key of ['demo-api-key', 'deskbell-demo-api-key-local', '']) {
       expect((await fetch(`${first.httpUrl}/api/queue`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(401);
     }
     expect((await fetch(`${first.httpUrl}/api/queue`, { headers: { authorization: `Bearer ${first.apiKey.value}` } })).status).toBe(200);
     const key = first.apiKey.value;
     await first.close();
-    const second = await startFeedServer({ dataDir, agents: AGENTS });
+    const second = await startFeedServer({ ...(await storeOptions(dataDir)), agents: AGENTS });
     cleanup.push(() => second.close());
     expect(second.apiKey).toMatchObject({ created: false, value: key });
   });
 
   it('refuses short tokens, short API keys, long names and duplicate tokens at start, naming each', async () => {
-    await expect(startFeedServer({ dataDir: ':memory:', apiKey: API_KEY, agents: [{ id: 'x', name: 'X', token: 'demo-agent-token' }] })).rejects.toThrow(/agent "x": token is shorter than 22/);
-    await expect(startFeedServer({ dataDir: ':memory:', apiKey: 'demo-api-key', agents: AGENTS })).rejects.toThrow(/API key is shorter/);
-    await expect(startFeedServer({ dataDir: ':memory:', apiKey: API_KEY, agents: [{ ...AGENTS[0]!, name: 'n'.repeat(201) }] })).rejects.toThrow(/longer than 200/);
-    await expect(startFeedServer({ dataDir: ':memory:', apiKey: API_KEY, agents: [AGENTS[0]!, { ...AGENTS[1]!, token: AGENTS[0]!.token }] })).rejects.toThrow(/token used by another agent/);
+    await expect(startFeedServer({ ...(await storeOptions()), apiKey: API_KEY, agents: [{ id: 'x', name: 'X', token: 'demo-agent-token' }] })).rejects.toThrow(/agent "x": token is shorter than 22/);
+    await expect(startFeedServer({ ...(await storeOptions()), apiKey: 'demo-api-key', agents: AGENTS })).rejects.toThrow(/API key is shorter/);
+    await expect(startFeedServer({ ...(await storeOptions()), apiKey: API_KEY, agents: [{ ...AGENTS[0]!, name: 'n'.repeat(201) }] })).rejects.toThrow(/longer than 200/);
+    await expect(startFeedServer({ ...(await storeOptions()), apiKey: API_KEY, agents: [AGENTS[0]!, { ...AGENTS[1]!, token: AGENTS[0]!.token }] })).rejects.toThrow(/token used by another agent/);
   });
 
   it('makes the agents list the truth: a removed agent is refused and its offers and chats go to someone else', async () => {
     const dataDir = tempDir();
-    const first = await startFeedServer({ dataDir, agents: AGENTS, apiKey: API_KEY, rerouteGraceSec: 600 });
+    const first = await startFeedServer({ ...(await storeOptions(dataDir)), agents: AGENTS, apiKey: API_KEY, rerouteGraceSec: 600 });
     const alex = await agent(first, AGENTS[0]!.token);
     await alex.next('welcome');
     await api(first, 'POST', '/api/conversations', { scenario: 'chat', customer: { name: 'Offered' }, comment: 'one' });
@@ -154,7 +158,7 @@ describe('credentials', () => {
     const port = first.port;
     await first.close();
 
-    const again = await startFeedServer({ dataDir, agents: [AGENTS[1]!], apiKey: API_KEY, port });
+    const again = await startFeedServer({ ...(await storeOptions(dataDir)), agents: [AGENTS[1]!], apiKey: API_KEY, port });
     cleanup.push(() => again.close());
     const gone = await agent(again, AGENTS[0]!.token);
     await gone.next('error', (e) => e.code === 'unauthorized');
@@ -166,15 +170,18 @@ describe('credentials', () => {
 
   it('keeps a keyed hash of each token, never the token or its plain SHA-256', async () => {
     const dataDir = tempDir();
-    const s = await startFeedServer({ dataDir, agents: AGENTS, apiKey: API_KEY });
-    const rows = sqlite(s).db.prepare('select token_hash from agents').all() as { token_hash: string }[];
+    const s = await startFeedServer({ ...(await storeOptions(dataDir)), agents: AGENTS, apiKey: API_KEY });
+    const select = 'select token_hash from agents';
+    const rows = (s.service.store instanceof PostgresStore ? (await s.service.store.pool.query(select)).rows : sqlite(s).db.prepare(select).all()) as { token_hash: string }[];
     await s.close();
     for (const { token } of AGENTS) {
       const plain = createHash('sha256').update(token).digest('hex');
       expect(rows.map((r) => r.token_hash)).not.toContain(plain);
       expect(rows.map((r) => r.token_hash)).not.toContain(token);
     }
-    expect(statSync(path.join(dataDir, 'token-key')).mode & 0o777).toBe(0o600);
+    // The key of the hashes: in the data directory, or in the database (every server hashes alike).
+    if (TEST_STORE === 'sqlite') expect(statSync(path.join(dataDir, 'token-key')).mode & 0o777).toBe(0o600);
+    expect(rows).toHaveLength(AGENTS.length);
   });
 });
 
@@ -351,15 +358,26 @@ describe('webhooks as the official library signs them', () => {
   it('records the provider id in the same transaction as the conversation: a failure leaves nothing, the retry makes one', async () => {
     const s = await server();
     const store = s.service.store;
-    const claim = store.claimInbound.bind(store);
+    // Inside the next transactions, the claim fails once: the store went away at that moment.
+    const transaction = store.transaction.bind(store);
     let failOnce = true;
-    store.claimInbound = async (...args) => {
-      if (failOnce) {
-        failOnce = false;
-        throw new Error('disk went away');
-      }
-      return claim(...args);
-    };
+    store.transaction = (fn) =>
+      transaction((q) =>
+        fn(
+          new Proxy(q, {
+            get(target, key) {
+              if (key === 'claimInbound' && failOnce) {
+                return async () => {
+                  failOnce = false;
+                  throw new Error('disk went away');
+                };
+              }
+              const value = Reflect.get(target, key, target) as unknown;
+              return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+            },
+          }),
+        ),
+      );
     const conversations = async () => (await store.waitingCount()) + (await store.openOffers()).length;
     const body = { ...fields, MessageSid: 'SM200' };
     const signature = getExpectedTwilioSignature(SMS.authToken, SMS.publicUrl, body);
@@ -372,19 +390,30 @@ describe('webhooks as the official library signs them', () => {
 });
 
 describe('durability', () => {
-  it('runs with synchronous = FULL, and a 201 means the row is on disk for any other reader', async () => {
+  it('commits durably, and a 201 means the row is there for any other reader of the store', async () => {
     const dataDir = tempDir();
-    const s = await startFeedServer({ dataDir, agents: AGENTS, apiKey: API_KEY });
+    const where = await storeOptions(dataDir);
+    const s = await startFeedServer({ ...where, agents: AGENTS, apiKey: API_KEY });
     cleanup.push(() => s.close());
-    expect(sqlite(s).db.pragma('synchronous', { simple: true })).toBe(2);
-    const reader = new Database(path.join(dataDir, 'deskbell-feed.sqlite'), { readonly: true });
-    cleanup.push(() => void reader.close());
+    // Another connection to the same data: a second SQLite reader of the file, or a second PostgreSQL session.
+    let read: (id: string) => Promise<unknown>;
+    if (where.store) {
+      const reader = new pg.Client({ connectionString: where.store });
+      await reader.connect();
+      cleanup.push(() => reader.end());
+      read = async (id) => (await reader.query('select id from conversations where id = $1', [id])).rows[0];
+    } else {
+      expect(sqlite(s).db.pragma('synchronous', { simple: true })).toBe(2);
+      const reader = new Database(path.join(dataDir, 'deskbell-feed.sqlite'), { readonly: true });
+      cleanup.push(() => void reader.close());
+      read = async (id) => reader.prepare('select id from conversations where id = ?').get(id);
+    }
     const answers = await Promise.all(
       Array.from({ length: 20 }, (_, i) => api(s, 'POST', '/api/conversations', { scenario: 'chat', customer: { name: `C${i}` }, comment: 'hi' }).then(async (r) => ({ status: r.status, id: ((await r.json()) as { conversation: { id: string } }).conversation.id }))),
     );
     for (const { status, id } of answers) {
       expect(status).toBe(201);
-      expect(reader.prepare('select id from conversations where id = ?').get(id)).toEqual({ id });
+      expect(await read(id)).toEqual({ id });
     }
   });
 });

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CLOSE, type FeedServer, type FeedServerOptions, startFeedServer } from './feed-server';
 import { TestAgent } from './test-agent';
+import { storeOptions } from './fakes/test-store.ts';
 
 const AGENTS = [
   { id: 'a1', name: 'Alex', token: 'token-alex-0123456789abcdef' },
@@ -19,7 +20,7 @@ afterEach(async () => {
 });
 
 async function server(over: Partial<FeedServerOptions> = {}): Promise<FeedServer> {
-  const s = await startFeedServer({ dataDir: ':memory:', agents: AGENTS, apiKey: API_KEY, ...over });
+  const s = await startFeedServer({ agents: AGENTS, apiKey: API_KEY, ...over, ...(await storeOptions(over.dataDir)) });
   cleanup.push(() => s.close());
   return s;
 }
@@ -300,7 +301,7 @@ describe('feed server', () => {
   it('keeps conversations, offers and the event log across a restart', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'deskbell-'));
     cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));
-    const first = await startFeedServer({ dataDir, agents: AGENTS, apiKey: API_KEY, port: 0 });
+    const first = await startFeedServer({ ...(await storeOptions(dataDir)), agents: AGENTS, apiKey: API_KEY, port: 0 });
     const a = await TestAgent.connect(first.feedUrl, AGENTS[0]!.token);
     await a.next('welcome');
     const { body } = await api(first, 'POST', '/api/conversations', chat);
@@ -316,21 +317,6 @@ describe('feed server', () => {
     back.send({ type: 'accept', offerId: offer.offerId });
     const accepted = await back.next('accepted');
     expect(accepted.transcript.map((m) => m.text)).toEqual(['Where is my order?', 'still there?']);
-  });
-
-  it('opens a data file written before offers had closed_at', async () => {
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'deskbell-'));
-    cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));
-    const Database = (await import('better-sqlite3')).default;
-    const old = new Database(path.join(dataDir, 'deskbell-feed.sqlite'));
-    old.exec('create table offers (id text primary key, conversation_id text not null, agent_id text not null, offered_at integer not null, expires_at integer not null, state text not null)');
-    old.close();
-    const s = await server({ dataDir });
-    const a = await agent(s, AGENTS[0]!.token);
-    await api(s, 'POST', '/api/conversations', chat);
-    const offer = await a.next('offer');
-    a.send({ type: 'reject', offerId: offer.offerId });
-    expect(await a.next('offer-withdrawn')).toMatchObject({ reason: 'rejected' });
   });
 
   it('answers bad HTTP requests with a 4xx and a message that names the problem', async () => {

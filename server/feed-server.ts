@@ -13,6 +13,7 @@
  * signed-in connection ends when its token does, unless the client sends a
  * renewed one (`auth` frame) first.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -38,7 +39,8 @@ import type { DeliveryOptions } from './channels/delivery.ts';
 import type { ChannelSender, OutboundChannel } from './channels/outbound.ts';
 import { clientAddress, Edge, type EdgeLimits } from './rate-limit.ts';
 import { keptSecret, MIN_SECRET_CHARS } from './secrets.ts';
-import type { AgentRecord, AgentSeed } from './store.ts';
+import type { AgentRecord, AgentSeed, Store } from './store.ts';
+import { PostgresStore } from './store-postgres.ts';
 import { SqliteStore } from './store-sqlite.ts';
 import { looksLikeJwt, ProviderUnavailable, provisionedAgentId, type SignInOptions, TokenRefused, TokenVerifier } from './sign-in.ts';
 
@@ -120,6 +122,12 @@ export interface FeedServerOptions {
   port?: number;
   /** Directory of the SQLite file and the server's secrets; `:memory:` keeps nothing across restarts. */
   dataDir?: string;
+  /**
+   * A PostgreSQL URL (postgres://…): the feed's state lives there instead of
+   * the data directory, and several servers may share it. The API key and
+   * the token-hash key are then kept in the database too.
+   */
+  store?: string;
   /** Every agent who may sign in: agents stored by an earlier start and not named here are disabled. */
   agents: AgentSeed[];
   /** The key of the HTTP API; without it, one is made on first start and kept in the data directory. */
@@ -185,13 +193,19 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
   const rateLimit = options.rateLimit ?? 50;
   const dataDir = options.dataDir ?? '.data';
   const agents = checkAgents(options.agents);
-  const apiKey = options.apiKey !== undefined ? { value: options.apiKey, created: false } : keptSecret(dataDir, 'api-key');
-  if (apiKey.value.length < MIN_SECRET_CHARS) {
+  if (options.apiKey !== undefined && options.apiKey.length < MIN_SECRET_CHARS) {
     throw new Error(`the API key is shorter than ${MIN_SECRET_CHARS} characters (128 bits); make one with: openssl rand -base64 24`);
   }
-  const tokenKey = Buffer.from(keptSecret(dataDir, 'token-key').value, 'base64url');
-  const store = new SqliteStore(dataDir === ':memory:' ? ':memory:' : path.join(dataDir, 'deskbell-feed.sqlite'), tokenKey);
-  const removed = await store.replaceAgents(agents);
+  const store: Store = options.store
+    ? await PostgresStore.open(options.store, { logger })
+    : new SqliteStore(dataDir === ':memory:' ? ':memory:' : path.join(dataDir, 'deskbell-feed.sqlite'), Buffer.from(keptSecret(dataDir, 'token-key').value, 'base64url'));
+  const apiKey =
+    options.apiKey !== undefined
+      ? { value: options.apiKey, created: false }
+      : store instanceof PostgresStore
+        ? await store.sharedSecret('api-key', () => randomBytes(24).toString('base64url'))
+        : keptSecret(dataDir, 'api-key');
+  const { value: removed } = await store.transaction((q) => q.replaceAgents(agents));
   if (removed.length > 0) logger.warn('agents not in the agents file are disabled', { agents: removed });
   const service = new FeedService({
     store,

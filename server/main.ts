@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import * as v from 'valibot';
 import type { Logger } from './logger.ts';
 import { startFeedServer } from './feed-server.ts';
+import { redact } from './store-postgres.ts';
 import { DEMO_AGENT, DEMO_API_KEY } from './demo-agent.ts';
 import { runSimulator } from './simulator.ts';
 import { ROUTING_MODES, SCENARIOS } from '../protocol/feed.ts';
@@ -44,6 +45,8 @@ const { values } = parseArgs({
     host: { type: 'string', default: process.env.DESKBELL_HOST ?? '127.0.0.1' },
     port: { type: 'string', default: process.env.DESKBELL_PORT ?? '8787' },
     'data-dir': { type: 'string', default: process.env.DESKBELL_DATA_DIR ?? '.data' },
+    // postgres://…: the feed's state in PostgreSQL instead of the data directory (several servers may share it).
+    store: { type: 'string', default: process.env.DESKBELL_STORE },
     agents: { type: 'string', default: process.env.DESKBELL_AGENTS_FILE },
     'api-key': { type: 'string', default: process.env.DESKBELL_API_KEY },
     demo: { type: 'boolean', default: false },
@@ -206,12 +209,28 @@ function replySenders(): Partial<Record<OutboundChannel, ChannelSender>> {
 }
 const senders = replySenders();
 
+/** `--store`: empty for SQLite in the data directory, or a PostgreSQL URL. */
+function storeUrl(): string | undefined {
+  const store = values.store?.trim();
+  if (!store) return undefined;
+  let url: URL;
+  try {
+    url = new URL(store);
+  } catch {
+    fail('--store is a PostgreSQL URL: postgres://user:password@host:5432/database (leave it out for SQLite in --data-dir)');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') fail(`--store is a PostgreSQL URL (postgres://…), not ${url.protocol}//`);
+  return store;
+}
+const store = storeUrl();
+
 let server: Awaited<ReturnType<typeof startFeedServer>>;
 try {
   server = await startFeedServer({
     host: values.host,
     port,
     dataDir: values['data-dir'],
+    ...(store ? { store } : {}),
     agents,
     ...(values['api-key'] ? { apiKey: values['api-key'] } : values.demo ? { apiKey: DEMO_API_KEY } : {}),
     offerTimeoutSec,
@@ -228,6 +247,7 @@ console.log(`Deskbell feed server on ${server.httpUrl}  (agents' WebSocket: ${se
 console.log(`Web chat for customers: ${server.httpUrl}/chat`);
 console.log(`Channels: SMS webhook ${channels.sms ? 'on' : 'off'}, Messenger webhook ${channels.messenger ? 'on' : 'off'}`);
 console.log(`Replies: ${senders.sms?.description ?? 'SMS off (agents see each SMS reply fail: not configured)'}; ${senders.facebook?.description ?? 'Messenger off (agents see each Messenger reply fail: not configured)'}`);
+console.log(`Store: ${store ? `PostgreSQL ${redact(store)}` : `SQLite in ${values['data-dir']}`}`);
 console.log(`Agents: ${agents.length}${values.agents ? ` from ${values.agents}` : ''}`);
 console.log(
   signIn

@@ -9,6 +9,7 @@ import { CLOSE, type FeedServer, startFeedServer } from './feed-server.ts';
 import { TestIssuer, testKey, type TestKey, unsignedToken } from './fakes/test-issuer.ts';
 import { ProviderUnavailable, type SignInOptions, TokenRefused, TokenVerifier } from './sign-in.ts';
 import { TestAgent } from './test-agent.ts';
+import { storeOptions } from './fakes/test-store.ts';
 
 const CLIENT_ID = 'deskbell-extension';
 const API_KEY = 'sign-in-api-key-0123456789abcdef';
@@ -108,7 +109,7 @@ describe('TokenVerifier', () => {
 
 describe('signed-in agents on the feed', () => {
   async function server(over: Partial<SignInOptions> = {}, agents = [{ id: 'a1', name: 'Sam', login: 'sam@example.com' }]): Promise<FeedServer> {
-    const s = await startFeedServer({ dataDir: ':memory:', agents, apiKey: API_KEY, signIn: { issuer: issuer.issuer, audiences: [CLIENT_ID], keyRefetchCooldownSec: 0, clockToleranceSec: 0, ...over } });
+    const s = await startFeedServer({ ...(await storeOptions()), agents, apiKey: API_KEY, signIn: { issuer: issuer.issuer, audiences: [CLIENT_ID], keyRefetchCooldownSec: 0, clockToleranceSec: 0, ...over } });
     cleanup.push(() => s.close());
     return s;
   }
@@ -216,7 +217,7 @@ describe('signed-in agents on the feed', () => {
     const s = await server({}, [{ id: 'a1', name: 'Sam', login: 'sam@example.com' }, { id: 'dev', name: 'Dev', token: 'static-dev-token-0123456789' } as never]);
     const dev = await agent(s, 'static-dev-token-0123456789');
     expect(await dev.next('welcome')).toMatchObject({ agentId: 'dev' });
-    const plain = await startFeedServer({ dataDir: ':memory:', agents: [{ id: 'a1', name: 'Sam', token: 'static-dev-token-0123456789' }], apiKey: API_KEY });
+    const plain = await startFeedServer({ ...(await storeOptions()), agents: [{ id: 'a1', name: 'Sam', token: 'static-dev-token-0123456789' }], apiKey: API_KEY });
     cleanup.push(() => plain.close());
     const jwt = await agent(plain, await issuer.token(key, claims()));
     expect(await jwt.next('error')).toMatchObject({ message: expect.stringContaining('does not accept sign-in tokens') });

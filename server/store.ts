@@ -169,8 +169,6 @@ export interface Store extends Queries {
    * effects beyond its queries.
    */
   transaction<T>(fn: (q: Queries) => Promise<T>): Promise<Committing<T>>;
-  /** A secret shared by every server on this store (the token-hash key), made on first use. */
-  sharedSecret?(name: string, make: () => string): Promise<string>;
   close(): Promise<void>;
 }
 

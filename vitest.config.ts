@@ -8,8 +8,8 @@ export default defineConfig({
     restoreMocks: true,
     setupFiles: ['vitest.setup.ts'],
     projects: [
-      { extends: true, test: { name: 'unit', include: ['{protocol,utils,components,entrypoints,server}/**/*.test.{ts,tsx}'] } },
-      // The feed server's suite once more, on a real PostgreSQL (a temporary cluster for the run).
+      { extends: true, test: { name: 'unit', include: ['{protocol,utils,components,entrypoints,server}/**/*.test.{ts,tsx}'], exclude: ['server/cluster.test.ts'] } },
+      // The feed server's suite once more, on a real PostgreSQL (a temporary cluster for the run), with the tests of several nodes on it.
       { extends: true, test: { name: 'server on PostgreSQL', include: ['server/**/*.test.ts'], exclude: ['server/store-sqlite.test.ts', 'server/event-log.test.ts', 'server/routing.test.ts'], globalSetup: ['server/fakes/postgres-setup.ts'] } },
     ],
   },

@@ -9,7 +9,8 @@
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 
-export type ToAgents = { type: 'start'; kind: 'feed' | 'bare'; url: string; tokens: string[] } | { type: 'report' } | { type: 'close' };
+/** `urls`: one, or the nodes of a cluster, taken in turn (agent i on node i mod n). */
+export type ToAgents = { type: 'start'; kind: 'feed' | 'bare'; urls: string[]; tokens: string[] } | { type: 'report' } | { type: 'close' };
 export type FromAgents = { type: 'ready' } | { type: 'count'; n: number } | { type: 'report'; arrivals: [string, number][] } | { type: 'failed'; error: string };
 
 const wallClock = () => performance.timeOrigin + performance.now();
@@ -41,7 +42,8 @@ process.on('message', (message: ToAgents) => {
   if (message.type === 'start') {
     void (async () => {
       // In slices: a thousand handshakes at once is a test of the kernel's accept queue, not of the feed.
-      for (let i = 0; i < message.tokens.length; i += 100) await Promise.all(message.tokens.slice(i, i + 100).map((t) => connect(message.kind, message.url, t)));
+      const { urls, tokens } = message;
+      for (let i = 0; i < tokens.length; i += 100) await Promise.all(tokens.slice(i, i + 100).map((t, j) => connect(message.kind, urls[(i + j) % urls.length]!, t)));
       send({ type: 'ready' });
       setInterval(() => send({ type: 'count', n: arrivals.size }), 50).unref();
     })().catch((error: unknown) => send({ type: 'failed', error: String(error) }));

@@ -28,12 +28,12 @@ export interface ServerBenchOptions {
   seconds: number;
 }
 
-function figures(latencies: number[], sent: number, elapsedMs: number): ServerFigures {
+export function figures(latencies: number[], sent: number, elapsedMs: number): ServerFigures {
   return { ...distribution(latencies), sent, throughput: Math.round((latencies.length / elapsedMs) * 1000) };
 }
 
 /** The agents' process: started, connected, and asked for when each offer arrived. */
-async function startAgents(kind: 'feed' | 'bare', url: string, tokens: string[]) {
+export async function startAgents(kind: 'feed' | 'bare', url: string | string[], tokens: string[]) {
   const child = fork(fileURLToPath(new URL('./agents.ts', import.meta.url)), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   let count = 0;
   const replies: ((m: FromAgents) => void)[] = [];
@@ -46,7 +46,7 @@ async function startAgents(kind: 'feed' | 'bare', url: string, tokens: string[])
       replies.push(resolve);
       child.send(message);
     });
-  const ready = await ask({ type: 'start', kind, url, tokens });
+  const ready = await ask({ type: 'start', kind, urls: Array.isArray(url) ? url : [url], tokens });
   if (ready.type !== 'ready') throw new Error(`bench: the agents could not connect (${ready.type === 'failed' ? ready.error : ready.type})`);
   return {
     count: () => count,
@@ -68,7 +68,7 @@ async function startAgents(kind: 'feed' | 'bare', url: string, tokens: string[])
  * agents. Latency: sent (this process) → arrived (the agents' process), both
  * wall clock.
  */
-async function deliver(clients: Awaited<ReturnType<typeof startAgents>>, total: number, rate: number, send: (i: number, key: string) => void): Promise<ServerFigures> {
+export async function deliver(clients: Awaited<ReturnType<typeof startAgents>>, total: number, rate: number, send: (i: number, key: string) => unknown): Promise<ServerFigures> {
   const sentAt = new Map<string, number>();
   const start = await paced(total, rate, (i) => {
     const key = `bench ${i}`;

@@ -4,13 +4,15 @@
  * never asserted. Needs a build (`npm run build`) and Chromium for the
  * browser sections.
  *
- *   BENCH_ONLY=latency,footprint,burst,cpu,server   run some sections only
+ *   BENCH_ONLY=latency,footprint,burst,cpu,server,cluster   run some sections only
  *   BENCH_CPU_SECONDS (10)  BENCH_CPU_LAYOUTS (1w,10w,10t: tabs in windows, or tabs of one window)  BENCH_BEFORE: an older unpacked build for the cpu section to measure too
  *   BENCH_OFFERS (200)  BENCH_LOADS (25)  BENCH_BURST (1000)
  *   BENCH_AGENTS (1000) BENCH_RATE (500)  BENCH_SECONDS (2)  BENCH_KNEE_RATES (500,…,3000)
+ *   BENCH_CLUSTER_AGENTS (10000)  BENCH_CLUSTER_RATE (1000)  BENCH_CLUSTER_SECONDS (5)  BENCH_CLUSTER_NODES (3)
  */
 import { writeFileSync } from 'node:fs';
 import { benchBurst, benchCardCpu, benchFootprint, benchLatency } from './browser.ts';
+import { benchNodes } from './cluster.ts';
 import { benchBareWs, benchFeedServer, removeBenchData, type ServerFigures } from './feed-server.ts';
 import type { Distribution } from './stats.ts';
 import { contentScriptSize } from '../scripts/content-size.ts';
@@ -139,6 +141,20 @@ if (runs('server')) {
   const best = knee.filter((k) => k.ok).at(-1)?.rate ?? 0;
   (report.feedServer as Record<string, unknown>).knee = { steps: knee, highestRateAtP99Under50: best };
   console.log(`  highest rate with p99 ≤ 50 ms: ${best}/s (target ≥ 2000/s: ${verdict(best >= 2000)})`);
+}
+
+if (runs('cluster')) {
+  // Several nodes on PostgreSQL, and the single SQLite node as the baseline, in this run; both as processes fed through the HTTP API.
+  const options = { agents: env('BENCH_CLUSTER_AGENTS', 10_000), rate: env('BENCH_CLUSTER_RATE', 1000), seconds: env('BENCH_CLUSTER_SECONDS', 5) };
+  const nodes = env('BENCH_CLUSTER_NODES', 3);
+  const single = await benchNodes({ ...options, nodes: 1, store: 'sqlite' });
+  const cluster = await benchNodes({ ...options, nodes, store: 'postgres' });
+  report.cluster = { ...options, nodes, singleSqlite: single, postgresNodes: cluster };
+  const row = (name: string, f: ServerFigures & { errors: number }) =>
+    `  ${name.padEnd(30)} ${String(f.n).padStart(6)}/${f.sent} delivered ${String(f.throughput).padStart(5)}/s  ${dist(f)}${f.errors ? `  (${f.errors} API errors)` : ''}`;
+  console.log(`\nseveral nodes: ${options.agents} agents spread over the nodes, ${options.rate} offers/s for ${options.seconds} s through the HTTP API`);
+  console.log(row('one node, SQLite (baseline)', single));
+  console.log(row(`${nodes} nodes, PostgreSQL`, cluster));
 }
 
 report.noisyBaselines = noisy;

@@ -13,6 +13,10 @@ export interface AgentLink {
   send(event: ServerEvent): void;
   /** Closes the connection; a newer connection of the same agent replaces this one. */
   close(code: number, reason: string): void;
+  /** The last seq sent on this connection. */
+  readonly sentSeq: number;
+  /** Sends what the log has after `sentSeq` (another node wrote it), in order. */
+  pump(): void;
 }
 
 export class AgentLinks {
@@ -92,6 +96,15 @@ export class AgentLinks {
 
   send(agentId: string, event: ServerEvent): void {
     this.#links.get(agentId)?.send(event);
+  }
+
+  get(agentId: string): AgentLink | undefined {
+    return this.#links.get(agentId);
+  }
+
+  /** Every live connection of this server. */
+  all(): IterableIterator<AgentLink> {
+    return this.#links.values();
   }
 
   ack(agentId: string, seq: number): void {

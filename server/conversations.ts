@@ -46,11 +46,13 @@ export class Conversations {
 
   /**
    * @param withdrawOffer closes the open offer of a conversation the customer left
+   * @param publish tells the other nodes of a cluster (a customer's event stream may be there)
    */
   constructor(
     private readonly work: Work,
     private readonly withdrawOffer: (t: Tx, conversationId: string) => Promise<void>,
     private readonly outbox: Pick<Deliverer, 'enqueue'>,
+    private readonly publish?: (conversationId: string, update: ConversationUpdate) => void,
   ) {}
 
   /** Listens to what happens in one conversation (the customer's side: web chat). */
@@ -67,8 +69,21 @@ export class Conversations {
   /** Tells the customer's side, once the change that caused it is durable. */
   tell(t: Tx, conversationId: string, update: ConversationUpdate): void {
     t.afterCommit(() => {
-      for (const listener of this.#watchers.get(conversationId) ?? []) listener(update);
+      this.#hear(conversationId, update);
+      this.publish?.(conversationId, update);
     });
+  }
+
+  /** What another node told of a conversation; a message too long to be told comes by reference. */
+  async told(conversationId: string, update: ConversationUpdate | { type: 'message-ref'; id: string }): Promise<void> {
+    if (!this.#watchers.has(conversationId)) return;
+    if (update.type !== 'message-ref') return this.#hear(conversationId, update);
+    const message = (await this.work.store.transcript(conversationId)).find((m) => m.id === update.id);
+    if (message) this.#hear(conversationId, { type: 'message', message });
+  }
+
+  #hear(conversationId: string, update: ConversationUpdate): void {
+    for (const listener of this.#watchers.get(conversationId) ?? []) listener(update);
   }
 
   async create(input: NewConversation): Promise<ConversationRecord> {

@@ -4,7 +4,6 @@
  * 127.0.0.1 and checking what the real ones check. Exactly once across a
  * restart, failures with the provider's reason, statuses back to the agent.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,6 +16,7 @@ import { FakeGraph } from './fakes/graph-api';
 import { FakeTwilio } from './fakes/twilio-api';
 import { type FeedServer, type FeedServerOptions, startFeedServer } from './feed-server';
 import { TestAgent } from './test-agent';
+import { startNodeProcess } from './fakes/node-process.ts';
 import { storeOptions } from './fakes/test-store.ts';
 
 const AGENTS = [{ id: 'a1', name: 'Alex', token: 'token-alex-0123456789abcdef' }];
@@ -336,40 +336,24 @@ describe('exactly once across a restart', () => {
     writeFileSync(path.join(dataDir, 'agents.json'), JSON.stringify(AGENTS));
     const where = await storeOptions(path.join(dataDir, 'data'));
     const start = async () => {
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', 'server/main.ts', '--port', '0', '--data-dir', where.dataDir, ...(where.store ? ['--store', where.store] : []), '--agents', path.join(dataDir, 'agents.json'), '--api-key', API_KEY, '--quiet',
-          '--sms-auth-token', AUTH_TOKEN, '--sms-public-url', SMS.publicUrl, '--twilio-account-sid', ACCOUNT, '--sms-from', FROM, '--twilio-api-url', f.twilio.url],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      cleanup.push(() => void child.kill('SIGKILL'));
-      let err = '';
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      const port = await new Promise<number>((resolve, reject) => {
-        let out = '';
-        child.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          const match = /feed server on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-          if (match) resolve(Number(match[1]));
-        });
-        child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${err}`)));
-      });
-      const url = `http://127.0.0.1:${port}`;
-      return { child, s: { httpUrl: url, feedUrl: `ws://127.0.0.1:${port}/feed` } as FeedServer };
+      const node = await startNodeProcess([
+        '--data-dir', where.dataDir, ...(where.store ? ['--store', where.store] : []), '--agents', path.join(dataDir, 'agents.json'), '--api-key', API_KEY,
+        '--sms-auth-token', AUTH_TOKEN, '--sms-public-url', SMS.publicUrl, '--twilio-account-sid', ACCOUNT, '--sms-from', FROM, '--twilio-api-url', f.twilio.url,
+      ]);
+      cleanup.push(() => node.kill());
+      return { ...node, s: { httpUrl: node.httpUrl, feedUrl: node.feedUrl } as FeedServer };
     };
     const first = await start();
     const a = await agent(first.s);
     await reply(a, await smsConversation(first.s, a), 'Killed mid-send');
     await expect.poll(() => f.twilio.requests.length).toBe(1);
-    first.child.kill('SIGKILL');
-    await new Promise((resolve) => first.child.once('exit', resolve));
+    await first.kill();
 
-    const second = await start();
-    // Twilio is asked first (after the in-doubt wait), then it is sent, once.
+    // The restarted server: Twilio is asked first (after the in-doubt wait), then it is sent, once.
+    await start();
     await expect.poll(() => f.twilio.messages.map((m) => m.body), { timeout: 25_000 }).toEqual(['Killed mid-send']);
     await new Promise((r) => setTimeout(r, 300));
     expect(f.twilio.requests.map((r) => r.method)).toEqual(['POST', 'GET', 'POST']);
-    second.child.kill('SIGKILL');
   }, 40_000);
 
   it('a Messenger reply in doubt is known sent by its echo; one with no echo is sent again after the wait', async () => {

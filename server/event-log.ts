@@ -32,12 +32,14 @@ export class EventLog {
   /**
    * @param deliver sends a committed event to its agent's connection, if it has one.
    * @param onRollback told when changes were undone (caches built on them are stale).
+   * @param onPublished told which agents got events, once they are durable (other nodes are notified).
    */
   constructor(
     private readonly store: Store,
     private readonly deliver: (agentId: string, event: ServerEvent) => void,
     private readonly log: Logger,
     private readonly onRollback: () => void = () => {},
+    private readonly onPublished?: (agentIds: Set<string>) => void,
   ) {}
 
   /** Runs a state change; its events go out, and its `afterCommit` work runs, once it is durable. */
@@ -68,6 +70,7 @@ export class EventLog {
     const durable = result.durable.then(
       () => {
         for (const { agentId, event } of events) this.deliver(agentId, event);
+        if (this.onPublished && events.length > 0) this.onPublished(new Set(events.map((e) => e.agentId)));
         for (const f of after) f();
       },
       (error: unknown) => {

@@ -198,6 +198,32 @@ describe('feed server', () => {
     expect((await api(s, 'GET', `/api/conversations/${body.conversation.id}`)).body).toMatchObject({ conversation: { status: 'active', agentId: 'a1' }, offers: [] });
   });
 
+  it('reports to Prometheus with the API key: agents connected, the queue, offers by outcome and their delivery time; /readyz answers', async () => {
+    const s = await server();
+    expect((await fetch(`${s.httpUrl}/metrics`)).status).toBe(401);
+    const a = await agent(s, AGENTS[0]!.token);
+    await api(s, 'POST', '/api/conversations', chat);
+    const offer = await a.next('offer');
+    a.send({ type: 'reject', offerId: offer.offerId });
+    await a.next('offer-withdrawn');
+    // Nobody else to take it straight away: it waits in the queue.
+    await api(s, 'POST', '/api/conversations', { ...chat, customer: { name: 'Second' } });
+    await a.next('offer', (o) => o.conversation.customer.name === 'Second');
+    const res = await fetch(`${s.httpUrl}/metrics`, { headers: { authorization: `Bearer ${API_KEY}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    // Every series carries the node's name (here: one server, or a node of one on PostgreSQL); read without it.
+    const text = (await res.text()).replace(/,?node="[^"]*"/g, '').replace(/\{\}/g, '');
+    const value = (line: string) => Number(new RegExp(`^${line.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
+    expect(value('deskbell_agents_connected')).toBe(1);
+    expect(value('deskbell_offers_total{outcome="offered"}')).toBe(2);
+    expect(value('deskbell_offers_total{outcome="rejected"}')).toBe(1);
+    expect(value('deskbell_offer_delivery_seconds_count')).toBe(2);
+    expect(value('deskbell_agent_commands_total{type="reject",result="ok"}')).toBe(1);
+    expect(value('deskbell_queue_length')).toBe(1);
+    expect(await (await fetch(`${s.httpUrl}/readyz`)).json()).toMatchObject({ ready: true });
+  });
+
   it('follows its routing configuration: a scenario can be offered, with its own time', async () => {
     const s = await server({ routing: { escalation: { mode: 'offer', offerTimeoutSec: 45 }, chat: { mode: 'assign' } } });
     const a = await agent(s, AGENTS[0]!.token);

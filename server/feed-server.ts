@@ -33,7 +33,7 @@ import {
 import { FeedError } from './errors.ts';
 import { type AgentLink, FeedService, type RoutingOverrides } from './feed-service.ts';
 import { type Logger, silentLogger } from './logger.ts';
-import { handleApi, HttpError, sendError, sendJson } from './http-api.ts';
+import { checkBearer, handleApi, HttpError, sendError, sendJson } from './http-api.ts';
 import { type ChannelOptions, channelRoutes } from './channels/webhooks.ts';
 import type { DeliveryOptions } from './channels/delivery.ts';
 import type { ChannelSender, OutboundChannel } from './channels/outbound.ts';
@@ -41,6 +41,8 @@ import { clientAddress, Edge, type EdgeLimits } from './rate-limit.ts';
 import { keptSecret, MIN_SECRET_CHARS } from './secrets.ts';
 import type { AgentRecord, AgentSeed, Store } from './store.ts';
 import { PostgresStore } from './store-postgres.ts';
+import { Cluster } from './cluster.ts';
+import { Metrics } from './metrics.ts';
 import { SqliteStore } from './store-sqlite.ts';
 import { looksLikeJwt, ProviderUnavailable, provisionedAgentId, type SignInOptions, TokenRefused, TokenVerifier } from './sign-in.ts';
 
@@ -128,6 +130,8 @@ export interface FeedServerOptions {
    * the token-hash key are then kept in the database too.
    */
   store?: string;
+  /** This server's name among several on one PostgreSQL store (default: a random one each start). */
+  nodeId?: string;
   /** Every agent who may sign in: agents stored by an earlier start and not named here are disabled. */
   agents: AgentSeed[];
   /** The key of the HTTP API; without it, one is made on first start and kept in the data directory. */
@@ -184,6 +188,12 @@ export interface FeedServer {
     /** Unexpected exceptions: each closed only its own connection or request. */
     internalErrors: number;
   };
+  /**
+   * Before a planned stop: /readyz answers 503, routing on other nodes stops
+   * counting this node's agents, and each agent is asked to move (close
+   * 1012); resolves once they have gone, or after `waitMs`.
+   */
+  drain(waitMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -207,9 +217,11 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
         : keptSecret(dataDir, 'api-key');
   const { value: removed } = await store.transaction((q) => q.replaceAgents(agents));
   if (removed.length > 0) logger.warn('agents not in the agents file are disabled', { agents: removed });
+  const cluster = store instanceof PostgresStore ? new Cluster(store, options.store!, logger, options.nodeId) : undefined;
   const service = new FeedService({
     store,
     logger,
+    ...(cluster ? { cluster } : {}),
     ...(options.offerTimeoutSec ? { offerTimeoutSec: options.offerTimeoutSec } : {}),
     ...(options.routing ? { routing: options.routing } : {}),
     ...(options.reofferCooldownSec !== undefined ? { reofferCooldownSec: options.reofferCooldownSec } : {}),
@@ -219,6 +231,13 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
     ...(options.delivery ? { delivery: options.delivery } : {}),
     ...(options.now ? { now: options.now } : {}),
   });
+  let draining = false;
+  const metrics = new Metrics(cluster?.nodeId ?? 'single', {
+    connectedAgents: () => service.connectedCount(),
+    queueLength: () => store.waitingCount(),
+    eventLag: () => service.eventLag(),
+  });
+  service.metrics = metrics;
   const stats = { badFrames: 0, rateLimited: 0, connections: 0, resumes: 0, failedLogins: 0, signInRefusals: {} as Record<string, number>, signInsEnded: 0, tooSlow: 0, internalErrors: 0 };
   const verifier = options.signIn ? new TokenVerifier(options.signIn) : undefined;
   verifier?.discover().then(
@@ -276,6 +295,21 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
     try {
       const url = requestUrl(req.url);
       if (url.pathname === '/healthz') return sendJson(res, 200, { ok: true });
+      if (url.pathname === '/metrics') {
+        // Prometheus with the API key (authorization.credentials_file in its scrape config).
+        checkBearer(req, apiKey.value, edge);
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        return void res.end(await metrics.text());
+      }
+      // For a load balancer: send traffic here only while the store answers and the node is not draining.
+      if (url.pathname === '/readyz') {
+        if (draining) return sendJson(res, 503, { ready: false, why: 'draining' });
+        const ok = await store.waitingCount().then(
+          () => true,
+          () => false,
+        );
+        return sendJson(res, ok ? 200 : 503, ok ? { ready: true, node: cluster?.nodeId ?? null } : { ready: false, why: 'the store does not answer' });
+      }
       const handled =
         (await handleApi(req, res, url, {
           service,
@@ -314,6 +348,10 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
     let done = false;
     /** Events the service sends before this connection's welcome and replay are on the wire. */
     let early: ServerEvent[] | undefined = [];
+    /** The last seq sent to this agent, and the read of the log in progress, if any. */
+    let sentSeq = 0;
+    let pumping: Promise<void> | undefined;
+    let pumpAgain = false;
     let lastSeen = Date.now();
     let tokens = rateLimit * 2;
     let lastRefill = Date.now();
@@ -337,6 +375,7 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
     const send = (frame: ServerFrame) => {
       if (socket.readyState !== socket.OPEN || done) return;
       if (socket.bufferedAmount > edge.limits.maxSocketBacklogBytes) return tooSlow();
+      if (frame.type === 'offer') metrics.delivery.observe(Math.max(0, Date.now() - frame.offeredAt) / 1000);
       const { text, trimmed } = serializeServerFrame(frame);
       if (trimmed) logger.warn('transcript too long for one frame: sent the newest messages', { agent: link?.agentId, trimmed });
       socket.send(text);
@@ -412,11 +451,44 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
       }
       const { agent, expiresAt } = who;
       endSignInAt(expiresAt);
+      /**
+       * Events go out in seq order, each once: one already sent is dropped, and one
+       * that skips ahead (another node wrote what comes between) waits for the log
+       * to be read from the last one sent.
+       */
+      const deliver = (event: ServerEvent) => {
+        if (early) return void early.push(event);
+        if (event.seq <= sentSeq) return;
+        if (event.seq > sentSeq + 1) return pump();
+        send(event);
+        sentSeq = event.seq;
+      };
+      const pump = () => {
+        if (early || done) return;
+        if (pumping) return void (pumpAgain = true);
+        pumping = (async () => {
+          do {
+            pumpAgain = false;
+            for (const event of await service.store.eventsAfter(agent.id, sentSeq)) {
+              if (event.seq !== sentSeq + 1) break;
+              if (!(await drained())) return;
+              send(event);
+              sentSeq = event.seq;
+            }
+          } while (pumpAgain && !done);
+        })()
+          .catch((error: unknown) => unexpected('reading the event log', error, { agent: agent.id }))
+          .finally(() => (pumping = undefined));
+      };
       const current: AgentLink = {
         agentId: agent.id,
         presence: frame.presence,
-        send: (event) => (early ? early.push(event) : send(event)),
+        send: deliver,
         close: (code, reason) => end(code, reason),
+        get sentSeq() {
+          return sentSeq;
+        },
+        pump,
       };
       link = current;
       const { welcome, replay, previous } = await service.attach(agent, current, frame.resumeFrom, heartbeatSec);
@@ -430,16 +502,23 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
       // Replay, then what happened meanwhile, paced by what the client reads: a long
       // replay is not a slow client, one that stops reading is.
       const pending = [...replay];
-      let last = welcome.lastSeq;
+      sentSeq = welcome.lastSeq;
+      let gap = false;
       for (;;) {
         const event = pending.shift() ?? early?.shift();
         if (!event) break;
-        if (event.seq <= last) continue;
+        if (event.seq <= sentSeq) continue;
+        // Written on another node, not yet told here: the log has it, read below.
+        if (event.seq > sentSeq + 1) {
+          gap = true;
+          continue;
+        }
         if (!(await drained())) return;
         send(event);
-        last = event.seq;
+        sentSeq = event.seq;
       }
       early = undefined;
+      if (gap) pump();
       service.ready();
     };
 
@@ -509,7 +588,9 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
         if (done) return;
         try {
           await service.handle(from, frame);
+          metrics.commands.inc({ type: frame.type, result: 'ok' });
         } catch (error) {
+          metrics.commands.inc({ type: frame.type, result: error instanceof FeedError ? error.code : 'internal' });
           if (error instanceof FeedError) return fail(error.code, error.message, error.ref);
           unexpected('agent command', error, { agent: from.agentId, type: frame.type });
           fail('internal', 'the server could not apply that command');
@@ -555,6 +636,15 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
     service,
     apiKey,
     stats,
+    async drain(waitMs = 5000) {
+      draining = true;
+      await cluster?.drain();
+      // Agents move to another node now rather than after a timeout: 1012 tells the extension to.
+      for (const s of sockets) s.close(CLOSE.restarting, 'this node is shutting down: connect to another');
+      const until = Date.now() + waitMs;
+      while (sockets.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      logger.info('node drained', { left: sockets.size });
+    },
     async close() {
       await service.stop();
       for (const s of sockets) s.terminate();

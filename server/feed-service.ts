@@ -26,6 +26,8 @@ import { type AgentLink, AgentLinks } from './agent-links.ts';
 import { Deliverer, type DeliveryOptions } from './channels/delivery.ts';
 import type { ChannelSender, OutboundChannel } from './channels/outbound.ts';
 import { type ConversationUpdate, Conversations, type InboundMessage, type NewConversation } from './conversations.ts';
+import type { Cluster } from './cluster.ts';
+import type { Metrics } from './metrics.ts';
 import { EventLog } from './event-log.ts';
 import { type Logger, silentLogger } from './logger.ts';
 import { Offers } from './offers.ts';
@@ -65,7 +67,12 @@ export interface FeedServiceOptions {
   /** Retry and in-doubt timing of the outbox (channels/delivery.ts). */
   delivery?: DeliveryOptions;
   logger?: Logger;
+  /** This server is one of several on a PostgreSQL store (cluster.ts). */
+  cluster?: Cluster;
 }
+
+/** On a cluster, how often a node looks for offers and conversations nobody is looking after. */
+const SWEEP_EVERY_MS = 1000;
 
 /** Acknowledged events are trimmed from the log every so often, for so many agents at a time. */
 const TRIM_EVERY_MS = 100;
@@ -86,6 +93,13 @@ export class FeedService {
   readonly delivery: Deliverer;
   #retry: NodeJS.Timeout | undefined;
   #stopped = false;
+  /** On a cluster: one of several servers on the database. */
+  readonly cluster: Cluster | undefined;
+  /** Set by the server that serves /metrics. */
+  metrics: Metrics | undefined;
+  readonly #rerouteGraceMs: number;
+  #sweeper: NodeJS.Timeout | undefined;
+  #sweeping = false;
   #dispatchRunning = false;
   #dispatchAgain = false;
   /** The dispatch run in progress, if any (stop waits for it). */
@@ -113,7 +127,16 @@ export class FeedService {
       Object.entries(DEFAULT_ROUTING).map(([scenario, base]) => [scenario, { mode: base.mode, offerTimeoutSec: defaultTimeout, ...options.routing?.[scenario as Scenario] }]),
     ) as Record<Scenario, ScenarioRouting>;
     this.reofferCooldownMs = (options.reofferCooldownSec ?? 30) * 1000;
-    this.#events = new EventLog(this.store, (agentId, event) => this.#links.send(agentId, event), this.#log, () => (this.#agents = undefined));
+    this.cluster = options.cluster;
+    this.#rerouteGraceMs = (options.rerouteGraceSec ?? 15) * 1000;
+    this.#events = new EventLog(
+      this.store,
+      (agentId, event) => this.#links.send(agentId, event),
+      this.#log,
+      () => (this.#agents = undefined),
+      // Agents connected here have their events already; the others may be on another node.
+      this.cluster ? (agentIds) => this.cluster!.published([...agentIds].filter((id) => !this.#links.isConnected(id))) : undefined,
+    );
     const work: Work = {
       store: this.store,
       events: this.#events,
@@ -124,12 +147,22 @@ export class FeedService {
         return this.#events.tx(fn);
       },
       dispatch: () => this.dispatch(),
+      counted: (outcome) => this.metrics?.offers.inc({ outcome }),
     };
-    this.#links = new AgentLinks((options.rerouteGraceSec ?? 15) * 1000, this.#log, (agentId) =>
-      this.#offers.rerouteFrom(agentId).catch((error: unknown) => this.#log.warn('could not reroute the offers of a disconnected agent', { agent: agentId, error: String(error) })),
+    this.#links = new AgentLinks(this.#rerouteGraceMs, this.#log, (agentId) =>
+      (async () => {
+        // On a cluster the agent may have come back on another node meanwhile.
+        if (this.cluster && (await this.cluster.isPresent(agentId))) return;
+        await this.#offers.rerouteFrom(agentId);
+      })().catch((error: unknown) => this.#log.warn('could not reroute the offers of a disconnected agent', { agent: agentId, error: String(error) })),
     );
     this.delivery = new Deliverer(work, options.senders ?? {}, options.delivery);
-    this.#conversations = new Conversations(work, (t, conversationId) => this.#offers.withdrawFor(t, conversationId), this.delivery);
+    this.#conversations = new Conversations(
+      work,
+      (t, conversationId) => this.#offers.withdrawFor(t, conversationId),
+      this.delivery,
+      this.cluster ? (conversationId, update) => this.cluster!.chat(conversationId, update) : undefined,
+    );
     this.#offers = new Offers(work, this.routing, this.#links, (options.ackTimeoutSec ?? 10) * 1000, (t, id, update) => this.#conversations.tell(t, id, update));
   }
 
@@ -140,15 +173,59 @@ export class FeedService {
 
   /** Restores offer timers from the store (after a restart), retires removed agents' work, and offers what waits. */
   async start(): Promise<void> {
+    await this.cluster?.start({
+      events: (agentIds) => {
+        for (const id of agentIds) this.#links.get(id)?.pump();
+      },
+      chat: (conversationId, update) => void this.#conversations.told(conversationId, update),
+      closeAgent: (agentId, code, reason) => this.#links.close(agentId, code, reason),
+      catchUp: () => void this.#catchUp(),
+    });
     await this.#offers.retireDisabledAgents();
     await this.#offers.restore();
     this.dispatch();
     this.delivery.start();
+    if (this.cluster) this.#sweeper = setInterval(() => void this.#sweep(), SWEEP_EVERY_MS);
+  }
+
+  /**
+   * What a node of a cluster looks after besides its own timers: offers past
+   * their deadline or of agents gone from every node (their node died), and
+   * conversations waiting with nobody dispatching them.
+   */
+  async #sweep(): Promise<void> {
+    if (this.#sweeping || this.#stopped || !this.cluster) return;
+    this.#sweeping = true;
+    try {
+      const { expired, stranded } = await this.cluster.orphanedOffers(this.#rerouteGraceMs);
+      for (const offer of expired) await this.#offers.expire(offer.id);
+      for (const agentId of new Set(stranded.map((o) => o.agentId))) await this.#offers.rerouteFrom(agentId);
+      this.dispatch();
+      // Replies another node queued (and may not live to send) are due here too.
+      this.delivery.kick();
+    } catch (error) {
+      this.#log.warn('sweep failed', { error: String(error) });
+    } finally {
+      this.#sweeping = false;
+    }
+  }
+
+  /** Sends each connected agent what the log has beyond what this node sent it (a notification may have been lost). */
+  async #catchUp(): Promise<void> {
+    const links = [...this.#links.all()];
+    if (links.length === 0) return;
+    try {
+      const last = await this.store.lastSeqs(links.map((l) => l.agentId));
+      for (const link of links) if ((last.get(link.agentId) ?? 0) > link.sentSeq) link.pump();
+    } catch (error) {
+      this.#log.warn('catch-up failed', { error: String(error) });
+    }
   }
 
   /** Stops timers and waits a little for replies in flight to a provider (any left are in doubt at the next start). */
   async stop(): Promise<void> {
     this.#stopped = true;
+    clearInterval(this.#sweeper);
     await this.delivery.stop();
     await this.#trimSome(Infinity).catch(() => {});
     await this.#dispatching;
@@ -156,6 +233,7 @@ export class FeedService {
     this.#offers.stop();
     clearTimeout(this.#retry);
     this.#links.clear();
+    await this.cluster?.stop();
   }
 
   /** Resolves when everything written so far is committed; rejects if that commit failed. */
@@ -207,6 +285,11 @@ export class FeedService {
       capacity: agent.capacity,
     });
     const previous = this.#links.attach(link, resumable ? resumeFrom : 0);
+    if (this.cluster) {
+      // The agent is here now: a connection it left on another node closes, and routing anywhere sees it.
+      this.cluster.closeAgent(agent.id, CLOSE.replaced, 'replaced by a newer connection');
+      await this.cluster.setPresence(agent.id, link.presence);
+    }
     this.#log.info('agent attached', { agent: agent.id, resumeFrom, resumed: resumable, replay: replay.length });
     return { welcome, replay, previous };
   }
@@ -218,7 +301,11 @@ export class FeedService {
 
   /** The connection closed: its offers wait a little for it to come back, then go to someone else. */
   detach(link: AgentLink): void {
+    const current = this.#links.get(link.agentId) === link;
     this.#links.detach(link);
+    if (current && this.cluster) {
+      this.cluster.setPresence(link.agentId, null).catch((error: unknown) => this.#log.warn('could not record that an agent left', { agent: link.agentId, error: String(error) }));
+    }
   }
 
   /** Agents were added or their queues changed (sign-in): routing reads them again. */
@@ -234,12 +321,28 @@ export class FeedService {
   async signOut(agentId: string): Promise<boolean> {
     if (!(await this.store.revokeAgentTokens(agentId, this.#now()))) return false;
     this.#links.close(agentId, CLOSE.unauthorized, 'signed out by an admin: sign in again');
+    this.cluster?.closeAgent(agentId, CLOSE.unauthorized, 'signed out by an admin: sign in again');
     this.#log.info('agent signed out by an admin', { agent: agentId });
     return true;
   }
 
   isConnected(agentId: string): boolean {
     return this.#links.isConnected(agentId);
+  }
+
+  /** Agents connected to this server. */
+  connectedCount(): number {
+    let n = 0;
+    for (const _ of this.#links.all()) n++;
+    return n;
+  }
+
+  /** Events in the log not yet sent to this server's connected agents. */
+  async eventLag(): Promise<number> {
+    const links = [...this.#links.all()];
+    if (links.length === 0) return 0;
+    const last = await this.store.lastSeqs(links.map((l) => l.agentId));
+    return links.reduce((sum, link) => sum + Math.max(0, (last.get(link.agentId) ?? 0) - link.sentSeq), 0);
   }
 
   /** Applies one validated command from an attached agent. Throws FeedError. */
@@ -259,6 +362,7 @@ export class FeedService {
         return this.delivery.retry(link.agentId, frame.conversationId, frame.messageId);
       case 'presence':
         this.#links.setPresence(link, frame.presence);
+        if (this.cluster && this.#links.get(link.agentId) === link) await this.cluster.setPresence(link.agentId, frame.presence);
         if (frame.presence === 'available') this.dispatch();
         return;
       case 'ack': {
@@ -364,7 +468,8 @@ export class FeedService {
   }
 
   async #dispatchOnce(): Promise<void> {
-    const available = this.#links.available();
+    // On a cluster, who is available and their loads are read afresh: other nodes change them too.
+    const available = this.cluster ? await this.cluster.available() : this.#links.available();
     if (available.size === 0) return;
     const waiting = await this.store.waitingConversations();
     if (waiting.length === 0) return;
@@ -372,8 +477,9 @@ export class FeedService {
     let retryAt = Infinity;
     // Loads are read once and kept up to date here as work goes out; the agents with room are
     // kept between runs until loads are read again or who is available changes.
+    if (this.cluster) this.#agents = undefined;
     const all = (this.#agents ??= await this.store.agentsWithLoad());
-    const kept = this.#candidates;
+    const kept = this.cluster ? undefined : this.#candidates;
     let candidates = kept && kept.from === all && kept.version === this.#links.version ? kept.list : all.filter((a) => available.has(a.id) && a.load < a.capacity);
     for (const conversation of waiting) {
       if (candidates.length === 0) break;
@@ -394,7 +500,11 @@ export class FeedService {
         this.#dispatchAgain = true;
         break;
       }
-      if (!given) continue;
+      if (given === 'taken') continue;
+      if (given === 'full') {
+        candidates = candidates.filter((a) => a !== pick.agent);
+        continue;
+      }
       pick.agent.load++;
       pick.agent.lastWorkAt = now;
       if (pick.agent.load >= pick.agent.capacity) candidates = candidates.filter((a) => a !== pick.agent);

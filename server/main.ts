@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import pino from 'pino';
 import * as v from 'valibot';
 import type { Logger } from './logger.ts';
 import { startFeedServer } from './feed-server.ts';
@@ -47,6 +48,8 @@ const { values } = parseArgs({
     'data-dir': { type: 'string', default: process.env.DESKBELL_DATA_DIR ?? '.data' },
     // postgres://…: the feed's state in PostgreSQL instead of the data directory (several servers may share it).
     store: { type: 'string', default: process.env.DESKBELL_STORE },
+    // With --store: this node's name among the servers on that database (default: random at each start).
+    'node-id': { type: 'string', default: process.env.DESKBELL_NODE_ID },
     agents: { type: 'string', default: process.env.DESKBELL_AGENTS_FILE },
     'api-key': { type: 'string', default: process.env.DESKBELL_API_KEY },
     demo: { type: 'boolean', default: false },
@@ -143,12 +146,12 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be 0-
 const offerTimeoutSec = Number(values['offer-timeout']);
 if (!Number.isInteger(offerTimeoutSec) || offerTimeoutSec < 5) fail('--offer-timeout must be a whole number of seconds, at least 5');
 
-const logger: Logger = values.quiet
-  ? { info() {}, warn: (msg, data) => console.error(JSON.stringify({ level: 'warn', msg, ...data })) }
-  : {
-      info: (msg, data) => console.log(JSON.stringify({ level: 'info', msg, ...data })),
-      warn: (msg, data) => console.error(JSON.stringify({ level: 'warn', msg, ...data })),
-    };
+/** Structured JSON lines (pino) on stderr, so stdout keeps the start-up summary; --quiet: warnings only. */
+const log = pino({ level: values.quiet ? 'warn' : 'info', base: { service: 'deskbell-feed', ...(values['node-id'] ? { node: values['node-id'] } : {}) } }, pino.destination(2));
+const logger: Logger = {
+  info: (msg, data) => log.info(data ?? {}, msg),
+  warn: (msg, data) => log.warn(data ?? {}, msg),
+};
 
 if (values.demo && !['127.0.0.1', 'localhost', '::1'].includes(values.host!)) {
   fail(`--demo has a public agent token and API key: it listens on loopback only, not ${values.host}`);
@@ -212,7 +215,10 @@ const senders = replySenders();
 /** `--store`: empty for SQLite in the data directory, or a PostgreSQL URL. */
 function storeUrl(): string | undefined {
   const store = values.store?.trim();
-  if (!store) return undefined;
+  if (!store) {
+    if (values['node-id']) fail('--node-id names a node among several on one PostgreSQL store: it needs --store');
+    return undefined;
+  }
   let url: URL;
   try {
     url = new URL(store);
@@ -231,6 +237,7 @@ try {
     port,
     dataDir: values['data-dir'],
     ...(store ? { store } : {}),
+    ...(values['node-id'] ? { nodeId: values['node-id'] } : {}),
     agents,
     ...(values['api-key'] ? { apiKey: values['api-key'] } : values.demo ? { apiKey: DEMO_API_KEY } : {}),
     offerTimeoutSec,
@@ -278,6 +285,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     if (stopping) return;
     stopping = true;
     controller.abort();
-    void server.close().then(() => process.exit(0));
+    // Agents move to other nodes first; then the server stops.
+    void server
+      .drain()
+      .then(() => server.close())
+      .then(() => process.exit(0));
   });
 }

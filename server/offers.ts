@@ -19,6 +19,9 @@ import type { Tx } from './event-log.ts';
 import { type AgentRecord, type ConversationRecord, type OfferRecord, publicConversation, type Queries } from './store.ts';
 import type { Work } from './work.ts';
 
+/** What became of a conversation dispatch handed out: given, taken by someone else first, or the agent was full. */
+export type Handed = 'given' | 'taken' | 'full';
+
 export class Offers {
   readonly #timers = new Map<string, NodeJS.Timeout>();
 
@@ -40,8 +43,8 @@ export class Offers {
     this.#timers.clear();
   }
 
-  /** Offers a waiting conversation to the agent; false when it was no longer waiting (taken meanwhile). */
-  async offer(conversation: ConversationRecord, agent: AgentRecord): Promise<boolean> {
+  /** Offers a waiting conversation to the agent: `taken` when it was no longer waiting, `full` when the agent had no room left (another node gave it work). */
+  async offer(conversation: ConversationRecord, agent: AgentRecord): Promise<Handed> {
     const now = this.work.now();
     const offer: OfferRecord = {
       id: randomUUID(),
@@ -52,26 +55,28 @@ export class Offers {
       state: 'open',
     };
     const event = await this.work.tx(async (t) => {
-      if (!(await t.q.moveConversation(conversation.id, 'waiting', 'offered', null))) return undefined;
+      if (!(await t.q.roomFor(agent.id))) return 'full';
+      if (!(await t.q.moveConversation(conversation.id, 'waiting', 'offered', null))) return 'taken';
       await t.q.insertOffer(offer);
       await t.q.touchAgent(agent.id, now);
       return t.emit(agent.id, this.body({ ...conversation, status: 'offered' }, offer));
     }, true); // dispatch counts the offer in its loads
-    if (!event) return false;
+    if (typeof event === 'string') return event;
     this.#arm(offer);
     this.#expectAck(offer, event.seq);
+    this.work.counted('offered');
     this.work.log.info('offered', { conversation: conversation.id, agent: agent.id, offer: offer.id });
-    return true;
+    return 'given';
   }
 
   /**
    * Gives the conversation to the agent outright: it is active and theirs when
    * the event goes out, and nothing (no timeout, no reroute) takes it back.
-   * False when it was no longer waiting.
    */
-  async assign(conversation: ConversationRecord, agent: AgentRecord): Promise<boolean> {
-    const assigned = await this.work.tx(async (t) => {
-      if (!(await t.q.moveConversation(conversation.id, 'waiting', 'active', agent.id))) return false;
+  async assign(conversation: ConversationRecord, agent: AgentRecord): Promise<Handed> {
+    const assigned = await this.work.tx(async (t): Promise<Handed> => {
+      if (!(await t.q.roomFor(agent.id))) return 'full';
+      if (!(await t.q.moveConversation(conversation.id, 'waiting', 'active', agent.id))) return 'taken';
       await t.q.touchAgent(agent.id, this.work.now());
       await t.emit(agent.id, {
         type: 'assigned',
@@ -79,9 +84,12 @@ export class Offers {
         transcript: await t.q.transcript(conversation.id),
       });
       this.tell(t, conversation.id, { type: 'joined', agentName: agent.name });
-      return true;
+      return 'given';
     }, true); // dispatch counts it in its loads
-    if (assigned) this.work.log.info('assigned', { conversation: conversation.id, agent: agent.id });
+    if (assigned === 'given') {
+      this.work.counted('assigned');
+      this.work.log.info('assigned', { conversation: conversation.id, agent: agent.id });
+    }
     return assigned;
   }
 
@@ -115,6 +123,7 @@ export class Offers {
     });
     if (!accepted) return;
     this.#disarm(offerId);
+    this.work.counted('accepted');
     this.work.log.info('accepted', { offer: offerId, agent: agentId });
   }
 
@@ -148,7 +157,10 @@ export class Offers {
   /** Closes an open offer, tells its agent why, and puts the conversation back in the queue; false when it was closed already. */
   async withdraw(t: Tx, offer: OfferRecord, state: 'rejected' | 'expired' | 'withdrawn', reason: WithdrawReason, agentReason?: string): Promise<boolean> {
     if (!(await t.q.closeOffer(offer.id, state, this.work.now(), agentReason))) return false;
-    t.afterCommit(() => this.#disarm(offer.id));
+    t.afterCommit(() => {
+      this.#disarm(offer.id);
+      this.work.counted(reason);
+    });
     await t.q.moveConversation(offer.conversationId, 'offered', 'waiting', null);
     await t.emit(offer.agentId, { type: 'offer-withdrawn', offerId: offer.id, reason });
     return true;
@@ -192,6 +204,11 @@ export class Offers {
       return n;
     });
     if (moved > 0) this.work.log.warn('agents removed from the agents file: their work went back to the queue', { agents: gone.length, conversations: moved });
+  }
+
+  /** An open offer past its deadline whose timer was on a node that is gone: it expires here. */
+  expire(offerId: string): Promise<void> {
+    return this.#close(offerId, 'expired', 'expired', 'offer expired (its node was gone)');
   }
 
   /** Closes an offer that is still open (its timer, a missing acknowledgement) and offers the conversation again. */

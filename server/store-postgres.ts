@@ -138,6 +138,19 @@ create table if not exists secrets (
   name text primary key,
   value text not null
 );
+create table if not exists nodes (
+  id text primary key,
+  seen_at bigint not null,
+  started_at bigint not null,
+  draining integer not null default 0
+);
+create table if not exists agent_presence (
+  agent_id text primary key,
+  node text,
+  presence text not null,
+  changed_at bigint not null
+);
+create index if not exists agent_presence_node on agent_presence(node);
 `;
 
 /** Advisory lock keys: the schema is created, and the agents file applied, by one server at a time. */
@@ -241,6 +254,17 @@ class PgQueries implements Queries {
 
   async touchAgent(id: string, at: number): Promise<void> {
     await this.#run('update agents set last_work_at = $1 where id = $2', [at, id]);
+  }
+
+  async roomFor(agentId: string): Promise<boolean> {
+    // The agent's row stays locked until this change commits: another node giving the same agent work waits, then counts this one.
+    const agent = await this.#row('select capacity from agents where id = $1 and enabled = 1 for update', [agentId]);
+    if (!agent) return false;
+    const load = (await this.#row(
+      `select (select count(*) from offers where agent_id = $1 and state = 'open') + (select count(*) from conversations where agent_id = $1 and status = 'active') as n`,
+      [agentId],
+    ))!.n as number;
+    return load < (agent.capacity as number);
   }
 
   async agentsWithLoad(): Promise<(AgentRecord & { load: number })[]> {
@@ -372,12 +396,14 @@ class PgQueries implements Queries {
     ).map(toOutbox);
   }
 
-  async updateOutbox(messageId: string, change: OutboxChange): Promise<void> {
+  async updateOutbox(messageId: string, change: OutboxChange, expect?: Pick<OutboxRecord, 'status' | 'nextAt'>): Promise<boolean> {
     const entries = Object.entries(change).filter(([key]) => key in OUTBOX_COLUMNS);
-    if (entries.length === 0) return;
+    if (entries.length === 0) return false;
     const sets = entries.map(([key], i) => `${OUTBOX_COLUMNS[key]} = $${i + 2}`).join(', ');
     const values = entries.map(([, value]) => (typeof value === 'boolean' ? (value ? 1 : 0) : (value ?? null)));
-    await this.#run(`update outbox set ${sets} where message_id = $1`, [messageId, ...values]);
+    const n = values.length + 2;
+    const where = expect ? ` and status = $${n} and next_at = $${n + 1}` : '';
+    return (await this.#run(`update outbox set ${sets} where message_id = $1${where}`, [messageId, ...values, ...(expect ? [expect.status, expect.nextAt] : [])])) === 1;
   }
 
   // -- offers -------------------------------------------------------------------
@@ -432,6 +458,11 @@ class PgQueries implements Queries {
 
   async lastSeq(agentId: string): Promise<number> {
     return ((await this.#row('select last_seq from agent_cursors where agent_id = $1', [agentId]))?.last_seq as number | undefined) ?? 0;
+  }
+
+  async lastSeqs(agentIds: readonly string[]): Promise<Map<string, number>> {
+    const rows = await this.#rows('select agent_id, last_seq from agent_cursors where agent_id = any($1::text[])', [agentIds]);
+    return new Map(rows.map((r) => [r.agent_id as string, r.last_seq as number]));
   }
 
   async firstRetainedSeq(agentId: string): Promise<number> {

@@ -351,6 +351,11 @@ export class SqliteStore implements Store {
     return row && toAgent(row);
   }
 
+  /** One process applies changes one at a time, and dispatch counts what it gives: its loads are exact, and there is nothing to wait for. */
+  async roomFor(_agentId: string): Promise<boolean> {
+    return true;
+  }
+
   async touchAgent(id: string, at: number): Promise<void> {
     this.#prepare('update agents set last_work_at = ? where id = ?').run(at, id);
   }
@@ -525,13 +530,13 @@ export class SqliteStore implements Store {
     ).map(toOutbox);
   }
 
-  async updateOutbox(messageId: string, change: OutboxChange): Promise<void> {
+  async updateOutbox(messageId: string, change: OutboxChange, expect?: Pick<OutboxRecord, 'status' | 'nextAt'>): Promise<boolean> {
     const columns = OUTBOX_COLUMNS;
     const entries = Object.entries(change).filter(([key]) => key in columns);
-    if (entries.length === 0) return;
-    const sql = `update outbox set ${entries.map(([key]) => `${columns[key]} = @${key}`).join(', ')} where message_id = @messageId`;
+    if (entries.length === 0) return false;
+    const sql = `update outbox set ${entries.map(([key]) => `${columns[key]} = @${key}`).join(', ')} where message_id = @messageId${expect ? ' and status = @expectStatus and next_at = @expectNextAt' : ''}`;
     const values = Object.fromEntries(entries.map(([key, value]) => [key, typeof value === 'boolean' ? (value ? 1 : 0) : (value ?? null)]));
-    this.#prepare(sql).run({ ...values, messageId });
+    return this.#prepare(sql).run({ ...values, messageId, ...(expect ? { expectStatus: expect.status, expectNextAt: expect.nextAt } : {}) }).changes === 1;
   }
 
   // -- offers -------------------------------------------------------------------
@@ -593,6 +598,11 @@ export class SqliteStore implements Store {
   async lastSeq(agentId: string): Promise<number> {
     const row = this.#prepare('select last_seq from agent_cursors where agent_id = ?').get(agentId) as Row | undefined;
     return (row?.last_seq as number | undefined) ?? 0;
+  }
+
+  async lastSeqs(agentIds: readonly string[]): Promise<Map<string, number>> {
+    const rows = this.#prepare('select agent_id, last_seq from agent_cursors where agent_id in (select value from json_each(?))').all(JSON.stringify(agentIds)) as Row[];
+    return new Map(rows.map((r) => [r.agent_id as string, r.last_seq as number]));
   }
 
   /** Oldest seq still in the log, or lastSeq + 1 when it is empty. */

@@ -102,6 +102,8 @@ export interface Queries {
   agentByToken(token: string): Promise<AgentRecord | undefined>;
   agent(id: string): Promise<AgentRecord | undefined>;
   touchAgent(id: string, at: number): Promise<void>;
+  /** Whether the agent can take more work now, counted under a lock where other processes may give it work too. */
+  roomFor(agentId: string): Promise<boolean>;
   agentsWithLoad(): Promise<(AgentRecord & { load: number })[]>;
   // conversations and messages
   insertConversation(c: ConversationRecord): Promise<void>;
@@ -128,7 +130,8 @@ export interface Queries {
   outboxByProviderId(channel: OutboxRecord['channel'], providerId: string): Promise<OutboxRecord | undefined>;
   providerIdsTo(channel: OutboxRecord['channel'], to: string): Promise<Set<string>>;
   outboxSentUpTo(to: string, watermark: number): Promise<OutboxRecord[]>;
-  updateOutbox(messageId: string, change: OutboxChange): Promise<void>;
+  /** Changes a reply; with `expect`, only while it still is as expected (a claim no other node can also win): false when it was not. */
+  updateOutbox(messageId: string, change: OutboxChange, expect?: Pick<OutboxRecord, 'status' | 'nextAt'>): Promise<boolean>;
   // offers
   insertOffer(o: OfferRecord): Promise<void>;
   offer(id: string): Promise<OfferRecord | undefined>;
@@ -140,6 +143,8 @@ export interface Queries {
   offeredAgents(conversationId: string): Promise<Map<string, number>>;
   // per-agent event log
   lastSeq(agentId: string): Promise<number>;
+  /** The last seq of each of these agents (0 for none yet). */
+  lastSeqs(agentIds: readonly string[]): Promise<Map<string, number>>;
   firstRetainedSeq(agentId: string): Promise<number>;
   appendEvent(agentId: string, body: ServerEventBody): Promise<ServerEvent>;
   eventsAfter(agentId: string, seq: number): Promise<ServerEvent[]>;

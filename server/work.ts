@@ -1,6 +1,7 @@
 /** What the parts of the feed service share: the store, the event log and the clock. */
 import type { EventLog, Tx } from './event-log.ts';
 import type { Logger } from './logger.ts';
+import type { OfferOutcome } from './metrics.ts';
 import type { Store } from './store.ts';
 
 export interface Work {
@@ -17,4 +18,6 @@ export interface Work {
   tx<T>(fn: (t: Tx) => Promise<T>, keepsLoads?: boolean): Promise<T>;
   /** Hands waiting conversations to agents (after a change that may free or need one); runs soon, one run at a time. */
   dispatch(): void;
+  /** Counts what became of an offer (metrics). */
+  counted(outcome: OfferOutcome): void;
 }

@@ -213,9 +213,9 @@ export class Deliverer {
     this.#timer.unref?.();
   }
 
-  /** Writes a change to a reply and waits until it is durable. */
-  async #update(messageId: string, change: OutboxChange): Promise<void> {
-    await this.work.tx((t) => t.q.updateOutbox(messageId, change));
+  /** Writes a change to a reply (with `expect`: only while it is still as read); false when another server changed it first. */
+  async #update(messageId: string, change: OutboxChange, expect?: Pick<OutboxRecord, 'status' | 'nextAt'>): Promise<boolean> {
+    return this.work.tx((t) => t.q.updateOutbox(messageId, change, expect));
   }
 
   async #attempt(row: OutboxRecord): Promise<void> {
@@ -234,7 +234,8 @@ export class Deliverer {
     }
     // Durable before the provider is called: if the server dies in the call, the next start knows it is in doubt.
     const doubt = row.channel === 'sms' ? this.#o.smsDoubtMs : this.#o.echoWaitMs;
-    await this.#update(row.messageId, { status: 'sending', attempts: row.attempts + 1, attemptAt: now, nextAt: now + doubt });
+    // The claim: only while it is still as read, so of several servers on one database only one sends it.
+    if (!(await this.#update(row.messageId, { status: 'sending', attempts: row.attempts + 1, attemptAt: now, nextAt: now + doubt }, row))) return;
     await this.work.events.committed();
     if (this.#stopped) return;
     const item: OutboundItem = { ...row, attemptAt: now };
@@ -262,10 +263,12 @@ export class Deliverer {
     this.work.log.warn('reply not sent', { channel: row.channel, conversation: row.conversationId, message: row.messageId, kind: e.kind, code: e.code, error: e.message });
     if (e.kind === 'in-doubt') {
       // Stays `sending`; its look-up is due at nextAt.
-      return this.#update(row.messageId, { errorCode: e.code ?? null, errorText: e.message });
+      await this.#update(row.messageId, { errorCode: e.code ?? null, errorText: e.message });
+      return;
     }
     if (e.kind === 'retry' && row.attempts < this.#o.maxAttempts) {
-      return this.#update(row.messageId, { status: 'queued', nextAt: now + this.#backoff(row.attempts, e.options.retryAfterMs), errorCode: e.code ?? null, errorText: e.message });
+      await this.#update(row.messageId, { status: 'queued', nextAt: now + this.#backoff(row.attempts, e.options.retryAfterMs), errorCode: e.code ?? null, errorText: e.message });
+      return;
     }
     const text = e.kind === 'retry' ? `${e.message} (gave up after ${row.attempts} attempts)` : e.message;
     await this.work.tx((t) => this.#change(t, row, { status: 'failed', errorCode: e.code ?? null, errorText: text, retryable: e.kind === 'retry' || (e.options.retryable ?? false) }));
@@ -275,6 +278,10 @@ export class Deliverer {
     const now = this.work.now();
     const sender = this.senders[row.channel];
     if (!sender) return this.#attempt(row);
+    // Claimed for the look-up (its next look moves on), so another server does not look it up too.
+    const claimed = { ...row, nextAt: now + this.#o.smsDoubtMs };
+    if (!(await this.#update(row.messageId, { nextAt: claimed.nextAt }, row))) return;
+    row = claimed;
     try {
       const found = await sender.reconcile(row);
       if (this.#stopped) return;

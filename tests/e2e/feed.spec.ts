@@ -1,5 +1,9 @@
-import { expect, test } from './fixtures';
-import { NodeProxy } from './node-proxy';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type NodeProcess, startNodeProcess } from '../../server/fakes/node-process';
+import { startPostgres } from '../../server/fakes/postgres';
+import { AGENT, API_KEY, expect, test } from './fixtures';
 import { OverlayPage } from './overlay-page';
 import { PanelPage } from './panel-page';
 
@@ -53,58 +57,74 @@ test('the extension resumes after the feed server is killed mid-stream, with eve
   expect(Object.keys(state.offers)).toHaveLength(created);
 });
 
-test.describe('a feed with two nodes', () => {
-  test.use({ feedOptions: { offerTimeoutSec: 120 } });
-
-  test('the agent\'s node dies mid-stream: the extension moves to the other, every offer shows once, and the one on screen is still answerable', async ({ context, extension, feed, crm }) => {
-    const nodes = [await NodeProxy.start(feed.server.port), await NodeProxy.start(feed.server.port)];
-    try {
-      // As an admin writes it on the options page: one node per line.
-      await extension.configureFeed(`${nodes[0]!.url}\n${nodes[1]!.url}`);
-      await expect.poll(async () => (await extension.diagnostics())?.connection).toMatchObject({ status: 'open', node: nodes[0]!.url });
-      const page = await context.newPage();
-      await page.goto(crm.url());
-      const overlay = new OverlayPage(page);
-      const first = (await feed.createConversation(chat('On Screen'))).body.conversation.id;
-      await expect.poll(async () => (await overlay.cards()).map((c) => c.customer)).toEqual(['On Screen']);
-
-      // Conversations keep coming in (through the API, as through the other node) while the agent's node dies.
-      let created = 1;
-      let stop = false;
-      const stream = (async () => {
-        while (!stop) {
-          if ((await feed.createConversation(chat(`Customer ${created + 1}`))).status === 201) created++;
-          await new Promise((r) => setTimeout(r, 25));
-        }
-      })();
-      await expect.poll(() => created).toBeGreaterThanOrEqual(6);
-      await nodes[0]!.kill();
-      await expect.poll(() => created).toBeGreaterThanOrEqual(16);
-      stop = true;
-      await stream;
-
-      await expect.poll(async () => (await extension.diagnostics())?.connection, { timeout: 20_000 }).toMatchObject({ status: 'open', node: nodes[1]!.url });
-      await expect.poll(async () => (await extension.diagnostics()).journal.length, { timeout: 20_000 }).toBe(created);
-      const { journal } = await extension.diagnostics();
-      expect(journal.map((e) => e.seq)).toEqual(Array.from({ length: created }, (_, i) => i + 1));
-      expect(new Set(journal.map((e) => e.id)).size).toBe(created);
-      const offers = Object.values((await extension.feedState()).offers);
-      expect(offers).toHaveLength(created);
-
-      // The alert that was up when the node died is answered through the other node.
-      const offerId = offers.find((o) => o.conversation.id === first)!.offerId;
-      expect((await overlay.cards()).filter((c) => c.customer === 'On Screen').map((c) => c.id)).toEqual([offerId]);
-      await overlay.click('button.accept', offerId);
-      await expect.poll(async () => (await feed.api('GET', `/api/conversations/${first}`)).body.conversation?.status).toBe('active');
-      await expect.poll(async () => Object.keys((await extension.feedState()).sessions)).toEqual([first]);
-      // Which node the agent is on is for diagnostics only.
-      const options = await context.newPage();
-      await options.goto(`chrome-extension://${extension.id}/options.html`);
-      await expect(options.locator('[data-diag=node]')).toHaveText(nodes[1]!.url);
-    } finally {
-      await Promise.all(nodes.map((n) => n.kill().catch(() => {})));
+test('two feed nodes on PostgreSQL: the agent\'s node is killed (SIGKILL) mid-stream; the extension moves to the other, every offer shows once, and the one on screen is still answerable', async ({ context, extension, crm }) => {
+  const postgres = await startPostgres();
+  const dir = mkdtempSync(path.join(tmpdir(), 'deskbell-nodes-'));
+  const nodes: NodeProcess[] = [];
+  try {
+    writeFileSync(path.join(dir, 'agents.json'), JSON.stringify([AGENT]));
+    const store = await postgres.database('e2e_nodes');
+    for (const name of ['node-a', 'node-b']) {
+      nodes.push(await startNodeProcess(['--store', store, '--node-id', name, '--agents', path.join(dir, 'agents.json'), '--api-key', API_KEY, '--offer-timeout', '120']));
     }
-  });
+    const [a, b] = nodes as [NodeProcess, NodeProcess];
+    const create = async (name: string) => {
+      const res = await fetch(`${b.httpUrl}/api/conversations`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify(chat(name)),
+      });
+      return res.status === 201 ? ((await res.json()) as { conversation: { id: string } }).conversation.id : undefined;
+    };
+    // As an admin writes it on the options page: one node per line.
+    await extension.configureFeed(`${a.feedUrl}\n${b.feedUrl}`);
+    await expect.poll(async () => (await extension.diagnostics())?.connection).toMatchObject({ status: 'open', node: a.feedUrl });
+    const page = await context.newPage();
+    await page.goto(crm.url());
+    const overlay = new OverlayPage(page);
+    const first = (await create('On Screen'))!;
+    await expect.poll(async () => (await overlay.cards()).map((c) => c.customer)).toEqual(['On Screen']);
+
+    // Conversations keep coming in through node b while the agent's node a is killed.
+    let created = 1;
+    let stop = false;
+    const stream = (async () => {
+      while (!stop) {
+        if (await create(`Customer ${created + 1}`)) created++;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    })();
+    await expect.poll(() => created).toBeGreaterThanOrEqual(6);
+    await a.kill();
+    await expect.poll(() => created).toBeGreaterThanOrEqual(16);
+    stop = true;
+    await stream;
+
+    await expect.poll(async () => (await extension.diagnostics())?.connection, { timeout: 20_000 }).toMatchObject({ status: 'open', node: b.feedUrl });
+    await expect.poll(async () => (await extension.diagnostics()).journal.length, { timeout: 20_000 }).toBe(created);
+    const { journal } = await extension.diagnostics();
+    expect(journal.map((e) => e.seq)).toEqual(Array.from({ length: created }, (_, i) => i + 1));
+    expect(new Set(journal.map((e) => e.id)).size).toBe(created);
+    const offers = Object.values((await extension.feedState()).offers);
+    expect(offers).toHaveLength(created);
+
+    // The alert that was up when the node died is answered through the other node.
+    const offerId = offers.find((o) => o.conversation.id === first)!.offerId;
+    expect((await overlay.cards()).filter((c) => c.customer === 'On Screen').map((c) => c.id)).toEqual([offerId]);
+    await overlay.click('button.accept', offerId);
+    await expect
+      .poll(async () => ((await (await fetch(`${b.httpUrl}/api/conversations/${first}`, { headers: { authorization: `Bearer ${API_KEY}` } })).json()) as { conversation: { status: string } }).conversation.status)
+      .toBe('active');
+    await expect.poll(async () => Object.keys((await extension.feedState()).sessions)).toEqual([first]);
+    // Which node the agent is on is for diagnostics only.
+    const options = await context.newPage();
+    await options.goto(`chrome-extension://${extension.id}/options.html`);
+    await expect(options.locator('[data-diag=node]')).toHaveText(b.feedUrl);
+  } finally {
+    await Promise.all(nodes.map((n) => n.kill()));
+    await postgres.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('storage.session full: the agent keeps every message, and a restarted worker gets the older ones back from the feed', async ({ context, extension, feed, crm }) => {

@@ -7,6 +7,8 @@ export default defineConfig({
     environment: 'node',
     restoreMocks: true,
     setupFiles: ['vitest.setup.ts'],
+    // Most server tests wait on timers and sockets, not the CPU: four files at a time on two cores.
+    maxWorkers: 4,
     projects: [
       { extends: true, test: { name: 'unit', include: ['{protocol,utils,components,entrypoints,server}/**/*.test.{ts,tsx}'], exclude: ['server/cluster.test.ts'] } },
       // The feed server's suite once more, on a real PostgreSQL (a temporary cluster for the run), with the tests of several nodes on it.

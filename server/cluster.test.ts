@@ -163,7 +163,7 @@ describe('replies on several nodes', () => {
     cleanup.push(() => clearInterval(racing));
     const texts = Array.from({ length: 10 }, (_, i) => `Reply ${i}`);
     texts.forEach((text, i) => alex.send({ type: 'send', conversationId: offer.conversation.id, clientMsgId: `c${i}`, text }));
-    await expect.poll(() => twilio.messages.length).toBe(10);
+    await expect.poll(() => twilio.messages.length, { timeout: 15_000 }).toBe(10);
     await new Promise((r) => setTimeout(r, 500));
     // None sent twice, and in the order the agent wrote them.
     expect(twilio.messages.map((m) => m.body)).toEqual(texts);

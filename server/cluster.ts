@@ -207,15 +207,22 @@ export class Cluster {
     );
   }
 
-  /** Agents connected to a live node and available for new work. */
-  async available(): Promise<Set<string>> {
+  /**
+   * Agents available for new work: those of other live nodes as the
+   * database has them, and this node's own as it knows them now (`here`: its
+   * links are ahead of its writes to the database).
+   */
+  async available(here: ReadonlySet<string>): Promise<Set<string>> {
     const rows = (
       await this.store.pool.query(
-        `select p.agent_id from agent_presence p join nodes n on n.id = p.node where p.presence = 'available' and n.seen_at > $1 and n.draining = 0`,
-        [Date.now() - NODE_DEAD_MS],
+        `select p.agent_id from agent_presence p join nodes n on n.id = p.node
+         where p.presence = 'available' and p.node <> $2 and n.seen_at > $1 and n.draining = 0`,
+        [Date.now() - NODE_DEAD_MS, this.nodeId],
       )
     ).rows as Row[];
-    return new Set(rows.map((r) => r.agent_id as string));
+    const available = new Set(here);
+    for (const r of rows) available.add(r.agent_id as string);
+    return available;
   }
 
   /** Whether the agent is connected to some live node. */

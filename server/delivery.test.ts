@@ -346,7 +346,7 @@ describe('exactly once across a restart', () => {
     const first = await start();
     const a = await agent(first.s);
     await reply(a, await smsConversation(first.s, a), 'Killed mid-send');
-    await expect.poll(() => f.twilio.requests.length).toBe(1);
+    await expect.poll(() => f.twilio.requests.length, { timeout: 10_000 }).toBe(1);
     await first.kill();
 
     // The restarted server: Twilio is asked first (after the in-doubt wait), then it is sent, once.
@@ -359,14 +359,16 @@ describe('exactly once across a restart', () => {
   it('a Messenger reply in doubt is known sent by its echo; one with no echo is sent again after the wait', async () => {
     const { f, dataDir } = await restartable();
     f.graph.respond({ kind: 'hold', created: true }, { kind: 'hold', created: false });
-    const first = await server(f, { dataDir });
+    // Long enough for the echo to beat the wait on a busy machine; the third server waits it out.
+    const delivery = { baseDelayMs: 20, smsDoubtMs: 50, echoWaitMs: 1500, stopGraceMs: 100 };
+    const first = await server(f, { dataDir, delivery });
     const a = await agent(first);
     const conversationId = await messengerConversation(first, a, f.graph);
     const echoed = await reply(a, conversationId, 'Echoed');
     await expect.poll(() => f.graph.requests.length).toBe(1);
     await first.stop();
 
-    const second = await server(f, { dataDir });
+    const second = await server(f, { dataDir, delivery });
     // Meta echoes the page's message with our metadata: it was sent.
     expect(await f.graph.webhook(`${second.httpUrl}/webhooks/messenger`, [f.graph.echoOf(f.graph.sent[0]!)])).toBe(200);
     await expect.poll(async () => (await second.service.store.outbox(echoed))).toMatchObject({ status: 'sent', providerId: f.graph.sent[0]!.mid });
@@ -377,7 +379,7 @@ describe('exactly once across a restart', () => {
     const lost = await reply(b, conversationId, 'Lost on the way');
     await expect.poll(() => f.graph.requests.length).toBe(2);
     await second.stop();
-    const third = await server(f, { dataDir });
+    const third = await server(f, { dataDir, delivery });
     // No echo comes: after the wait it is sent again, once.
     await expect.poll(async () => (await third.service.store.outbox(lost))?.status, { timeout: 5000 }).toBe('sent');
     expect(f.graph.sent.map((m) => m.text)).toEqual(['Echoed', 'Lost on the way']);

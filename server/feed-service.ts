@@ -469,7 +469,7 @@ export class FeedService {
 
   async #dispatchOnce(): Promise<void> {
     // On a cluster, who is available and their loads are read afresh: other nodes change them too.
-    const available = this.cluster ? await this.cluster.available() : this.#links.available();
+    const available = this.cluster ? await this.cluster.available(this.#links.available()) : this.#links.available();
     if (available.size === 0) return;
     const waiting = await this.store.waitingConversations();
     if (waiting.length === 0) return;

@@ -142,9 +142,14 @@ export class OverlayPage {
     return (await this.evaluate<string>(`function () { return this.querySelector('[role=status][aria-live]')?.textContent ?? ''; }`)) ?? '';
   }
 
-  /** A trusted click: real mouse input at the centre of the element, waiting for it as Playwright's click does. */
+  /**
+   * A trusted click: real mouse input at the centre of the element, waiting for it as Playwright's
+   * click does: enabled, and stable (the same box twice, a frame apart: a card still sliding in, or
+   * moving up as the one above it goes, would take the click somewhere else).
+   */
   async click(selector: string, cardId?: string, timeoutMs = 5000): Promise<void> {
     const until = Date.now() + timeoutMs;
+    let last: { x: number; y: number } | null = null;
     for (;;) {
       const box = await this.evaluate<{ x: number; y: number } | null>(
         `function (selector, cardId) {
@@ -157,9 +162,10 @@ export class OverlayPage {
         selector,
         cardId ?? null,
       );
-      if (box) return this.page.mouse.click(box.x, box.y);
-      if (Date.now() > until) throw new Error(`no ${selector} in the overlay${cardId ? ` for card ${cardId}` : ''}`);
-      await this.page.waitForTimeout(50);
+      if (box && last && box.x === last.x && box.y === last.y) return this.page.mouse.click(box.x, box.y);
+      last = box;
+      if (Date.now() > until) throw new Error(`no ${selector} in the overlay${cardId ? ` for card ${cardId}` : ''}, or it never stood still`);
+      await this.page.waitForTimeout(box ? 20 : 50);
     }
   }
 

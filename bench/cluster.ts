@@ -34,7 +34,7 @@ export async function benchNodes({ agents: count, rate, seconds, nodes: nodeCoun
     const where = postgres ? ['--store', await postgres.database('bench')] : ['--data-dir', path.join(dir, 'data')];
     // One after another: the first creates the schema and the agents, the others find them.
     for (let i = 0; i < nodeCount; i++) {
-      nodes.push(await startNodeProcess([...where, '--node-id', `node-${i + 1}`, '--agents', path.join(dir, 'agents.json'), '--api-key', API_KEY, '--offer-timeout', '600']));
+      nodes.push(await startNodeProcess([...where, ...(postgres ? ['--node-id', `node-${i + 1}`] : []), '--agents', path.join(dir, 'agents.json'), '--api-key', API_KEY, '--offer-timeout', '600']));
     }
     const clients = await startAgents(
       'feed',

@@ -71,6 +71,9 @@ export interface FeedServiceOptions {
   cluster?: Cluster;
 }
 
+/** On a cluster, how many hand-outs of one dispatch run are in flight at once. */
+const DISPATCH_IN_FLIGHT = 8;
+
 /** On a cluster, how often a node looks for offers and conversations nobody is looking after. */
 const SWEEP_EVERY_MS = 1000;
 
@@ -481,10 +484,15 @@ export class FeedService {
     const all = (this.#agents ??= await this.store.agentsWithLoad());
     const kept = this.cluster ? undefined : this.#candidates;
     let candidates = kept && kept.from === all && kept.version === this.#links.version ? kept.list : all.filter((a) => available.has(a.id) && a.load < a.capacity);
+    // On a cluster each hand-out is several round trips to the database: they run a few at a time,
+    // counted in the loads at once and set right when one was taken first or the agent was full.
+    const offered = this.cluster ? await this.store.offeredAgentsOf(waiting.filter((c) => this.routing[c.scenario].mode === 'offer').map((c) => c.id)) : undefined;
+    const inFlight: Promise<void>[] = [];
+    const settle = async () => void (await Promise.all(inFlight.splice(0)));
     for (const conversation of waiting) {
       if (candidates.length === 0) break;
       const mode = this.routing[conversation.scenario].mode;
-      const tried = mode === 'offer' ? await this.store.offeredAgents(conversation.id) : new Map<string, number>();
+      const tried = mode === 'offer' ? (offered?.get(conversation.id) ?? (await this.store.offeredAgents(conversation.id))) : new Map<string, number>();
       // An agent with queues takes only those queues' conversations; one without takes any.
       const queue = conversation.queue;
       const eligible = queue && candidates.some((a) => a.queues) ? candidates.filter((a) => !a.queues || a.queues.includes(queue)) : candidates;
@@ -494,21 +502,29 @@ export class FeedService {
         retryAt = Math.min(retryAt, pick.retryAt);
         continue;
       }
-      const given = mode === 'assign' ? await this.#offers.assign(conversation, pick.agent) : await this.#offers.offer(conversation, pick.agent);
+      const agent = pick.agent;
+      const handing = mode === 'assign' ? this.#offers.assign(conversation, agent) : this.#offers.offer(conversation, agent);
+      agent.load++;
+      agent.lastWorkAt = now;
+      if (agent.load >= agent.capacity) candidates = candidates.filter((a) => a !== agent);
+      const counted = handing.then((given) => {
+        if (given === 'given') return;
+        agent.load--;
+        // Full: another node gave the agent work; it has no room in this run.
+        if (given === 'full') {
+          agent.load = agent.capacity;
+          candidates = candidates.filter((a) => a !== agent);
+        } else if (agent.load < agent.capacity && !candidates.includes(agent)) candidates.push(agent);
+      });
+      inFlight.push(counted);
+      if (!this.cluster || inFlight.length >= DISPATCH_IN_FLIGHT) await settle();
       // Loads were read again meanwhile (another change): this run's list is stale, the next run reads it.
       if (this.#agents !== all) {
         this.#dispatchAgain = true;
         break;
       }
-      if (given === 'taken') continue;
-      if (given === 'full') {
-        candidates = candidates.filter((a) => a !== pick.agent);
-        continue;
-      }
-      pick.agent.load++;
-      pick.agent.lastWorkAt = now;
-      if (pick.agent.load >= pick.agent.capacity) candidates = candidates.filter((a) => a !== pick.agent);
     }
+    await settle();
     this.#candidates = { from: all, version: this.#links.version, list: candidates };
     if (retryAt < Infinity) {
       clearTimeout(this.#retry);

@@ -454,6 +454,16 @@ class PgQueries implements Queries {
     return new Map(rows.map((r) => [r.agent_id as string, r.closed as number]));
   }
 
+  async offeredAgentsOf(conversationIds: readonly string[]): Promise<Map<string, Map<string, number>>> {
+    const rows = await this.#rows(
+      'select conversation_id, agent_id, max(coalesce(closed_at, 0)) as closed from offers where conversation_id = any($1::text[]) group by conversation_id, agent_id',
+      [conversationIds],
+    );
+    const result = new Map<string, Map<string, number>>(conversationIds.map((id) => [id, new Map()]));
+    for (const r of rows) result.get(r.conversation_id as string)?.set(r.agent_id as string, r.closed as number);
+    return result;
+  }
+
   // -- per-agent event log --------------------------------------------------------
 
   async lastSeq(agentId: string): Promise<number> {

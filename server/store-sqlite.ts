@@ -593,6 +593,12 @@ export class SqliteStore implements Store {
     return new Map(rows.map((r) => [r.agent_id as string, r.closed as number]));
   }
 
+  async offeredAgentsOf(conversationIds: readonly string[]): Promise<Map<string, Map<string, number>>> {
+    const result = new Map<string, Map<string, number>>();
+    for (const id of conversationIds) result.set(id, await this.offeredAgents(id));
+    return result;
+  }
+
   // -- per-agent event log --------------------------------------------------------
 
   async lastSeq(agentId: string): Promise<number> {

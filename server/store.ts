@@ -141,6 +141,8 @@ export interface Queries {
   openOffersFor(agentId: string): Promise<OfferRecord[]>;
   openOfferForConversation(conversationId: string): Promise<OfferRecord | undefined>;
   offeredAgents(conversationId: string): Promise<Map<string, number>>;
+  /** `offeredAgents` of several conversations at once. */
+  offeredAgentsOf(conversationIds: readonly string[]): Promise<Map<string, Map<string, number>>>;
   // per-agent event log
   lastSeq(agentId: string): Promise<number>;
   /** The last seq of each of these agents (0 for none yet). */

@@ -85,12 +85,6 @@ export class EventLog {
     return result.value;
   }
 
-  /** Runs `fn` once everything written so far is durable (at once when nothing is pending). */
-  afterCommit(fn: () => void): void {
-    if (this.#pending.size === 0) return fn();
-    this.committed().then(fn, () => {});
-  }
-
   /** Resolves when everything written so far is durable; rejects if a commit failed. */
   async committed(): Promise<void> {
     if (this.#pending.size === 0) return;

@@ -213,13 +213,18 @@ export class FeedService {
     }
   }
 
+  /** Each agent connected here, with the last seq the log has for it. */
+  async #logHeads(): Promise<{ link: AgentLink; last: number }[]> {
+    const links = [...this.#links.all()];
+    if (links.length === 0) return [];
+    const last = await this.store.lastSeqs(links.map((l) => l.agentId));
+    return links.map((link) => ({ link, last: last.get(link.agentId) ?? 0 }));
+  }
+
   /** Sends each connected agent what the log has beyond what this node sent it (a notification may have been lost). */
   async #catchUp(): Promise<void> {
-    const links = [...this.#links.all()];
-    if (links.length === 0) return;
     try {
-      const last = await this.store.lastSeqs(links.map((l) => l.agentId));
-      for (const link of links) if ((last.get(link.agentId) ?? 0) > link.sentSeq) link.pump();
+      for (const { link, last } of await this.#logHeads()) if (last > link.sentSeq) link.pump();
     } catch (error) {
       this.#log.warn('catch-up failed', { error: String(error) });
     }
@@ -342,10 +347,7 @@ export class FeedService {
 
   /** Events in the log not yet sent to this server's connected agents. */
   async eventLag(): Promise<number> {
-    const links = [...this.#links.all()];
-    if (links.length === 0) return 0;
-    const last = await this.store.lastSeqs(links.map((l) => l.agentId));
-    return links.reduce((sum, link) => sum + Math.max(0, (last.get(link.agentId) ?? 0) - link.sentSeq), 0);
+    return (await this.#logHeads()).reduce((sum, { link, last }) => sum + Math.max(0, last - link.sentSeq), 0);
   }
 
   /** Applies one validated command from an attached agent. Throws FeedError. */

@@ -37,7 +37,7 @@ import {
  * an fsync) come at most about once per window plus fsync. A quiet server
  * commits at the end of the turn.
  */
-export const GROUP_COMMIT_WINDOW_MS = 2;
+const GROUP_COMMIT_WINDOW_MS = 2;
 
 interface Batch {
   size: number;

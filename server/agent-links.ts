@@ -102,6 +102,11 @@ export class AgentLinks {
     return this.#links.get(agentId);
   }
 
+  /** How many agents are connected to this server. */
+  get size(): number {
+    return this.#links.size;
+  }
+
   /** Every live connection of this server. */
   all(): IterableIterator<AgentLink> {
     return this.#links.values();

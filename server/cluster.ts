@@ -27,7 +27,7 @@ import pg from 'pg';
 import type { Presence } from '../protocol/feed.ts';
 import type { ConversationUpdate } from './conversations.ts';
 import type { Logger } from './logger.ts';
-import type { OfferRecord, Row } from './store.ts';
+import { type OfferRecord, type Row, toOffer } from './store.ts';
 import type { PostgresStore } from './store-postgres.ts';
 
 /** A node that has not beaten for this long is taken for dead. */
@@ -253,14 +253,6 @@ export class Cluster {
         [now, now - graceMs, now - NODE_DEAD_MS],
       )
     ).rows as Row[];
-    const toOffer = (r: Row): OfferRecord => ({
-      id: r.id as string,
-      conversationId: r.conversation_id as string,
-      agentId: r.agent_id as string,
-      offeredAt: r.offered_at as number,
-      expiresAt: r.expires_at as number,
-      state: 'open',
-    });
     return { expired: rows.filter((r) => r.expired).map(toOffer), stranded: rows.filter((r) => !r.expired).map(toOffer) };
   }
 

@@ -340,9 +340,7 @@ export class FeedService {
 
   /** Agents connected to this server. */
   connectedCount(): number {
-    let n = 0;
-    for (const _ of this.#links.all()) n++;
-    return n;
+    return this.#links.size;
   }
 
   /** Events in the log not yet sent to this server's connected agents. */

@@ -15,6 +15,8 @@ import { startNodeProcess } from './fakes/node-process.ts';
 import { FakeTwilio } from './fakes/twilio-api.ts';
 import { storeOptions } from './fakes/test-store.ts';
 import { type FeedServer, type FeedServerOptions, startFeedServer } from './feed-server.ts';
+import type { ConversationRecord, OfferRecord } from './store.ts';
+import { PostgresStore } from './store-postgres.ts';
 import { TestAgent } from './test-agent.ts';
 
 const AGENTS = [
@@ -108,6 +110,53 @@ describe('several nodes on one PostgreSQL', () => {
     expect(new Set([...offers(alex), ...offers(blair)].map((o) => o.offerId)).size).toBe(5);
   });
 
+  it('one node hands out work at a time: the others tell it what comes in, and another takes over when it drains', async () => {
+    const [a, b, c] = await nodes(3);
+    const dispatchers = () => [a, b, c].map((s) => s!.service.cluster!.dispatcher);
+    // The first node to start holds the lock.
+    expect(dispatchers()).toEqual([true, false, false]);
+    /** A series of the node's /metrics, read without its node label; 0 when it has none yet. */
+    const metric = async (s: FeedServer, series: string) => {
+      const text = (await (await fetch(`${s.httpUrl}/metrics`, { headers: { authorization: `Bearer ${API_KEY}` } })).text()).replace(/,?node="[^"]*"/g, '').replace(/\{\}/g, '');
+      return Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    };
+    expect(await metric(a!, 'deskbell_dispatcher')).toBe(1);
+    expect(await metric(b!, 'deskbell_dispatcher')).toBe(0);
+    const alex = await agent(b!.feedUrl, AGENTS[0]!.token);
+    const blair = await agent(c!.feedUrl, AGENTS[1]!.token);
+    // Conversations come in through the two nodes that do not dispatch; the dispatcher hears of each and offers it.
+    const ids = await Promise.all(Array.from({ length: 4 }, (_, i) => create(i % 2 ? b!.httpUrl : c!.httpUrl, `Customer ${i}`)));
+    await expect.poll(() => offers(alex).length + offers(blair).length).toBe(4);
+    expect(new Set([...offers(alex), ...offers(blair)].map((o) => o.conversation.id))).toEqual(new Set(ids));
+    // Routing was done once: no hand-out lost a race to another node's.
+    for (const s of [a, b, c]) expect(await metric(s!, 'deskbell_offers_total{outcome="taken"}')).toBe(0);
+    expect(await metric(a!, 'deskbell_offers_total{outcome="offered"}')).toBe(4);
+
+    // The dispatcher drains: another node takes the lock at once, and new work still goes out.
+    await a!.drain(2000);
+    await expect.poll(() => dispatchers().filter(Boolean).length, { timeout: 2000 }).toBe(1);
+    expect(dispatchers()[0]).toBe(false);
+    alex.send({ type: 'reject', offerId: offers(alex)[0]!.offerId });
+    const late = await create(c!.httpUrl, 'After the drain');
+    await expect.poll(() => [...offers(alex), ...offers(blair)].some((o) => o.conversation.id === late)).toBe(true);
+  });
+
+  it('an offer made on the dispatcher and never acknowledged by an agent on another node is rerouted there', async () => {
+    const [a, b] = await nodes(2, { ackTimeoutSec: 1 });
+    expect(a!.service.cluster!.dispatcher).toBe(true);
+    // Alex is on the node that does not dispatch, and first in line; Alex's client never acknowledges.
+    const alex = await agent(b!.feedUrl, AGENTS[0]!.token);
+    const blair = await agent(a!.feedUrl, AGENTS[1]!.token);
+    const id = await create(b!.httpUrl, 'Unheard');
+    const offer = await alex.next('offer', (o) => o.conversation.id === id);
+    await alex.next('offer-withdrawn', (w) => w.offerId === offer.offerId && w.reason === 'rerouted', 5_000);
+    const next = await blair.next('offer', (o) => o.conversation.id === id, 5_000);
+    blair.send({ type: 'ack', seq: next.seq });
+    await new Promise((r) => setTimeout(r, 1500));
+    // Acknowledged: it stays with Blair.
+    expect(blair.frames.some((f) => f.type === 'offer-withdrawn')).toBe(false);
+  });
+
   it('an agent connected again on another node replaces its old connection there', async () => {
     const [a, b] = await nodes(2);
     const first = await agent(a!.feedUrl, AGENTS[0]!.token);
@@ -128,6 +177,50 @@ describe('several nodes on one PostgreSQL', () => {
     expect(moved.frames[0]).toMatchObject({ type: 'welcome', resumed: true });
     moved.send({ type: 'accept', offerId: offer.offerId });
     await moved.next('accepted');
+  });
+});
+
+describe('what the dispatcher lock makes rare, the database settles', () => {
+  // Two nodes may both dispatch for a moment (a dispatcher whose connection died, before it knows): each hand-out still holds.
+  it('two nodes giving work at once: an agent gets no more than its capacity, and a conversation goes to one agent', async () => {
+    const { store: url } = await storeOptions();
+    const one = await PostgresStore.open(url!);
+    const two = await PostgresStore.open(url!);
+    cleanup.push(
+      () => one.close(),
+      () => two.close(),
+    );
+    await one.replaceAgents([
+      { id: 'a1', name: 'Alex', token: AGENTS[0]!.token, capacity: 1 },
+      { id: 'a2', name: 'Blair', token: AGENTS[1]!.token, capacity: 1 },
+      { id: 'a3', name: 'Casey', capacity: 1 },
+    ]);
+    const conversation = (id: string): ConversationRecord => ({ id, scenario: 'chat', channel: 'chat', customer: { name: id }, comment: '', waitingSince: 1, status: 'waiting', agentId: null, createdAt: 1 });
+    const offer = (id: string, conversationId: string, agentId: string): OfferRecord => ({ id, conversationId, agentId, offeredAt: 2, expiresAt: 60_000, state: 'open' });
+    for (const id of ['c1', 'c2', 'c3']) await one.transaction((q) => q.insertConversation(conversation(id)));
+    /** A hand-out as offers.ts makes it, held open until `release` so that the other node's runs into it. */
+    const handOut = (store: PostgresStore, o: OfferRecord, release: Promise<void>) =>
+      store.transaction(async (q) => {
+        if (!(await q.roomFor(o.agentId, 2))) return 'full';
+        const opened = await q.openOffer(o);
+        await release;
+        return opened ? 'given' : 'taken';
+      });
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    // The same agent's last place, from both nodes at once (different conversations).
+    const first = handOut(one, offer('o1', 'c1', 'a1'), held);
+    await new Promise((r) => setTimeout(r, 100));
+    const second = handOut(two, offer('o2', 'c2', 'a1'), Promise.resolve());
+    await new Promise((r) => setTimeout(r, 100));
+    release();
+    expect([(await first).value, (await second).value]).toEqual(['given', 'full']);
+    // The same conversation, to two agents from both nodes at once.
+    const both = await Promise.all([handOut(one, offer('o3', 'c2', 'a2'), Promise.resolve()), handOut(two, offer('o4', 'c2', 'a3'), Promise.resolve())]);
+    expect(both.map((b) => b.value).sort()).toEqual(['given', 'taken']);
+    expect(await one.offersOf('c2')).toHaveLength(1);
+    const loads = Object.fromEntries((await one.agentsWithLoad()).map((a) => [a.id, a.load]));
+    expect(loads).toEqual({ a1: 1, a2: both[0]!.value === 'given' ? 1 : 0, a3: both[1]!.value === 'given' ? 1 : 0 });
   });
 });
 
@@ -198,6 +291,9 @@ describe('a node killed with SIGKILL', () => {
     await back.next('offer-withdrawn', (w) => w.offerId === second.offerId && w.reason === 'expired', 10_000);
     await new Promise((r) => setTimeout(r, 1500));
     expect(back.frames.filter((f) => f.type === 'offer-withdrawn' && f.offerId === second.offerId)).toHaveLength(1);
+    // The dead node was the dispatcher (it started first): the survivor took over, and hands out what comes in now.
+    const after = await create(b.http, 'After the kill');
+    await back.next('offer', (o) => o.conversation.id === after, 5_000);
     const all = seqs(back);
     expect(new Set(all).size).toBe(all.length);
   }, 40_000);

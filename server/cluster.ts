@@ -10,6 +10,17 @@
  *   customer's event stream may be on another node).
  * - `deskbell_agents`: close an agent's connection on the other nodes (it
  *   connected again elsewhere, or an admin signed it out).
+ * - `deskbell_dispatch`: there may be work to hand out (a conversation came
+ *   in, an agent has room again); heard by the dispatcher.
+ *
+ * One node at a time hands out work: the dispatcher, the node whose LISTEN
+ * session holds an advisory lock. Routing is then done once, not on every
+ * node, and no hand-out loses a race to another node's. The lock goes with
+ * the session: when the dispatcher stops, drains or dies (its connection
+ * closes, or TCP keepalives find its machine gone), another node takes it
+ * within a second. Correctness never rests on the lock: offering and capacity
+ * are still settled by the database, so two nodes that both believe they
+ * dispatch for a moment only waste work.
  *
  * Each node keeps a row in `nodes` (a heartbeat) and each connected agent a
  * row in `agent_presence`, so routing on any node knows who is available
@@ -37,6 +48,8 @@ const HEARTBEAT_MS = 2_000;
 const CATCH_UP_MS = 3_000;
 /** A NOTIFY payload is at most 8,000 bytes. */
 const MAX_PAYLOAD = 7_900;
+/** The advisory lock the dispatcher holds ("desk"). */
+const DISPATCH_LOCK = 0x6465736b;
 
 export interface ClusterHandlers {
   /** Another node committed events for these agents. */
@@ -47,6 +60,8 @@ export interface ClusterHandlers {
   closeAgent(agentId: string, code: number, reason: string): void;
   /** The LISTEN connection came back: notifications may have been missed meanwhile. */
   catchUp(): void;
+  /** Hand out what waits: this node is the dispatcher (it just became it, or another node has news). */
+  dispatch(): void;
 }
 
 export class Cluster {
@@ -54,7 +69,12 @@ export class Cluster {
   #listener: pg.Client | undefined;
   #timers: NodeJS.Timeout[] = [];
   #stopped = false;
+  #draining = false;
   #handlers!: ClusterHandlers;
+  #dispatcher = false;
+  #claiming: Promise<boolean> | undefined;
+  #asking = false;
+  #askAgain = false;
 
   constructor(
     private readonly store: PostgresStore,
@@ -73,6 +93,7 @@ export class Cluster {
       [this.nodeId, now],
     );
     await this.#listen();
+    await this.#claim();
     this.#timers.push(
       setInterval(() => void this.#beat(), HEARTBEAT_MS),
       setInterval(() => handlers.catchUp(), CATCH_UP_MS),
@@ -90,7 +111,7 @@ export class Cluster {
   }
 
   async #listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url, application_name: 'deskbell-feed-listen' });
+    const client = new pg.Client({ connectionString: this.url, application_name: 'deskbell-feed-listen', keepAlive: true, keepAliveInitialDelayMillis: 5_000 });
     client.on('notification', (n) => this.#notified(n.channel, n.payload ?? ''));
     client.on('error', (error) => {
       if (this.#stopped) return;
@@ -99,19 +120,26 @@ export class Cluster {
     });
     client.on('end', () => this.#relisten(client));
     await client.connect();
-    await client.query('listen deskbell_events; listen deskbell_chat; listen deskbell_agents');
+    // The server drops this session (and the dispatcher's lock with it) within about 11 s of this machine going silent.
+    await client.query(
+      'set tcp_keepalives_idle = 5; set tcp_keepalives_interval = 2; set tcp_keepalives_count = 3; listen deskbell_events; listen deskbell_chat; listen deskbell_agents; listen deskbell_dispatch',
+    );
     this.#listener = client;
   }
 
   #relisten(lost: pg.Client): void {
     if (this.#stopped || this.#listener !== lost) return;
     this.#listener = undefined;
+    // The lock went with the session.
+    if (this.#dispatcher) this.log.warn('no longer the dispatcher: the LISTEN connection was lost', { node: this.nodeId });
+    this.#dispatcher = false;
     void lost.end().catch(() => {});
     const retry = async (delay: number): Promise<void> => {
       if (this.#stopped) return;
       try {
         await this.#listen();
         this.#handlers.catchUp();
+        if (await this.claimDispatch()) this.#handlers.dispatch();
       } catch (error) {
         this.log.warn('LISTEN connection: reconnect failed', { error: String(error) });
         setTimeout(() => void retry(Math.min(delay * 2, 10_000)), delay).unref();
@@ -130,6 +158,10 @@ export class Cluster {
       else if (channel === 'deskbell_chat') {
         const { c, u } = JSON.parse(body) as { c: string; u: ConversationUpdate };
         this.#handlers.chat(c, u);
+      } else if (channel === 'deskbell_dispatch') {
+        if (this.#dispatcher) this.#handlers.dispatch();
+        // The dispatcher stepped down (a drain): whoever locks first takes over.
+        else if (body === 'released') void this.claimDispatch().then((now) => now && this.#handlers.dispatch());
       } else if (channel === 'deskbell_agents') {
         const { a, code, reason } = JSON.parse(body) as { a: string; code: number; reason: string };
         this.#handlers.closeAgent(a, code, reason);
@@ -175,6 +207,64 @@ export class Cluster {
   /** Closes the agent's connections on the other nodes. */
   closeAgent(agentId: string, code: number, reason: string): void {
     void this.#notify('deskbell_agents', JSON.stringify({ a: agentId, code, reason: reason.slice(0, 200) }));
+  }
+
+  // -- the dispatcher -------------------------------------------------------------
+
+  /** Whether this node hands out work now. */
+  get dispatcher(): boolean {
+    return this.#dispatcher;
+  }
+
+  /**
+   * Becomes the dispatcher if no node is (the lock is free). True when this
+   * node is the dispatcher; every node tries once a second (its sweep), so a
+   * dispatcher that is gone is replaced within a second of its lock going.
+   */
+  claimDispatch(): Promise<boolean> {
+    if (this.#dispatcher) return Promise.resolve(true);
+    this.#claiming ??= this.#claim().finally(() => (this.#claiming = undefined));
+    return this.#claiming;
+  }
+
+  async #claim(): Promise<boolean> {
+    const listener = this.#listener;
+    if (this.#stopped || this.#draining || !listener) return false;
+    try {
+      const { rows } = await listener.query('select pg_try_advisory_lock($1) as locked', [DISPATCH_LOCK]);
+      if (!(rows[0] as Row).locked) return false;
+      if (this.#listener !== listener || this.#stopped || this.#draining) {
+        await listener.query('select pg_advisory_unlock($1)', [DISPATCH_LOCK]).catch(() => {});
+        return false;
+      }
+      this.#dispatcher = true;
+      this.log.info('this node is the dispatcher', { node: this.nodeId });
+      return true;
+    } catch (error) {
+      this.log.warn('could not try for the dispatcher lock', { error: String(error) });
+      return false;
+    }
+  }
+
+  /**
+   * A node that is not the dispatcher has news for it (a conversation came in,
+   * an agent has room again). One notification at a time, and one more after
+   * it for whatever came up meanwhile: a thousand new conversations a second
+   * are a few hundred notifications at most.
+   */
+  askDispatch(): void {
+    if (this.#asking) {
+      this.#askAgain = true;
+      return;
+    }
+    this.#asking = true;
+    void this.#notify('deskbell_dispatch', '').finally(() => {
+      this.#asking = false;
+      if (this.#askAgain) {
+        this.#askAgain = false;
+        this.askDispatch();
+      }
+    });
   }
 
   // -- presence ------------------------------------------------------------------
@@ -258,11 +348,20 @@ export class Cluster {
 
   /** This node is shutting down: routing elsewhere stops counting its agents as available. */
   async drain(): Promise<void> {
+    this.#draining = true;
     await this.store.pool.query('update nodes set draining = 1 where id = $1', [this.nodeId]).catch(() => {});
+    // Another node dispatches from now on: it hears so at once rather than at its next sweep.
+    if (this.#dispatcher) {
+      this.#dispatcher = false;
+      await this.#listener?.query('select pg_advisory_unlock($1)', [DISPATCH_LOCK]).catch(() => {});
+      await this.#notify('deskbell_dispatch', 'released');
+    }
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    const wasDispatcher = this.#dispatcher;
+    this.#dispatcher = false;
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
     // Its agents are gone from here; the nodes they move to say where they are.
@@ -270,5 +369,6 @@ export class Cluster {
     await this.store.pool.query('delete from nodes where id = $1', [this.nodeId]).catch(() => {});
     await this.#listener?.end().catch(() => {});
     this.#listener = undefined;
+    if (wasDispatcher) await this.#notify('deskbell_dispatch', 'released');
   }
 }

@@ -216,6 +216,7 @@ describe('feed server', () => {
     const text = (await res.text()).replace(/,?node="[^"]*"/g, '').replace(/\{\}/g, '');
     const value = (line: string) => Number(new RegExp(`^${line.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
     expect(value('deskbell_agents_connected')).toBe(1);
+    expect(value('deskbell_dispatcher')).toBe(1);
     expect(value('deskbell_offers_total{outcome="offered"}')).toBe(2);
     expect(value('deskbell_offers_total{outcome="rejected"}')).toBe(1);
     expect(value('deskbell_offer_delivery_seconds_count')).toBe(2);

@@ -236,6 +236,7 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
     connectedAgents: () => service.connectedCount(),
     queueLength: () => store.waitingCount(),
     eventLag: () => service.eventLag(),
+    dispatcher: () => !cluster || cluster.dispatcher,
   });
   service.metrics = metrics;
   const stats = { badFrames: 0, rateLimited: 0, connections: 0, resumes: 0, failedLogins: 0, signInRefusals: {} as Record<string, number>, signInsEnded: 0, tooSlow: 0, internalErrors: 0 };
@@ -474,6 +475,7 @@ export async function startFeedServer(options: FeedServerOptions): Promise<FeedS
               if (!(await drained())) return;
               send(event);
               sentSeq = event.seq;
+              service.sentFromLog(agent.id, event);
             }
           } while (pumpAgain && !done);
         })()

@@ -31,7 +31,7 @@ import type { Metrics } from './metrics.ts';
 import { EventLog } from './event-log.ts';
 import { type Logger, silentLogger } from './logger.ts';
 import { Offers } from './offers.ts';
-import { pickAgent } from './routing.ts';
+import { Roster } from './routing.ts';
 import { type AgentRecord, type ConversationRecord, publicConversation, type Store } from './store.ts';
 import type { Work } from './work.ts';
 
@@ -116,7 +116,7 @@ export class FeedService {
    */
   #agents: (AgentRecord & { load: number })[] | undefined;
   /** The available agents with room, as the last dispatch left them, and what they were built from. */
-  #candidates: { from: (AgentRecord & { load: number })[]; version: number; list: (AgentRecord & { load: number })[] } | undefined;
+  #candidates: { from: (AgentRecord & { load: number })[]; version: number; roster: Roster<AgentRecord & { load: number }> } | undefined;
   /** Agents' acknowledged seqs not yet trimmed from the log, and the timer that trims them. */
   readonly #trims = new Map<string, number>();
   #trimTimer: ReturnType<typeof setTimeout> | undefined;
@@ -183,6 +183,7 @@ export class FeedService {
       chat: (conversationId, update) => void this.#conversations.told(conversationId, update),
       closeAgent: (agentId, code, reason) => this.#links.close(agentId, code, reason),
       catchUp: () => void this.#catchUp(),
+      dispatch: () => this.dispatch(),
     });
     await this.#offers.retireDisabledAgents();
     await this.#offers.restore();
@@ -203,7 +204,8 @@ export class FeedService {
       const { expired, stranded } = await this.cluster.orphanedOffers(this.#rerouteGraceMs);
       for (const offer of expired) await this.#offers.expire(offer.id);
       for (const agentId of new Set(stranded.map((o) => o.agentId))) await this.#offers.rerouteFrom(agentId);
-      this.dispatch();
+      // The dispatcher may be gone: the first node to take its lock dispatches.
+      if (await this.cluster.claimDispatch()) this.dispatch();
       // Replies another node queued (and may not live to send) are due here too.
       this.delivery.kick();
     } catch (error) {
@@ -300,6 +302,11 @@ export class FeedService {
     }
     this.#log.info('agent attached', { agent: agent.id, resumeFrom, resumed: resumable, replay: replay.length });
     return { welcome, replay, previous };
+  }
+
+  /** An event another node wrote went out to an agent connected here: an offer in it must be acknowledged in time. */
+  sentFromLog(agentId: string, event: ServerEvent): void {
+    if (event.type === 'offer') this.#offers.expectAck({ id: event.offerId, agentId }, event.seq);
   }
 
   /** Called once the welcome and replay are on the wire. */
@@ -444,9 +451,11 @@ export class FeedService {
    * agent with room, as routing.ts chooses: assigned outright or offered.
    * When nobody may have an offer yet (cool-down), it tries again then.
    * Runs soon, one run at a time; a call during a run runs it again after.
+   * On a cluster only the dispatcher runs it; another node tells it.
    */
   dispatch(): void {
     if (this.#stopped) return;
+    if (this.cluster && !this.cluster.dispatcher) return this.cluster.askDispatch();
     if (this.#dispatchRunning) {
       this.#dispatchAgain = true;
       return;
@@ -483,38 +492,29 @@ export class FeedService {
     if (this.cluster) this.#agents = undefined;
     const all = (this.#agents ??= await this.store.agentsWithLoad());
     const kept = this.cluster ? undefined : this.#candidates;
-    let candidates = kept && kept.from === all && kept.version === this.#links.version ? kept.list : all.filter((a) => available.has(a.id) && a.load < a.capacity);
+    const roster = kept && kept.from === all && kept.version === this.#links.version ? kept.roster : new Roster(all.filter((a) => available.has(a.id)));
     // On a cluster each hand-out is several round trips to the database: they run a few at a time,
     // counted in the loads at once and set right when one was taken first or the agent was full.
     const offered = this.cluster ? await this.store.offeredAgentsOf(waiting.filter((c) => this.routing[c.scenario].mode === 'offer').map((c) => c.id)) : undefined;
     const inFlight: Promise<void>[] = [];
     const settle = async () => void (await Promise.all(inFlight.splice(0)));
     for (const conversation of waiting) {
-      if (candidates.length === 0) break;
+      if (roster.size === 0) break;
       const mode = this.routing[conversation.scenario].mode;
       const tried = mode === 'offer' ? (offered?.get(conversation.id) ?? (await this.store.offeredAgents(conversation.id))) : new Map<string, number>();
-      // An agent with queues takes only those queues' conversations; one without takes any.
-      const queue = conversation.queue;
-      const eligible = queue && candidates.some((a) => a.queues) ? candidates.filter((a) => !a.queues || a.queues.includes(queue)) : candidates;
-      if (eligible.length === 0) continue;
-      const pick = pickAgent(mode, eligible, tried, now, this.reofferCooldownMs);
+      const pick = roster.pick(mode, conversation.queue, tried, now, this.reofferCooldownMs);
       if ('retryAt' in pick) {
         retryAt = Math.min(retryAt, pick.retryAt);
         continue;
       }
       const agent = pick.agent;
       const handing = mode === 'assign' ? this.#offers.assign(conversation, agent) : this.#offers.offer(conversation, agent);
-      agent.load++;
-      agent.lastWorkAt = now;
-      if (agent.load >= agent.capacity) candidates = candidates.filter((a) => a !== agent);
+      roster.gave(agent, now);
       const counted = handing.then((given) => {
         if (given === 'given') return;
-        agent.load--;
+        roster.undo(agent);
         // Full: another node gave the agent work; it has no room in this run.
-        if (given === 'full') {
-          agent.load = agent.capacity;
-          candidates = candidates.filter((a) => a !== agent);
-        } else if (agent.load < agent.capacity && !candidates.includes(agent)) candidates.push(agent);
+        if (given === 'full') roster.full(agent);
       });
       inFlight.push(counted);
       if (!this.cluster || inFlight.length >= DISPATCH_IN_FLIGHT) await settle();
@@ -525,7 +525,7 @@ export class FeedService {
       }
     }
     await settle();
-    this.#candidates = { from: all, version: this.#links.version, list: candidates };
+    this.#candidates = { from: all, version: this.#links.version, roster };
     if (retryAt < Infinity) {
       clearTimeout(this.#retry);
       this.#retry = setTimeout(() => this.dispatch(), Math.max(0, retryAt - now));

@@ -12,6 +12,8 @@ export interface MetricsSources {
   queueLength(): Promise<number>;
   /** Events in the log not yet sent to this node's agents. */
   eventLag(): Promise<number>;
+  /** Whether this server hands out work (a single server always; on a cluster, one node at a time). */
+  dispatcher(): boolean;
 }
 
 export class Metrics {
@@ -62,6 +64,14 @@ export class Metrics {
       registers: [this.registry],
       async collect() {
         this.set(await sources.eventLag());
+      },
+    });
+    new Gauge({
+      name: 'deskbell_dispatcher',
+      help: 'Whether this server hands out work: 1 on a single server, and on one node of a cluster at a time',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.dispatcher() ? 1 : 0);
       },
     });
   }

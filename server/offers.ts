@@ -55,15 +55,13 @@ export class Offers {
       state: 'open',
     };
     const event = await this.work.tx(async (t) => {
-      if (!(await t.q.roomFor(agent.id))) return 'full';
-      if (!(await t.q.moveConversation(conversation.id, 'waiting', 'offered', null))) return 'taken';
-      await t.q.insertOffer(offer);
-      await t.q.touchAgent(agent.id, now);
+      if (!(await t.q.roomFor(agent.id, now))) return 'full';
+      if (!(await t.q.openOffer(offer))) return 'taken';
       return t.emit(agent.id, this.body({ ...conversation, status: 'offered' }, offer));
     }, true); // dispatch counts the offer in its loads
     if (typeof event === 'string') return event;
     this.#arm(offer);
-    this.#expectAck(offer, event.seq);
+    this.expectAck(offer, event.seq);
     this.work.counted('offered');
     this.work.log.info('offered', { conversation: conversation.id, agent: agent.id, offer: offer.id });
     return 'given';
@@ -75,9 +73,8 @@ export class Offers {
    */
   async assign(conversation: ConversationRecord, agent: AgentRecord): Promise<Handed> {
     const assigned = await this.work.tx(async (t): Promise<Handed> => {
-      if (!(await t.q.roomFor(agent.id))) return 'full';
+      if (!(await t.q.roomFor(agent.id, this.work.now()))) return 'full';
       if (!(await t.q.moveConversation(conversation.id, 'waiting', 'active', agent.id))) return 'taken';
-      await t.q.touchAgent(agent.id, this.work.now());
       await t.emit(agent.id, {
         type: 'assigned',
         conversation: publicConversation({ ...conversation, status: 'active', agentId: agent.id }),
@@ -223,7 +220,13 @@ export class Offers {
   }
 
   /** Reroutes the offer if the agent stays connected but its client never acknowledges it. */
-  #expectAck(offer: OfferRecord, seq: number): void {
+  /**
+   * An offer not acknowledged in time by a connected client is rerouted. Armed
+   * where the offer is made, and on a cluster also where it was sent (the
+   * agent's node, when another node made it); it does nothing on a node the
+   * agent is not connected to, and closing is conditional, so it happens once.
+   */
+  expectAck(offer: Pick<OfferRecord, 'id' | 'agentId'>, seq: number): void {
     setTimeout(() => {
       if (!this.links.isConnected(offer.agentId) || this.links.ackedUpTo(offer.agentId) >= seq) return;
       this.#close(offer.id, 'withdrawn', 'rerouted', 'offer never acknowledged; rerouted').catch((error: unknown) =>

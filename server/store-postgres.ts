@@ -256,15 +256,17 @@ class PgQueries implements Queries {
     await this.#run('update agents set last_work_at = $1 where id = $2', [at, id]);
   }
 
-  async roomFor(agentId: string): Promise<boolean> {
+  async roomFor(agentId: string, workAt: number): Promise<boolean> {
     // The agent's row stays locked until this change commits: another node giving the same agent work waits, then counts this one.
-    const agent = await this.#row('select capacity from agents where id = $1 and enabled = 1 for update', [agentId]);
-    if (!agent) return false;
-    const load = (await this.#row(
-      `select (select count(*) from offers where agent_id = $1 and state = 'open') + (select count(*) from conversations where agent_id = $1 and status = 'active') as n`,
-      [agentId],
-    ))!.n as number;
-    return load < (agent.capacity as number);
+    if (!(await this.#row('select 1 from agents where id = $1 and enabled = 1 for update', [agentId]))) return false;
+    // Counted in a statement of its own, begun after the lock was granted: it sees what the change that held the lock committed.
+    return (
+      (await this.#run(
+        `update agents set last_work_at = $2 where id = $1 and capacity >
+           (select count(*) from offers where agent_id = $1 and state = 'open') + (select count(*) from conversations where agent_id = $1 and status = 'active')`,
+        [agentId, workAt],
+      )) === 1
+    );
   }
 
   async agentsWithLoad(): Promise<(AgentRecord & { load: number })[]> {
@@ -408,15 +410,14 @@ class PgQueries implements Queries {
 
   // -- offers -------------------------------------------------------------------
 
-  async insertOffer(o: OfferRecord): Promise<void> {
-    await this.#run('insert into offers (id, conversation_id, agent_id, offered_at, expires_at, state) values ($1, $2, $3, $4, $5, $6)', [
-      o.id,
-      o.conversationId,
-      o.agentId,
-      o.offeredAt,
-      o.expiresAt,
-      o.state,
-    ]);
+  async openOffer(o: OfferRecord): Promise<boolean> {
+    // One round trip: the offer is recorded only if the conversation was still waiting.
+    const inserted = await this.#run(
+      `with moved as (update conversations set status = 'offered', agent_id = null where id = $2 and status = 'waiting' returning id)
+       insert into offers (id, conversation_id, agent_id, offered_at, expires_at, state) select $1, id, $3, $4, $5, $6 from moved`,
+      [o.id, o.conversationId, o.agentId, o.offeredAt, o.expiresAt, o.state],
+    );
+    return inserted === 1;
   }
 
   async offer(id: string): Promise<OfferRecord | undefined> {
@@ -482,13 +483,14 @@ class PgQueries implements Queries {
 
   async appendEvent(agentId: string, body: ServerEventBody): Promise<ServerEvent> {
     // The cursor row stays locked until this change commits: the next seq of this agent waits for it.
+    // One round trip: the seq is taken and the event stored with it, its JSON ending as JSON.stringify({ ...body, seq }) would.
+    const json = JSON.stringify(body);
     const seq = (await this.#row(
-      `insert into agent_cursors (agent_id, last_seq) values ($1, 1) on conflict (agent_id) do update set last_seq = agent_cursors.last_seq + 1 returning last_seq`,
-      [agentId],
-    ))!.last_seq as number;
-    const event = { ...body, seq } as ServerEvent;
-    await this.#run('insert into events (agent_id, seq, body) values ($1, $2, $3)', [agentId, seq, JSON.stringify(event)]);
-    return event;
+      `with cursor as (insert into agent_cursors (agent_id, last_seq) values ($1, 1) on conflict (agent_id) do update set last_seq = agent_cursors.last_seq + 1 returning last_seq)
+       insert into events (agent_id, seq, body) select $1, last_seq, left($2, -1) || $3 || last_seq || '}' from cursor returning seq`,
+      [agentId, json, json === '{}' ? '"seq":' : ',"seq":'],
+    ))!.seq as number;
+    return { ...body, seq } as ServerEvent;
   }
 
   async eventsAfter(agentId: string, seq: number): Promise<ServerEvent[]> {

@@ -352,7 +352,9 @@ export class SqliteStore implements Store {
   }
 
   /** One process applies changes one at a time, and dispatch counts what it gives: its loads are exact, and there is nothing to wait for. */
-  async roomFor(_agentId: string): Promise<boolean> {
+  /** Transactions run one at a time here, and dispatch's loads are exact: the agent has room. */
+  async roomFor(agentId: string, workAt: number): Promise<boolean> {
+    await this.touchAgent(agentId, workAt);
     return true;
   }
 
@@ -541,12 +543,14 @@ export class SqliteStore implements Store {
 
   // -- offers -------------------------------------------------------------------
 
-  async insertOffer(o: OfferRecord): Promise<void> {
+  async openOffer(o: OfferRecord): Promise<boolean> {
+    if (!(await this.moveConversation(o.conversationId, 'waiting', 'offered', null))) return false;
     this.#prepare(
         `insert into offers (id, conversation_id, agent_id, offered_at, expires_at, state)
          values (@id, @conversationId, @agentId, @offeredAt, @expiresAt, @state)`,
       )
       .run(o);
+    return true;
   }
 
   async offer(id: string): Promise<OfferRecord | undefined> {

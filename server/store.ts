@@ -102,8 +102,12 @@ export interface Queries {
   agentByToken(token: string): Promise<AgentRecord | undefined>;
   agent(id: string): Promise<AgentRecord | undefined>;
   touchAgent(id: string, at: number): Promise<void>;
-  /** Whether the agent can take more work now, counted under a lock where other processes may give it work too. */
-  roomFor(agentId: string): Promise<boolean>;
+  /**
+   * Whether the agent can take more work now, counted under a lock where
+   * other processes may give it work too; when it can, it is marked as given
+   * work at `workAt` (routing's idle time) in the same step.
+   */
+  roomFor(agentId: string, workAt: number): Promise<boolean>;
   agentsWithLoad(): Promise<(AgentRecord & { load: number })[]>;
   // conversations and messages
   insertConversation(c: ConversationRecord): Promise<void>;
@@ -133,7 +137,8 @@ export interface Queries {
   /** Changes a reply; with `expect`, only while it still is as expected (a claim no other node can also win): false when it was not. */
   updateOutbox(messageId: string, change: OutboxChange, expect?: Pick<OutboxRecord, 'status' | 'nextAt'>): Promise<boolean>;
   // offers
-  insertOffer(o: OfferRecord): Promise<void>;
+  /** Moves the offer's conversation from waiting to offered and records the offer; false when it was no longer waiting (someone else moved it first). */
+  openOffer(o: OfferRecord): Promise<boolean>;
   offer(id: string): Promise<OfferRecord | undefined>;
   closeOffer(id: string, state: Exclude<OfferState, 'open'>, at: number, reason?: string): Promise<boolean>;
   offersOf(conversationId: string): Promise<(OfferRecord & { closedAt: number | null; reason: string | null })[]>;

@@ -8,13 +8,17 @@ export interface NodeProcess {
   child: ChildProcess;
   httpUrl: string;
   feedUrl: string;
-  /** SIGKILL, and wait for the process to be gone. */
+  /** SIGKILL, and wait for the process to be gone (SIGTERM when profiling: the profile is written at exit). */
   kill(): Promise<void>;
 }
 
-/** Starts `server/main.ts` with these flags (it listens on a free port) and resolves once it says where. */
+/**
+ * Starts `server/main.ts` with these flags (it listens on a free port) and resolves once it says where.
+ * With `DESKBELL_NODE_PROF=<dir>` each node writes a CPU profile there (`node --cpu-prof`).
+ */
 export async function startNodeProcess(args: string[]): Promise<NodeProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', '--port', '0', '--quiet', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const prof = process.env.DESKBELL_NODE_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.DESKBELL_NODE_PROF}`] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', 'server/main.ts', '--port', '0', '--quiet', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const port = await new Promise<number>((resolve, reject) => {
@@ -32,7 +36,7 @@ export async function startNodeProcess(args: string[]): Promise<NodeProcess> {
     httpUrl: `http://127.0.0.1:${port}`,
     feedUrl: `ws://127.0.0.1:${port}/feed`,
     async kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (child.exitCode === null && child.signalCode === null) child.kill(process.env.DESKBELL_NODE_PROF ? 'SIGTERM' : 'SIGKILL');
       await exited;
     },
   };

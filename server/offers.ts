@@ -219,12 +219,12 @@ export class Offers {
     this.work.dispatch();
   }
 
-  /** Reroutes the offer if the agent stays connected but its client never acknowledges it. */
   /**
-   * An offer not acknowledged in time by a connected client is rerouted. Armed
-   * where the offer is made, and on a cluster also where it was sent (the
-   * agent's node, when another node made it); it does nothing on a node the
-   * agent is not connected to, and closing is conditional, so it happens once.
+   * Reroutes the offer if the agent stays connected but its client never
+   * acknowledges it in time. Armed where the offer is made, and on a cluster
+   * also where it was sent (the agent's node, when another node made it); it
+   * does nothing on a node the agent is not connected to, and closing is
+   * conditional, so it happens once.
    */
   expectAck(offer: Pick<OfferRecord, 'id' | 'agentId'>, seq: number): void {
     setTimeout(() => {

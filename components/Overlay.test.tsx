@@ -1,5 +1,6 @@
 // @vitest-environment happy-dom
 import { act, cleanup, fireEvent, render, screen } from '@testing-library/preact';
+import { options } from 'preact';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createOverlayModel } from '../utils/overlay-model';
 import type { CardView } from '../utils/snapshot';
@@ -62,6 +63,34 @@ describe('Overlay', () => {
     expect(live()).toBe('Conversation assigned from Customer 2: now yours. Select it to open.');
     await act(() => t.model.accept('1'));
     expect(live()).toBe('Accepted: Customer 1.');
+  });
+
+  it('a tick moves the countdown, the wait time, the bar and the slide-in without rendering a card again', async () => {
+    const t = setup([offer('1'), toast('2')]);
+    const cards = t.model.cards.value;
+    const card = document.querySelector('[data-card-id="1"]')!;
+    const bar = card.querySelector<HTMLElement>('.bar')!;
+    expect(card.classList.contains('settled')).toBe(false);
+    expect(bar.style.transform).toBe('scaleX(1)');
+    let rendered = 0;
+    const diffed = options.diffed;
+    options.diffed = (vnode) => {
+      if (typeof vnode.type === 'function') rendered++;
+      diffed?.(vnode);
+    };
+    try {
+      await act(() => t.advance(3_000));
+    } finally {
+      options.diffed = diffed;
+    }
+    expect(rendered).toBe(0);
+    expect(t.model.cards.value).toBe(cards);
+    expect(document.querySelector('[data-card-id="1"]')).toBe(card);
+    expect(screen.getByText('0:27')).toBeTruthy();
+    expect(card.querySelector('.countdown')!.getAttribute('aria-label')).toBe('0:27 left to answer');
+    expect(screen.getByText('Waiting 1:15')).toBeTruthy();
+    expect(bar.style.transform).toBe('scaleX(0.9)');
+    expect(card.classList.contains('settled')).toBe(true);
   });
 
   it('writes right-to-left names and messages right to left inside the left-to-right card', () => {

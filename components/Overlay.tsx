@@ -3,6 +3,7 @@
  * rendered as text by Preact (never as HTML). Buttons act only on trusted
  * events: a script on the CRM page cannot accept or reject for the agent.
  */
+import { type ReadonlySignal, useComputed } from '@preact/signals';
 import type { JSX } from 'preact';
 import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
 import { formatClock, secondsLeft, webUrl } from '../utils/format';
@@ -150,18 +151,31 @@ const fraction = (left: number, total: number) => Math.max(0, Math.min(1, left /
  * animated in between: any running animation, even a compositor-only one,
  * makes the browser produce a frame sixty times a second for as long as the
  * card is up, which without a GPU costs a tenth of a core per visible tab.
+ * Its style is bound to the clock: a tick changes it, and renders nothing.
  */
-function CountdownBar({ showUntil, total, now }: { showUntil: number; total: number; now: number }) {
-  return <div class="bar" style={{ transform: `scaleX(${fraction(showUntil - now, total)})` }} />;
+function CountdownBar({ showUntil, total, now }: { showUntil: number; total: number; now: ReadonlySignal<number> }) {
+  const style = useComputed(() => `transform: scaleX(${fraction(showUntil - now.value, total)})`);
+  return <div class="bar" style={style} />;
 }
 
-/** An alert (an offer: Accept / Reject, countdown) or a toast (already the agent's: select to open), as the worker decided. */
+/**
+ * An alert (an offer: Accept / Reject, countdown) or a toast (already the
+ * agent's: select to open), as the worker decided. What moves with the clock
+ * (the countdown, the wait time, the bar, the end of the slide-in) is bound
+ * to it directly: a tick changes those texts and styles without rendering
+ * the card again.
+ */
 function Card({ card, model }: { card: CardView; model: OverlayModel }) {
   // Bench builds only: the card is in the DOM (its paint follows).
   useLayoutEffect(() => hop('rendered', card.id), [card.id]);
   const { conversation: c, template, identification: ident } = card;
   const customerName = nameOf(card);
-  const now = model.now.value;
+  const now = model.now;
+  const skewMs = model.snapshot.value?.skewMs ?? 0;
+  const countdown = useComputed(() => formatClock(secondsLeft(card.showUntil, now.value) * 1000));
+  const countdownLabel = useComputed(() => t('time_left', countdown.value));
+  const waited = useComputed(() => t('waiting', formatClock(now.value + skewMs - c.waitingSince)));
+  const cardClass = useComputed(() => `card ${card.kind} scenario-${c.scenario}${now.value - card.receivedAt > SETTLE_MS ? ' settled' : ''}`);
   const busy = model.busy.value.has(card.id);
   const error = model.errors.value[card.id];
   const isAlert = card.kind === 'alert';
@@ -169,14 +183,13 @@ function Card({ card, model }: { card: CardView; model: OverlayModel }) {
   const choosing = isAlert && model.choosing.value.has(offerId);
   const titleId = `t-${card.id}`;
   const bodyId = `b-${card.id}`;
-  const left = secondsLeft(card.showUntil, now);
   const total = Math.max(1, card.showUntil - card.receivedAt);
   const fields = new Set(template.fields);
   const acceptLabel = template.acceptLabel || t('accept');
   const rejectLabel = template.rejectLabel || t('reject');
 
-  const meta: string[] = [];
-  if (fields.has('waitTime')) meta.push(t('waiting', formatClock(now + (model.snapshot.value?.skewMs ?? 0) - c.waitingSince)));
+  const meta: (string | ReadonlySignal<string>)[] = [];
+  if (fields.has('waitTime')) meta.push(waited);
   if (fields.has('channel')) meta.push(t(`channel_${c.channel}`));
   if (fields.has('queue') && c.queue) meta.push(c.queue);
   if (fields.has('phone') && c.customer.phone) meta.push(c.customer.phone);
@@ -194,7 +207,7 @@ function Card({ card, model }: { card: CardView; model: OverlayModel }) {
 
   return (
     <article
-      class={`card ${card.kind} scenario-${c.scenario}${now - card.receivedAt > SETTLE_MS ? ' settled' : ''}`}
+      class={cardClass}
       role={isAlert ? 'alertdialog' : 'status'}
       aria-labelledby={titleId}
       aria-describedby={bodyId}
@@ -215,8 +228,8 @@ function Card({ card, model }: { card: CardView; model: OverlayModel }) {
               {scenarioTitle(c.scenario)}
             </h2>
             {isAlert && template.showCountdown && (
-              <span class="countdown" role="timer" aria-label={t('time_left', formatClock(left * 1000))}>
-                {formatClock(left * 1000)}
+              <span class="countdown" role="timer" aria-label={countdownLabel}>
+                {countdown}
               </span>
             )}
           </header>

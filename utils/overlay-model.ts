@@ -43,10 +43,17 @@ export function createOverlayModel(actions: OverlayActions, clock: () => number 
   /** Bumped by the focus shortcut: the view moves the keyboard to the newest card. */
   const focusRequest = signal(0);
 
-  /** Cards still up: each until the time the worker gave it. */
+  /**
+   * Cards still up: each until the time the worker gave it. A tick that ends
+   * no card gives the same array, so what lists the cards does not render
+   * again each second (only the countdowns and wait times move).
+   */
+  let up: CardView[] = [];
   const cards = computed<CardView[]>(() => {
     const t = now.value;
-    return (snapshot.value?.cards ?? []).filter((c) => t < c.showUntil);
+    const next = (snapshot.value?.cards ?? []).filter((c) => t < c.showUntil);
+    if (next.length !== up.length || next.some((c, i) => c !== up[i])) up = next;
+    return up;
   });
   const shown = computed(() => (expanded.value ? cards.value : cards.value.slice(0, MAX_VISIBLE)));
   const hiddenCount = computed(() => cards.value.length - shown.value.length);

@@ -91,6 +91,11 @@ describe('Overlay', () => {
     expect(screen.getByText('Waiting 1:15')).toBeTruthy();
     expect(bar.style.transform).toBe('scaleX(0.9)');
     expect(card.classList.contains('settled')).toBe(true);
+    // The worker moves the deadline (a clock set, a template's shorter time): it shows at once, not at the next tick.
+    await act(() => t.model.receive({ theme: 'dark', cards: [offer('1', { showUntil: NOW + 13_000 }), toast('2')], skewMs: 60_000 }));
+    expect(screen.getByText('0:10')).toBeTruthy();
+    expect(screen.getByText('Waiting 2:15')).toBeTruthy();
+    expect(card.querySelector<HTMLElement>('.bar')!.style.transform).toBe('scaleX(0.7692307692307693)');
   });
 
   it('writes right-to-left names and messages right to left inside the left-to-right card', () => {

@@ -3,9 +3,9 @@
  * rendered as text by Preact (never as HTML). Buttons act only on trusted
  * events: a script on the CRM page cannot accept or reject for the agent.
  */
-import { type ReadonlySignal, useComputed } from '@preact/signals';
+import { computed, type ReadonlySignal } from '@preact/signals';
 import type { JSX } from 'preact';
-import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useRef } from 'preact/hooks';
 import { formatClock, secondsLeft, webUrl } from '../utils/format';
 import { t } from '../utils/i18n';
 import type { Announcer, OverlayModel } from '../utils/overlay-model';
@@ -147,6 +147,16 @@ function IdentificationLine({ ident }: { ident: Exclude<Identification, { status
 const fraction = (left: number, total: number) => Math.max(0, Math.min(1, left / total));
 
 /**
+ * A value that moves with the overlay's clock, bound into the DOM as a
+ * signal: a tick updates it in place without rendering the component. It is
+ * made again when what it is computed from (`deps`) changes, so a card the
+ * worker changed (a new deadline, a new clock offset) shows it at once.
+ */
+function useTicking<T>(now: ReadonlySignal<number>, at: (now: number) => T, deps: readonly unknown[]): ReadonlySignal<T> {
+  return useMemo(() => computed(() => at(now.value)), [now, ...deps]);
+}
+
+/**
  * The countdown bar, moved once a second with the countdown's text and never
  * animated in between: any running animation, even a compositor-only one,
  * makes the browser produce a frame sixty times a second for as long as the
@@ -154,7 +164,7 @@ const fraction = (left: number, total: number) => Math.max(0, Math.min(1, left /
  * Its style is bound to the clock: a tick changes it, and renders nothing.
  */
 function CountdownBar({ showUntil, total, now }: { showUntil: number; total: number; now: ReadonlySignal<number> }) {
-  const style = useComputed(() => `transform: scaleX(${fraction(showUntil - now.value, total)})`);
+  const style = useTicking(now, (n) => `transform: scaleX(${fraction(showUntil - n, total)})`, [showUntil, total]);
   return <div class="bar" style={style} />;
 }
 
@@ -172,10 +182,10 @@ function Card({ card, model }: { card: CardView; model: OverlayModel }) {
   const customerName = nameOf(card);
   const now = model.now;
   const skewMs = model.snapshot.value?.skewMs ?? 0;
-  const countdown = useComputed(() => formatClock(secondsLeft(card.showUntil, now.value) * 1000));
-  const countdownLabel = useComputed(() => t('time_left', countdown.value));
-  const waited = useComputed(() => t('waiting', formatClock(now.value + skewMs - c.waitingSince)));
-  const cardClass = useComputed(() => `card ${card.kind} scenario-${c.scenario}${now.value - card.receivedAt > SETTLE_MS ? ' settled' : ''}`);
+  const countdown = useTicking(now, (n) => formatClock(secondsLeft(card.showUntil, n) * 1000), [card.showUntil]);
+  const countdownLabel = useMemo(() => computed(() => t('time_left', countdown.value)), [countdown]);
+  const waited = useTicking(now, (n) => t('waiting', formatClock(n + skewMs - c.waitingSince)), [skewMs, c.waitingSince]);
+  const cardClass = useTicking(now, (n) => `card ${card.kind} scenario-${c.scenario}${n - card.receivedAt > SETTLE_MS ? ' settled' : ''}`, [card.kind, c.scenario, card.receivedAt]);
   const busy = model.busy.value.has(card.id);
   const error = model.errors.value[card.id];
   const isAlert = card.kind === 'alert';

@@ -1,6 +1,6 @@
 /**
- * Who gets a waiting conversation: pure functions over the agents who are
- * available and have room, so the rules are tested without a server.
+ * Who gets a waiting conversation: the rules over the agents who are
+ * available and have room, with no server in them, so they are tested alone.
  *
  * - An assigned conversation goes to the agent who has waited longest for work.
  * - An offered one goes to the longest-idle agent who has not had it yet; when
@@ -31,8 +31,9 @@ export function longestIdle<A extends Candidate>(pool: readonly A[]): A {
 }
 
 /**
- * One pass over the candidates, with no copies: dispatch runs this for every
- * waiting conversation, over every available agent.
+ * The rules in their plainest form, one pass over every candidate: the
+ * specification the Roster below is tested against (dispatch uses the
+ * Roster, which picks the same agent without looking at everyone).
  *
  * @param candidates available agents with room, at least one
  * @param tried agents this conversation was offered to, with when their last offer of it closed

@@ -249,8 +249,8 @@ export class Cluster {
   /**
    * A node that is not the dispatcher has news for it (a conversation came in,
    * an agent has room again). One notification at a time, and one more after
-   * it for whatever came up meanwhile: a thousand new conversations a second
-   * are a few hundred notifications at most.
+   * it for whatever came up meanwhile: a burst costs at most one
+   * notification per round trip to the database, not one per conversation.
    */
   askDispatch(): void {
     if (this.#asking) {

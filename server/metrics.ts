@@ -42,38 +42,20 @@ export class Metrics {
       labelNames: ['type', 'result'],
       registers: [this.registry],
     });
-    new Gauge({
-      name: 'deskbell_agents_connected',
-      help: 'Agents connected to this server',
-      registers: [this.registry],
-      collect() {
-        this.set(sources.connectedAgents());
-      },
-    });
-    new Gauge({
-      name: 'deskbell_queue_length',
-      help: 'Conversations waiting for an agent (the whole feed, as the store has it)',
-      registers: [this.registry],
-      async collect() {
-        this.set(await sources.queueLength());
-      },
-    });
-    new Gauge({
-      name: 'deskbell_event_lag',
-      help: "Events in the log not yet sent to this server's connected agents",
-      registers: [this.registry],
-      async collect() {
-        this.set(await sources.eventLag());
-      },
-    });
-    new Gauge({
-      name: 'deskbell_dispatcher',
-      help: 'Whether this server hands out work: 1 on a single server, and on one node of a cluster at a time',
-      registers: [this.registry],
-      collect() {
-        this.set(sources.dispatcher() ? 1 : 0);
-      },
-    });
+    /** A gauge read from its source at each scrape. */
+    const gauge = (name: string, help: string, read: () => number | Promise<number>) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        async collect() {
+          this.set(await read());
+        },
+      });
+    gauge('deskbell_agents_connected', 'Agents connected to this server', () => sources.connectedAgents());
+    gauge('deskbell_queue_length', 'Conversations waiting for an agent (the whole feed, as the store has it)', () => sources.queueLength());
+    gauge('deskbell_event_lag', "Events in the log not yet sent to this server's connected agents", () => sources.eventLag());
+    gauge('deskbell_dispatcher', 'Whether this server hands out work: 1 on a single server, and on one node of a cluster at a time', () => (sources.dispatcher() ? 1 : 0));
   }
 
   text(): Promise<string> {

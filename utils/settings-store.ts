@@ -36,13 +36,14 @@ export async function refreshPolicy(): Promise<void> {
 export function watchEffectiveSettings(onChange: () => void): () => void {
   const unwatchSaved = savedSettings.watch(onChange);
   const unwatchPolicy = policyCache.watch(onChange);
-  const onManaged = (_changes: unknown, area: string) => {
-    if (area === 'managed') void refreshPolicy();
-  };
-  browser.storage.onChanged.addListener(onManaged);
+  // The managed area's own event, not `storage.onChanged`: that one would bring the worker every
+  // `storage.session` write of the state (old and new value, copied by the browser process) on the
+  // path of the next offer.
+  const onManaged = () => void refreshPolicy();
+  browser.storage.managed.onChanged.addListener(onManaged);
   return () => {
     unwatchSaved();
     unwatchPolicy();
-    browser.storage.onChanged.removeListener(onManaged);
+    browser.storage.managed.onChanged.removeListener(onManaged);
   };
 }

@@ -36,4 +36,17 @@ describe('LatestWrite', () => {
     await w.set('good');
     expect(written).toEqual(['good']);
   });
+
+  it('tries a value again when its write failed, even the same value', async () => {
+    let fail = true;
+    const written: string[] = [];
+    const w = new LatestWrite<string>(async (v) => {
+      if (fail) throw new Error('quota');
+      written.push(v);
+    });
+    await expect(w.set('state')).rejects.toThrow('quota');
+    fail = false;
+    await w.set('state');
+    expect(written).toEqual(['state']);
+  });
 });

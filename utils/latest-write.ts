@@ -21,7 +21,13 @@ export class LatestWrite<T> {
       const value = this.#latest as T;
       if (Object.is(value, this.#written)) return;
       this.#written = value;
-      await this.write(value);
+      try {
+        await this.write(value);
+      } catch (error) {
+        // Not written: the same value set again is tried again.
+        if (Object.is(this.#written, value)) this.#written = undefined;
+        throw error;
+      }
     });
     this.#writes = run.catch(() => undefined);
     return run;

@@ -5,7 +5,8 @@
  *
  * - latency: feed frame sent → overlay card painted in the CRM tab, against a
  *   page that renders the same frame from its own WebSocket.
- * - footprint: the CRM page loaded with and without the extension.
+ * - footprint: the CRM pages loaded with and without the extension, each
+ *   loaded over itself and after a blank page.
  * - burst: a thousand offers within a second; frames the page drew meanwhile
  *   against the same page idle, and the worker's heap before and after.
  */
@@ -21,7 +22,7 @@ import { type FeedServer, startFeedServer } from '../server/feed-server.ts';
 import { startCrmSite } from '../tests/e2e/crm-site.ts';
 import { AGENT, CHROMIUM, CHROMIUM_ARGS, chromiumArgs, CRM_SITE } from '../tests/e2e/harness.ts';
 import { OverlayPage } from '../tests/e2e/overlay-page.ts';
-import { type Distribution, distribution, median, round, sleep, waitFor, wallClock } from './stats.ts';
+import { type Distribution, distribution, median, ratioInterval, round, sleep, waitFor, wallClock } from './stats.ts';
 
 const BENCH_AGENT = { ...AGENT, capacity: 100_000 };
 
@@ -379,12 +380,20 @@ export interface LoadFigures {
 
 export interface PageFootprint {
   page: string;
+  /**
+   * How the tab got there: \`again\`, the page loaded over itself (the
+   * document torn down meanwhile had Deskbell's overlay, or the empty script);
+   * \`fresh\`, loaded after a blank page (nothing of the last load left).
+   */
+  navigation: Navigation;
   without: LoadFigures;
   /** With an extension whose content script is empty: what Chromium charges any content script. */
   emptyScript: LoadFigures;
   with: LoadFigures;
   /** Median load with Deskbell over median load without any extension. */
   loadRatio: number;
+  /** Where that ratio may lie given the loads' spread (95 % bootstrap interval): a ratio whose interval holds 1.03 cannot be told from it. */
+  loadRatioRange: [number, number];
   /** Median load with Deskbell over median load with the empty content script: Deskbell's own share. */
   ownRatio: number;
 }
@@ -401,10 +410,12 @@ export interface FootprintFigures {
  */
 const FOOTPRINT_PAGES = ['crm.html', 'crm-grid.html', 'crm-churn.html'];
 
+type Navigation = 'again' | 'fresh';
+
 /** A browser of the footprint section, with one tab that loads the pages. */
 interface Loader {
   loaded: Loaded;
-  load(url: string): Promise<LoadFigures>;
+  load(url: string, navigation: Navigation): Promise<LoadFigures>;
   dispose(): Promise<void>;
 }
 
@@ -430,7 +441,11 @@ async function startLoader(loaded: Loaded): Promise<Loader> {
   const taskDuration = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'TaskDuration')!.value * 1000;
   return {
     loaded,
-    load: async (url) => {
+    load: async (url, navigation) => {
+      if (navigation === 'fresh') {
+        await page.goto('about:blank');
+        await sleep(100); // the last document's teardown done before the clock starts
+      }
       await page.goto(url, { waitUntil: 'load' });
       // Deskbell's overlay is injected once the page has loaded and mounts when idle; give it time to finish before counting.
       await sleep(300);
@@ -455,13 +470,13 @@ export async function benchFootprint(loads: number): Promise<FootprintFigures> {
   try {
     for (const loaded of ['none', 'empty', 'deskbell'] as const) loaders.push(await startLoader(loaded));
     const pages: PageFootprint[] = [];
-    for (const pageName of FOOTPRINT_PAGES) {
+    for (const [pageName, navigation] of FOOTPRINT_PAGES.flatMap((p) => (['again', 'fresh'] as const).map((n) => [p, n] as const))) {
       const samples = new Map<Loaded, LoadFigures[]>(loaders.map((l) => [l.loaded, []]));
       // One warm-up round, not counted: caches, the first compile of the content script.
       for (let i = 0; i <= loads; i++) {
         for (let k = 0; k < loaders.length; k++) {
           const loader = loaders[(i + k) % loaders.length]!;
-          const figures = await loader.load(crm.url(pageName));
+          const figures = await loader.load(crm.url(pageName), navigation);
           if (i > 0) samples.get(loader.loaded)!.push(figures);
         }
       }
@@ -474,7 +489,17 @@ export async function benchFootprint(loads: number): Promise<FootprintFigures> {
         };
       };
       const [without, emptyScript, deskbell] = [summary('none'), summary('empty'), summary('deskbell')];
-      pages.push({ page: pageName, without, emptyScript, with: deskbell, loadRatio: round(deskbell.loadMs / without.loadMs, 3), ownRatio: round(deskbell.loadMs / emptyScript.loadMs, 3) });
+      const loadsOf = (loaded: Loaded) => samples.get(loaded)!.map((s) => s.loadMs);
+      pages.push({
+        page: pageName,
+        navigation,
+        without,
+        emptyScript,
+        with: deskbell,
+        loadRatio: round(deskbell.loadMs / without.loadMs, 3),
+        loadRatioRange: ratioInterval(loadsOf('deskbell'), loadsOf('none')),
+        ownRatio: round(deskbell.loadMs / emptyScript.loadMs, 3),
+      });
     }
     return { loads, pages };
   } finally {

@@ -24,8 +24,8 @@ export class LatestWrite<T> {
       try {
         await this.write(value);
       } catch (error) {
-        // Not written: the same value set again is tried again.
-        if (Object.is(this.#written, value)) this.#written = undefined;
+        // Not written: the same value set again is tried again (writes run one at a time, so nothing replaced it).
+        this.#written = undefined;
         throw error;
       }
     });

@@ -381,9 +381,9 @@ export interface LoadFigures {
 export interface PageFootprint {
   page: string;
   /**
-   * How the tab got there: \`again\`, the page loaded over itself (the
+   * How the tab got there: `again`, the page loaded over itself (the
    * document torn down meanwhile had Deskbell's overlay, or the empty script);
-   * \`fresh\`, loaded after a blank page (nothing of the last load left).
+   * `fresh`, loaded after a blank page (nothing of the last load left).
    */
   navigation: Navigation;
   without: LoadFigures;

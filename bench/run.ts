@@ -98,9 +98,11 @@ if (runs('cpu')) {
     (report.cardCpu as Record<string, unknown>)[name] = f;
     for (const r of f.rows) {
       const perShown = r.shown ? (r.card - r.none) / r.shown : 0;
+      const overTicking = r.shown ? (r.card - r.ticking) / r.shown : 0;
       console.log(
         `  ${name.padEnd(8)} ${String(r.tabs).padStart(2)} ${r.layout.padEnd(18)} (${r.shown} shown)  no extension ${r.none.toFixed(1).padStart(5)} %  deskbell idle ${r.idle.toFixed(1).padStart(5)} %  with the alert ${r.card.toFixed(1).padStart(5)} %  → ${perShown.toFixed(1)} % per shown card (target ≤ 1 %: ${verdict(perShown <= 1)})`,
       );
+      console.log(`           no extension, a box whose text changes once a second where each card is: ${r.ticking.toFixed(1)} %  → the card costs ${overTicking.toFixed(1)} % more than that`);
       console.log(`           by process with the alert: ${Object.entries(r.byType).map(([k, v]) => `${k} ${v} %`).join(', ')}`);
       if (r.none > r.tabs * 1.5) warnNoisy(`${r.tabs} static CRM tabs without the extension took ${r.none} % of a core`);
     }

@@ -656,6 +656,11 @@ async function cpuOver(userDataDir: string, seconds: number): Promise<{ percent:
   return { percent: pct(after.total - before.total), byType };
 }
 
+/** The tabs the agent sees: every one when each has its own window, else the last opened (the window's active tab). */
+function onScreen<T>(tabs: readonly T[], windows: boolean): T[] {
+  return tabs.filter((_, i) => windows || i === tabs.length - 1);
+}
+
 /** A box like a card, without the extension, whose text changes once a second: the cpu section's second baseline. */
 const TICKING_BOX = `(() => {
   const box = document.createElement('div');
@@ -726,7 +731,7 @@ export async function benchCardCpu(seconds: number, layouts: { tabs: number; win
           none = (await cpuOver(plain.userDataDir, seconds)).percent;
           // As late after the load as Deskbell's card comes below: on this display a change costs more some seconds after a load.
           await sleep(SETTLE_MS + seconds * 1000);
-          for (const page of pages.filter((_, i) => i === pages.length - 1 || layout.windows)) await page.evaluate(TICKING_BOX);
+          for (const page of onScreen(pages, layout.windows)) await page.evaluate(TICKING_BOX);
           await sleep(SETTLE_MS);
           ticking = (await cpuOver(plain.userDataDir, seconds)).percent;
         } finally {
@@ -746,7 +751,7 @@ export async function benchCardCpu(seconds: number, layouts: { tabs: number; win
         await sleep(SETTLE_MS);
         const idle = (await cpuOver(session.userDataDir, seconds)).percent;
         await session.feed.service.createConversation({ scenario: 'chat', channel: 'chat', customer: { name: 'Maria Jansen' }, comment: 'bench-cpu' });
-        const visible = overlays.filter((_, i) => i === overlays.length - 1 || layout.windows);
+        const visible = onScreen(overlays, layout.windows);
         for (const overlay of visible) if (!(await waitForAsync(async () => (await overlay.cards()).length === 1, 10_000))) throw new Error('bench: the card never showed');
         // Finding the overlay through DevTools has the renderer report every later DOM change to it: the card's
         // text changes each second would be charged to the card.

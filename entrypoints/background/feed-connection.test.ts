@@ -9,6 +9,7 @@ import type { TemplateOverrides } from '../../utils/templates';
 import { FeedConnection } from './feed-connection';
 import type { WebSocketLike } from './feed-client';
 import { StateKeeper } from './state-keeper';
+import { type Diagnostics, diagnostics } from '../../utils/storage-items';
 
 const AGENT = { id: 'a1', name: 'Alex', token: 'connection-test-token-0123' };
 const API_KEY = 'connection-test-api-key-0123';
@@ -81,5 +82,26 @@ describe('FeedConnection', () => {
     const t = await setup();
     await t.feed.restart(t.server.feedUrl, { kind: 'token', token: 'not-the-token-0123456789' });
     await vi.waitFor(() => expect(t.connections.at(-1)).toMatchObject({ status: 'refused', lastError: 'the feed refused the agent token' }));
+  });
+
+  it('with storage.session full, still stores the diagnostics, with only the latest journal entries', async () => {
+    const journal = Array.from({ length: 500 }, (_, i) => ({ seq: i + 1, type: 'message', id: `event-${i + 1}` }));
+    await diagnostics.setValue({ ...(await diagnostics.getValue()), journal });
+    const t = await setup();
+    // The room left holds the diagnostics without most of their journal (about 50 KB), as in a real full storage.session.
+    // What is stored is read from the writes: a connection of an earlier test may still be writing its own.
+    const set = fakeBrowser.storage.session.set.bind(fakeBrowser.storage.session);
+    const stored: Diagnostics[] = [];
+    vi.spyOn(fakeBrowser.storage.session, 'set').mockImplementation(async (items) => {
+      if (JSON.stringify(items).length > 5_000) throw new Error('Session storage quota bytes exceeded. Values were not stored.');
+      await set(items);
+      const { diagnostics: written } = items as { diagnostics?: Diagnostics };
+      if (written) stored.push(written);
+    });
+    t.feed.noteDiagnostics({ lastStorageError: 'stored with only the latest messages of each conversation' });
+    await vi.waitFor(() => expect(stored.find((d) => d.lastStorageError)).toBeDefined());
+    const written = stored.find((d) => d.lastStorageError)!;
+    expect(written.lastStorageError).toBe('stored with only the latest messages of each conversation');
+    expect(written.journal.map((e) => e.seq)).toEqual(Array.from({ length: 20 }, (_, i) => 481 + i));
   });
 });

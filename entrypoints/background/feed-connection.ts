@@ -16,6 +16,8 @@ import type { StateKeeper } from './state-keeper';
 import { LatestWrite } from '../../utils/latest-write';
 
 const JOURNAL_SIZE = 500;
+/** The journal kept when storage.session has no room for the whole one: the counters and last errors matter more. */
+const JOURNAL_SIZE_WHEN_FULL = 20;
 
 /** What the feed is told the agent is: a static token from the settings, or the agent's sign-in. */
 export type FeedCredential =
@@ -60,8 +62,23 @@ const JOURNAL_EVERY_MS = 250;
 export class FeedConnection {
   #client: FeedClient | undefined;
   #diag: Promise<Diagnostics>;
-  /** Only the newest diagnostics are written; a failed write (storage.session full) is said and breaks nothing. */
-  readonly #diagWrites = new LatestWrite<Diagnostics>((d) => diagnostics.setValue(d).catch((error: unknown) => console.warn('[deskbell] could not store the diagnostics:', error)));
+  /**
+   * Only the newest diagnostics are written. When storage.session is full
+   * (the journal alone is some 50 KB), they are written with only the latest
+   * journal entries, so the counters and the last storage error still reach
+   * the options page; a write that fails even so is said and breaks nothing.
+   */
+  readonly #diagWrites = new LatestWrite<Diagnostics>(async (d) => {
+    try {
+      await diagnostics.setValue(d);
+    } catch (error) {
+      try {
+        await diagnostics.setValue({ ...d, journal: d.journal.slice(-JOURNAL_SIZE_WHEN_FULL) });
+      } catch {
+        console.warn('[deskbell] could not store the diagnostics:', error);
+      }
+    }
+  });
   /**
    * Feed events not yet in the diagnostics journal: noted together every
    * quarter second, as a write per event would compete with the next offer

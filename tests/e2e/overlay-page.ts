@@ -101,7 +101,10 @@ export class OverlayPage {
 
   /** Stops DevTools from following the page's DOM (finding the overlay turned it on): a bench that watches from inside the page should not pay for it. */
   async stopFollowingDom(): Promise<void> {
-    await (await this.#cdp).send('DOM.disable');
+    await (await this.#cdp).send('DOM.disable').catch((error: unknown) => {
+      // Not following since the last call: nothing to stop.
+      if (!String(error).includes("hasn't been enabled")) throw error;
+    });
   }
 
   async hostCount(): Promise<number> {

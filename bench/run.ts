@@ -98,8 +98,9 @@ if (runs('cpu')) {
     const f = await benchCardCpu(seconds, layouts, rounds, dir);
     (report.cardCpu as Record<string, unknown>)[name] = f;
     for (const r of f.rows) {
+      const boxes = r.turns.map((t) => t.box);
       const card = median(r.turns.map((t) => t.card));
-      const box = median(r.turns.map((t) => t.box));
+      const box = median(boxes);
       const differences = r.turns.map((t) => t.card - t.box);
       const perShown = (value: number) => (r.shown ? value / r.shown : 0);
       const overNone = perShown(card - r.none);
@@ -111,7 +112,6 @@ if (runs('cpu')) {
       console.log(`           the card over the box, turn by turn: ${differences.map((d) => d.toFixed(1)).join(', ')} %  → ${overBox.toFixed(1)} % per shown card (median; the box alone: ${perShown(box - r.none).toFixed(1)} % over no extension)`);
       console.log(`           by process with the alert (last turn): ${Object.entries(r.byType).map(([k, v]) => `${k} ${v} %`).join(', ')}`);
       if (r.none > r.tabs * 1.5) warnNoisy(`${r.tabs} static CRM tabs without the extension took ${r.none} % of a core`);
-      const boxes = r.turns.map((t) => t.box);
       if (Math.max(...boxes) - Math.min(...boxes) > 2) warnNoisy(`the same box took ${Math.min(...boxes)}–${Math.max(...boxes)} % in its turns`);
     }
   }

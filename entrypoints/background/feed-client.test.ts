@@ -132,10 +132,11 @@ describe('FeedClient', () => {
     expect(t.last().sent.map((f) => f.type)).toEqual(['hello']);
     t.last().receive(welcome());
     await settle();
-    expect(t.last().sent.slice(1)).toEqual([{ type: 'auth', token: 'tok.2.sig' }]);
+    const auths = () => t.last().sent.filter((f) => f.type === 'auth');
+    expect(auths()).toEqual([{ type: 'auth', token: 'tok.2.sig' }]);
     t.client.renew('tok.3.sig');
     t.client.renew('tok.3.sig');
-    expect(t.last().sent.slice(1)).toEqual([
+    expect(auths()).toEqual([
       { type: 'auth', token: 'tok.2.sig' },
       { type: 'auth', token: 'tok.3.sig' },
     ]);
@@ -322,9 +323,16 @@ describe('FeedClient', () => {
     t.last().open();
     t.last().receive(welcome({ heartbeatSec: 20 }));
     await settle();
+    // The first ping goes out with the welcome; it is answered.
+    const first = t.last().sent.at(-1) as { type: string; t: number };
+    expect(first).toMatchObject({ type: 'ping' });
+    t.last().receive({ type: 'pong', t: first.t, serverTime: first.t });
+    await settle();
     await vi.advanceTimersByTimeAsync(20_000);
     expect(t.last().sent.at(-1)).toMatchObject({ type: 'ping' });
-    await vi.advanceTimersByTimeAsync(10_000);
+    await vi.advanceTimersByTimeAsync(9_999);
+    expect(t.sockets[0]!.closed).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
     expect(t.sockets[0]!.closed).toEqual({ code: 4000, reason: 'no pong' });
     expect(t.client.state).toMatchObject({ status: 'waiting', lastError: expect.stringContaining('heartbeat') });
   });
@@ -337,12 +345,13 @@ describe('FeedClient', () => {
     t.last().receive(welcome({ heartbeatSec: 20 }));
     await settle();
     for (let i = 0; i < 5; i++) {
-      await vi.advanceTimersByTimeAsync(20_000);
       t.last().receive({ type: 'pong', t: 1, serverTime: 1 });
       await settle();
+      await vi.advanceTimersByTimeAsync(20_000);
     }
     expect(t.sockets).toHaveLength(1);
-    expect(t.last().sent.filter((f) => f.type === 'ping')).toHaveLength(5);
+    // One with the welcome, then one per heartbeat.
+    expect(t.last().sent.filter((f) => f.type === 'ping')).toHaveLength(6);
   });
 
   it('retries a refused token at the slowest pace, and 50 failures stay capped and jittered', async () => {
@@ -400,21 +409,29 @@ describe('FeedClient', () => {
     expect(next.client.state.retryAt).toBeUndefined();
   });
 
-  it('reports the skew of each heartbeat, and skips one whose round trip the clock cut through', async () => {
-    const skews: number[] = [];
-    const t = await welcomed({ onClock: (skew) => void skews.push(skew) }, welcome({ heartbeatSec: 20 }));
-    await vi.advanceTimersByTimeAsync(20_000);
-    const ping = t.last().sent.find((f) => f.type === 'ping') as { t: number };
+  it('measures the clock by a round trip right after the welcome, then at each heartbeat, and skips one whose round trip the clock cut through', async () => {
+    const clocks: [number, number][] = [];
+    const t = await welcomed({ onClock: (skew, roundTrip) => void clocks.push([skew, roundTrip]) }, welcome({ heartbeatSec: 20 }));
+    const pings = () => t.last().sent.filter((f) => f.type === 'ping') as { t: number }[];
+    expect(pings()).toHaveLength(1);
+    vi.advanceTimersByTime(300);
+    t.last().receive({ type: 'pong', t: pings()[0]!.t, serverTime: pings()[0]!.t + 5100 });
+    await settle();
+    expect(clocks).toEqual([[4950, 300]]);
+
+    await vi.advanceTimersByTimeAsync(19_700); // the heartbeat, 20 s after the welcome
+    expect(pings()).toHaveLength(2);
+    const ping = pings()[1]!;
     vi.advanceTimersByTime(100); // the round trip
     t.last().receive({ type: 'pong', t: ping.t, serverTime: ping.t + 5050 });
     await settle();
-    expect(skews).toEqual([5000]);
+    expect(clocks).toEqual([[4950, 300], [5000, 100]]);
 
     // The clock is set forward by an hour between a ping and its pong.
     vi.setSystemTime(Date.now() + 3_600_000);
     t.last().receive({ type: 'pong', t: ping.t, serverTime: ping.t + 5050 });
     await settle();
-    expect(skews).toEqual([5000]);
+    expect(clocks).toHaveLength(2);
   });
 
   it('never storms a feed that keeps sending an event it cannot read: backs off, then starts a fresh session', async () => {

@@ -82,8 +82,13 @@ export interface FeedClientOptions {
   onEvents(events: ServerEvent[]): Promise<void> | void;
   /** After each welcome: skew correction, and a reset when the server could not resume. */
   onWelcome?(welcome: Welcome, skewMs: number): Promise<void> | void;
-  /** After each pong: serverTime − local time, corrected for half the round trip. A jump means a clock was set. */
-  onClock?(skewMs: number): Promise<void> | void;
+  /**
+   * After each pong: serverTime − local time, corrected for half the round
+   * trip, and that round trip (the estimate is good to half of it). A jump
+   * means a clock was set. The first ping goes out right after the welcome,
+   * whose own estimate is short by the welcome's transit time.
+   */
+  onClock?(skewMs: number, roundTripMs: number): Promise<void> | void;
   onError?(frame: FeedErrorFrame): void;
   /** The feed refused the token (close 4401), with its words. */
   onRefused?(message: string): void;
@@ -348,7 +353,7 @@ export class FeedClient {
     const roundTrip = now - frame.t;
     // A round trip that looks negative or too long had the clock set during it: the next one tells.
     if (roundTrip < 0 || roundTrip > this.#o.pongTimeoutMs) return;
-    await this.#o.onClock?.(frame.serverTime - (frame.t + now) / 2);
+    await this.#o.onClock?.(frame.serverTime - (frame.t + now) / 2, roundTrip);
   }
 
   async #welcome(frame: Welcome, generation: number): Promise<void> {
@@ -367,6 +372,8 @@ export class FeedClient {
     this.#setState({ status: 'open', attempt: 0, agentId: frame.agentId, agentName: frame.agentName });
     clearInterval(this.#timers.ping);
     this.#timers.ping = setInterval(() => this.#ping(), frame.heartbeatSec * 1000);
+    // The welcome's clock reading is late by its transit time; a round trip now corrects it.
+    this.#ping();
   }
 
   /** Drops duplicates, resumes on a gap, hands the rest over and moves the cursor once. */

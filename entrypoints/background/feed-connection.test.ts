@@ -19,7 +19,7 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
-async function setup(templates: TemplateOverrides = {}) {
+async function setup(templates: TemplateOverrides = {}, createSocket = (url: string) => new WebSocket(url) as unknown as WebSocketLike) {
   vi.spyOn(fakeBrowser.runtime, 'getManifest').mockReturnValue({ manifest_version: 3, name: 'Deskbell', version: '9.9.9' });
   const server: FeedServer = await startFeedServer({ dataDir: ':memory:', agents: [AGENT], apiKey: API_KEY, routing: { escalation: { mode: 'assign' } } });
   cleanup.push(() => server.close());
@@ -31,13 +31,32 @@ async function setup(templates: TemplateOverrides = {}) {
     (scenario, kind, now) => present(scenario, kind, templates, now),
     (c) => void connections.push(c),
     welcomed,
-    (url) => new WebSocket(url) as unknown as WebSocketLike,
+    createSocket,
   );
   cleanup.push(() => feed.restart('', { kind: 'token', token: '' }));
   const create = (body: Record<string, unknown>) =>
     fetch(`${server.httpUrl}/api/conversations`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const state = () => keeper.state as FeedState;
   return { server, keeper, feed, connections, welcomed, create, state };
+}
+
+/** A real socket whose welcome reaches the client `delayMs` late (a slow way in); what follows it waits behind it. */
+function slowWelcome(url: string, delayMs: number): WebSocketLike {
+  const socket = new WebSocket(url);
+  let onmessage: WebSocketLike['onmessage'] = null;
+  let queue = Promise.resolve();
+  socket.on('message', (data) => {
+    const text = String(data);
+    const wait = (JSON.parse(text) as { type: string }).type === 'welcome' ? delayMs : 0;
+    queue = queue.then(() => new Promise((resolve) => setTimeout(resolve, wait))).then(() => onmessage?.({ data: text }));
+  });
+  return new Proxy(socket, {
+    get: (target, key) => {
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+    set: (target, key, value) => (key === 'onmessage' ? ((onmessage = value as WebSocketLike['onmessage']), true) : Reflect.set(target, key, value)),
+  }) as unknown as WebSocketLike;
 }
 
 describe('FeedConnection', () => {
@@ -65,6 +84,14 @@ describe('FeedConnection', () => {
     expect(t.state().sessions[id]).toMatchObject({ conversationId: id });
     expect(t.feed.send({ type: 'send', conversationId: id, clientMsgId: 'm1', text: 'Hello Dan' })).toBe(true);
     await vi.waitFor(() => expect(t.state().sessions[id]?.transcript.map((m) => m.text)).toEqual(['Manager', 'Hello Dan']));
+  });
+
+  it('a welcome that came slowly leaves wait times short only until the round trip that follows it corrects the clock', async () => {
+    const t = await setup({}, (url) => slowWelcome(url, 800));
+    await t.feed.restart(t.server.feedUrl, { kind: 'token', token: AGENT.token });
+    await vi.waitFor(() => expect(t.connections.at(-1)?.status).toBe('open'));
+    // Server and client share a clock here: the true skew is 0.
+    await expect.poll(() => Math.abs(t.state().skewMs), { timeout: 3_000 }).toBeLessThan(100);
   });
 
   it('stays idle, saying why, without a URL, with an unsafe one, or without a token', async () => {

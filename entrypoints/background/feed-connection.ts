@@ -86,6 +86,8 @@ export class FeedConnection {
    */
   readonly #journal: Diagnostics['journal'] = [];
   #journalTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The round trip of the skew estimate in use; a welcome's has none (it is late by its transit time). */
+  #clockRoundTrip = Infinity;
   #restarting: Promise<void> = Promise.resolve();
 
   /**
@@ -151,6 +153,7 @@ export class FeedConnection {
         save: (seq) => feedCursor.setValue(seq).catch((error: unknown) => console.warn('[deskbell] could not store the feed cursor:', error)),
       },
       onWelcome: async (welcome, skew) => {
+        this.#clockRoundTrip = Infinity;
         await this.keeper.update((s) => {
           const next = welcome.resumed ? rebaseClock(s, skew) : resetForFreshSession(s, skew);
           return { ...next, ...(welcome.routing ? { routing: welcome.routing } : {}), ...(welcome.capacity ? { capacity: welcome.capacity } : {}) };
@@ -158,11 +161,15 @@ export class FeedConnection {
         // Not awaited: the client marks itself open only after this returns.
         setTimeout(() => this.onWelcomed(), 0);
       },
-      // A heartbeat whose skew moved by more than noise: a clock was set.
-      onClock: async (skew) => {
+      // A heartbeat whose skew moved by more than noise: a clock was set. Below that, a round
+      // trip shorter than the one behind the estimate in use gives a closer one (wait times
+      // read true to half of it), so the estimate is written a few times per connection at most.
+      onClock: async (skew, roundTrip) => {
         await this.keeper.ready;
-        if (Math.abs(skew - this.keeper.state.skewMs) < CLOCK_JUMP_MS) return;
-        console.warn(`[deskbell] the clock moved by ${Math.round((this.keeper.state.skewMs - skew) / 1000)} s against the feed's; offer deadlines move with it`);
+        const jumped = Math.abs(skew - this.keeper.state.skewMs) >= CLOCK_JUMP_MS;
+        if (!jumped && roundTrip >= this.#clockRoundTrip) return;
+        this.#clockRoundTrip = roundTrip;
+        if (jumped) console.warn(`[deskbell] the clock moved by ${Math.round((this.keeper.state.skewMs - skew) / 1000)} s against the feed's; offer deadlines move with it`);
         await this.keeper.update((s) => rebaseClock(s, skew));
       },
       onEvents: async (events) => {

@@ -75,7 +75,7 @@ test('switching the language to Dutch changes the overlay and the pages', async 
   await options.getByRole('button', { name: 'Save' }).click();
   await expect(options.getByRole('heading', { name: 'Deskbell-instellingen' })).toBeVisible();
 
-  await feed.createConversation({ scenario: 'chat', customer: { name: 'Maria Jansen' }, comment: 'Hallo', waitedSec: 30 });
+  await feed.createConversation({ scenario: 'chat', customer: { name: 'Maria Jansen' }, comment: 'Hallo', waitedSec: 35 });
   await expect.poll(() => overlay.cards()).toHaveLength(1);
   const [card] = await overlay.cards();
   expect(card).toMatchObject({ title: 'Inkomende chat', buttons: ['Aannemen', 'Weigeren'] });

@@ -19,9 +19,9 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
-async function setup(templates: TemplateOverrides = {}, createSocket = (url: string) => new WebSocket(url) as unknown as WebSocketLike) {
+async function setup(templates: TemplateOverrides = {}, createSocket = (url: string) => new WebSocket(url) as unknown as WebSocketLike, serverOptions: { heartbeatSec?: number } = {}) {
   vi.spyOn(fakeBrowser.runtime, 'getManifest').mockReturnValue({ manifest_version: 3, name: 'Deskbell', version: '9.9.9' });
-  const server: FeedServer = await startFeedServer({ dataDir: ':memory:', agents: [AGENT], apiKey: API_KEY, routing: { escalation: { mode: 'assign' } } });
+  const server: FeedServer = await startFeedServer({ dataDir: ':memory:', agents: [AGENT], apiKey: API_KEY, routing: { escalation: { mode: 'assign' } }, ...serverOptions });
   cleanup.push(() => server.close());
   const keeper = new StateKeeper({ load: async () => EMPTY_STATE, save: async () => {}, onChange: () => {}, scheduleWake: () => {} });
   const connections: ConnectionState[] = [];
@@ -40,15 +40,19 @@ async function setup(templates: TemplateOverrides = {}, createSocket = (url: str
   return { server, keeper, feed, connections, welcomed, create, state };
 }
 
-/** A real socket whose welcome reaches the client `delayMs` late (a slow way in); what follows it waits behind it. */
-function slowWelcome(url: string, delayMs: number): WebSocketLike {
+/**
+ * A real socket whose frames pass `onFrame` on their way to the client,
+ * which may change them and says how late (ms) each arrives.
+ */
+function slowWay(url: string, onFrame: (frame: { type: string; [key: string]: unknown }) => number): WebSocketLike {
   const socket = new WebSocket(url);
   let onmessage: WebSocketLike['onmessage'] = null;
-  let queue = Promise.resolve();
   socket.on('message', (data) => {
-    const text = String(data);
-    const wait = (JSON.parse(text) as { type: string }).type === 'welcome' ? delayMs : 0;
-    queue = queue.then(() => new Promise((resolve) => setTimeout(resolve, wait))).then(() => onmessage?.({ data: text }));
+    const frame = JSON.parse(String(data)) as { type: string };
+    const delayMs = onFrame(frame);
+    const deliver = () => onmessage?.({ data: JSON.stringify(frame) });
+    if (delayMs > 0) setTimeout(deliver, delayMs);
+    else deliver();
   });
   return new Proxy(socket, {
     get: (target, key) => {
@@ -87,12 +91,35 @@ describe('FeedConnection', () => {
   });
 
   it('a welcome that came slowly leaves wait times short only until the round trip that follows it corrects the clock', async () => {
-    const t = await setup({}, (url) => slowWelcome(url, 800));
+    const t = await setup({}, (url) => slowWay(url, (frame) => (frame.type === 'welcome' ? 800 : 0)));
     await t.feed.restart(t.server.feedUrl, { kind: 'token', token: AGENT.token });
     await vi.waitFor(() => expect(t.connections.at(-1)?.status).toBe('open'));
     // Server and client share a clock here: the true skew is 0.
     await expect.poll(() => Math.abs(t.state().skewMs), { timeout: 3_000 }).toBeLessThan(100);
   });
+
+  it('a slow round trip is not taken for a clock that was set: offers keep their deadlines', async () => {
+    // Every ping after the first takes 5 s on its way out (its pong says it left 5 s earlier than it
+    // did): each such pong puts the feed's clock 2.5 s ahead, within what its round trip explains.
+    let pongs = 0;
+    const t = await setup({}, (url) => slowWay(url, (frame) => {
+      if (frame.type === 'pong' && ++pongs > 1) frame.t = (frame.t as number) - 5_000;
+      return 0;
+    }), { heartbeatSec: 5 });
+    const warn = vi.spyOn(console, 'warn');
+    await t.feed.restart(t.server.feedUrl, { kind: 'token', token: AGENT.token });
+    await vi.waitFor(() => expect(t.connections.at(-1)?.status).toBe('open'));
+    await expect.poll(() => pongs).toBe(1);
+    await t.create({ scenario: 'chat', customer: { name: 'Maria' }, comment: 'Hi' });
+    await vi.waitFor(() => expect(Object.values(t.state().offers)).toHaveLength(1));
+    const { deadline } = Object.values(t.state().offers)[0]!;
+    const skew = t.state().skewMs;
+    await expect.poll(() => pongs, { timeout: 8_000 }).toBe(2);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(warn.mock.calls.filter(([m]) => String(m).includes('clock moved'))).toEqual([]);
+    expect(t.state().skewMs).toBe(skew);
+    expect(Object.values(t.state().offers)[0]!.deadline).toBe(deadline);
+  }, 15_000);
 
   it('stays idle, saying why, without a URL, with an unsafe one, or without a token', async () => {
     const t = await setup();

@@ -161,12 +161,13 @@ export class FeedConnection {
         // Not awaited: the client marks itself open only after this returns.
         setTimeout(() => this.onWelcomed(), 0);
       },
-      // A heartbeat whose skew moved by more than noise: a clock was set. Below that, a round
-      // trip shorter than the one behind the estimate in use gives a closer one (wait times
-      // read true to half of it), so the estimate is written a few times per connection at most.
+      // A heartbeat whose skew moved by more than noise and more than its round trip can
+      // explain: a clock was set. Below that, a round trip shorter than the one behind the
+      // estimate in use gives a closer one (wait times read true to half of it), so the
+      // estimate is written a few times per connection at most.
       onClock: async (skew, roundTrip) => {
         await this.keeper.ready;
-        const jumped = Math.abs(skew - this.keeper.state.skewMs) >= CLOCK_JUMP_MS;
+        const jumped = Math.abs(skew - this.keeper.state.skewMs) >= CLOCK_JUMP_MS + roundTrip / 2;
         if (!jumped && roundTrip >= this.#clockRoundTrip) return;
         this.#clockRoundTrip = roundTrip;
         if (jumped) console.warn(`[deskbell] the clock moved by ${Math.round((this.keeper.state.skewMs - skew) / 1000)} s against the feed's; offer deadlines move with it`);

@@ -337,6 +337,15 @@ describe('FeedClient', () => {
     expect(t.client.state).toMatchObject({ status: 'waiting', lastError: expect.stringContaining('heartbeat') });
   });
 
+  it('detects a half-open socket when the heartbeat is shorter than the pong timeout', async () => {
+    const t = await welcomed({}, welcome({ heartbeatSec: 5 }));
+    // Pings at 0 and 5 s; nothing answers the first.
+    await vi.advanceTimersByTimeAsync(9_999);
+    expect(t.sockets[0]!.closed).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(t.sockets[0]!.closed).toEqual({ code: 4000, reason: 'no pong' });
+  });
+
   it('keeps the heartbeat going while pongs come back', async () => {
     const t = setup();
     t.client.start();

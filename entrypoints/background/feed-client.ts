@@ -287,6 +287,7 @@ export class FeedClient {
       if (generation !== this.#generation) return;
       // Any frame proves the socket is alive.
       clearTimeout(this.#timers.pong);
+      this.#timers.pong = undefined;
       this.#inbox.push(ev.data);
       if (HOPS_ON) this.#arrivedAt.set(ev.data, performance.now());
       void this.#drain(generation);
@@ -456,8 +457,8 @@ export class FeedClient {
   #ping(): void {
     if (this.#socket?.readyState !== 1) return;
     this.#socket.send(JSON.stringify({ type: 'ping', t: this.#o.now() } satisfies ClientFrame));
-    clearTimeout(this.#timers.pong);
-    this.#timers.pong = setTimeout(() => {
+    // Counted from the first ping nothing has answered: a heartbeat shorter than the timeout must not push it back.
+    this.#timers.pong ??= setTimeout(() => {
       // Half-open: the socket looks open but nothing comes back.
       this.#drop(4000, 'no pong');
       this.#lost(t('conn_no_heartbeat'));

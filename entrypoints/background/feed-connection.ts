@@ -161,16 +161,23 @@ export class FeedConnection {
         // Not awaited: the client marks itself open only after this returns.
         setTimeout(() => this.onWelcomed(), 0);
       },
-      // A heartbeat whose skew moved by more than noise and more than its round trip can
-      // explain: a clock was set. Below that, a round trip shorter than the one behind the
+      // A heartbeat whose skew moved by more than noise and more than the round trips of the
+      // two estimates can explain: a clock was set. Below that, a round trip shorter than the one behind the
       // estimate in use gives a closer one (wait times read true to half of it), so the
       // estimate is written a few times per connection at most.
       onClock: async (skew, roundTrip) => {
         await this.keeper.ready;
-        const jumped = Math.abs(skew - this.keeper.state.skewMs) >= CLOCK_JUMP_MS + roundTrip / 2;
+        // Each estimate is good to half its round trip; a welcome's is taken as it is.
+        const inUse = Number.isFinite(this.#clockRoundTrip) ? this.#clockRoundTrip : 0;
+        const jumped = Math.abs(skew - this.keeper.state.skewMs) >= CLOCK_JUMP_MS + (roundTrip + inUse) / 2;
         if (!jumped && roundTrip >= this.#clockRoundTrip) return;
         this.#clockRoundTrip = roundTrip;
-        if (jumped) console.warn(`[deskbell] the clock moved by ${Math.round((this.keeper.state.skewMs - skew) / 1000)} s against the feed's; offer deadlines move with it`);
+        if (!jumped) {
+          // A closer estimate, not a clock set: the deadlines stay where they are.
+          await this.keeper.update((s) => ({ ...s, skewMs: skew }));
+          return;
+        }
+        console.warn(`[deskbell] the clock moved by ${Math.round((this.keeper.state.skewMs - skew) / 1000)} s against the feed's; offer deadlines move with it`);
         await this.keeper.update((s) => rebaseClock(s, skew));
       },
       onEvents: async (events) => {

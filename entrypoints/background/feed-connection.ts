@@ -161,10 +161,10 @@ export class FeedConnection {
         // Not awaited: the client marks itself open only after this returns.
         setTimeout(() => this.onWelcomed(), 0);
       },
-      // A heartbeat whose skew moved by more than noise and more than the round trips of the
-      // two estimates can explain: a clock was set. Below that, a round trip shorter than the one behind the
-      // estimate in use gives a closer one (wait times read true to half of it), so the
-      // estimate is written a few times per connection at most.
+      // A heartbeat whose skew moved by more than noise and more than the round trips of
+      // the two estimates can explain: a clock was set. Below that, a round trip shorter
+      // than the one behind the estimate in use gives a closer one (wait times read true
+      // to half of it), so the estimate is written a few times per connection at most.
       onClock: async (skew, roundTrip) => {
         await this.keeper.ready;
         // Each estimate is good to half its round trip; a welcome's is taken as it is.

@@ -169,16 +169,12 @@ export class FeedConnection {
         await this.keeper.ready;
         // Each estimate is good to half its round trip; a welcome's is taken as it is.
         const inUse = Number.isFinite(this.#clockRoundTrip) ? this.#clockRoundTrip : 0;
-        const jumped = Math.abs(skew - this.keeper.state.skewMs) >= CLOCK_JUMP_MS + (roundTrip + inUse) / 2;
+        const noise = CLOCK_JUMP_MS + (roundTrip + inUse) / 2;
+        const jumped = Math.abs(skew - this.keeper.state.skewMs) >= noise;
         if (!jumped && roundTrip >= this.#clockRoundTrip) return;
         this.#clockRoundTrip = roundTrip;
-        if (!jumped) {
-          // A closer estimate, not a clock set: the deadlines stay where they are.
-          await this.keeper.update((s) => ({ ...s, skewMs: skew }));
-          return;
-        }
-        console.warn(`[deskbell] the clock moved by ${Math.round((this.keeper.state.skewMs - skew) / 1000)} s against the feed's; offer deadlines move with it`);
-        await this.keeper.update((s) => rebaseClock(s, skew));
+        if (jumped) console.warn(`[deskbell] the clock moved by ${Math.round((this.keeper.state.skewMs - skew) / 1000)} s against the feed's; offer deadlines move with it`);
+        await this.keeper.update((s) => rebaseClock(s, skew, noise));
       },
       onEvents: async (events) => {
         await this.keeper.update((s, now) => events.reduce((state, event) => applyEvent(state, event, now, this.present), s));

@@ -154,6 +154,9 @@ describe('feed state', () => {
     expect(rebaseClock(s, 150).offers).toBe(s.offers);
     expect(rebaseClock(s, 150).skewMs).toBe(150);
     expect(rebaseClock(s, 0)).toBe(s);
+    // A shift the estimates' round trips explain (noise given) moves nothing either.
+    expect(rebaseClock(s, 3_000, 4_500).offers).toBe(s.offers);
+    expect(rebaseClock(s, 3_000, 4_500).skewMs).toBe(3_000);
   });
 
   it('marks a session stored without its older messages, and a whole transcript from the feed mends it', () => {

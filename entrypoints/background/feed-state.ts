@@ -280,14 +280,16 @@ export function nextDeadline(state: FeedState): number | undefined {
 export const CLOCK_JUMP_MS = 2_000;
 
 /**
- * A new skew estimate (a welcome, a heartbeat). When it moved by more than
- * noise, the local clock (or the server's) was set: every local time in the
- * state moves with it, so each offer keeps the time the feed gave it, and
- * nothing expires early after a clock set forward or stays up after one set back.
+ * A new skew estimate (a welcome, a heartbeat). When it moved by `noiseMs` or
+ * more (what the estimates' own errors cannot explain), the local clock (or
+ * the server's) was set: every local time in the state moves with it, so each
+ * offer keeps the time the feed gave it, and nothing expires early after a
+ * clock set forward or stays up after one set back. Below that, only the
+ * estimate changes.
  */
-export function rebaseClock(state: FeedState, skewMs: number): FeedState {
+export function rebaseClock(state: FeedState, skewMs: number, noiseMs = CLOCK_JUMP_MS): FeedState {
   const shift = state.skewMs - skewMs;
-  if (Math.abs(shift) < CLOCK_JUMP_MS) return state.skewMs === skewMs ? state : { ...state, skewMs };
+  if (Math.abs(shift) < noiseMs) return state.skewMs === skewMs ? state : { ...state, skewMs };
   const moved = (p: Presentation) => ({ ...p, showUntil: p.showUntil + shift });
   const offers = Object.fromEntries(
     Object.entries(state.offers).map(([id, o]) => [
